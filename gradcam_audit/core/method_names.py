@@ -1,0 +1,38 @@
+"""Names of the CAM methods, kept apart from the engine so spec validation never imports TensorFlow."""
+
+from __future__ import annotations
+
+METHOD_NAMES: tuple[str, ...] = (
+    "gradcam",
+    "gradcam++",
+    "hirescam",
+    "xgradcam",
+    "layercam",
+    "scorecam",
+    "eigencam",
+)
+
+RESIZE_MODES: tuple[str, ...] = ("stretch", "center_crop", "letterbox")
+BOX_FORMATS: tuple[str, ...] = ("xyxy", "xywh", "cxcywh")
+SCORE_KINDS: tuple[str, ...] = ("logit", "probability")
+
+# keras.applications families whose preprocess_input we can call; "scale01" and "none" are ours.
+PREPROCESS_FAMILIES: tuple[str, ...] = (
+    "xception",
+    "mobilenet",
+    "mobilenet_v2",
+    "mobilenet_v3",
+    "inception_v3",
+    "inception_resnet_v2",
+    "resnet50",
+    "resnet",
+    "resnet_v2",
+    "vgg16",
+    "vgg19",
+    "densenet",
+    "efficientnet",
+    "efficientnet_v2",
+    "nasnet",
+    "convnext",
+)
+PREPROCESS_BUILTINS: tuple[str, ...] = ("scale01", "none")

@@ -1,0 +1,58 @@
+"""Rasterising a region (box, polygon, mask) onto the original image's pixel grid."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gradcam_audit.core.images import read_mask
+from gradcam_audit.core.spec.model import Shape
+
+
+def pixel_box(shape: Shape, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A box's pixel index range [x0, x1) × [y0, y1): pixel i is inside when its centre i + 0.5 is."""
+    assert shape.box is not None
+    width, height = size
+    x_min, y_min, x_max, y_max = shape.box
+    if shape.normalized:
+        x_min, x_max, y_min, y_max = x_min * width, x_max * width, y_min * height, y_max * height
+    x0 = max(0, math.ceil(x_min - 0.5))
+    x1 = min(width, math.ceil(x_max - 0.5))
+    y0 = max(0, math.ceil(y_min - 0.5))
+    y1 = min(height, math.ceil(y_max - 0.5))
+    return x0, y0, max(x0, x1), max(y0, y1)
+
+
+def region_mask(shape: Shape, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) booleans for a region on an image of ``size`` = (width, height)."""
+    width, height = size
+    if shape.kind == "box":
+        mask = np.zeros((height, width), dtype=bool)
+        x0, y0, x1, y1 = pixel_box(shape, size)
+        mask[y0:y1, x0:x1] = True
+        return mask
+    if shape.kind == "polygon":
+        from PIL import Image, ImageDraw
+
+        points = [(x * width, y * height) if shape.normalized else (x, y) for x, y in shape.polygon]
+        canvas = Image.new("L", (width, height), 0)
+        ImageDraw.Draw(canvas).polygon(points, fill=1, outline=1)
+        return np.asarray(canvas, dtype=bool)
+    assert shape.mask_path is not None
+    return read_mask(shape.mask_path, size)
+
+
+def region_outline(shape: Shape, size: tuple[int, int], mask: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """A polygon to draw for the region, in pixels: box corners, the polygon, or a mask's bounding box."""
+    width, height = size
+    if shape.kind == "box":
+        x0, y0, x1, y1 = pixel_box(shape, size)
+        return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    if shape.kind == "polygon":
+        return tuple((x * width, y * height) if shape.normalized else (x, y) for x, y in shape.polygon)
+    rows, columns = np.nonzero(mask)
+    if rows.size == 0:
+        return ()
+    x0, x1, y0, y1 = float(columns.min()), float(columns.max() + 1), float(rows.min()), float(rows.max() + 1)
+    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))

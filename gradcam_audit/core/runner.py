@@ -1,0 +1,176 @@
+"""Running cases: each model loaded once, cases that share model/layer/method computed in batches.
+
+The runner knows the planned order of cases; when a case is asked for and not yet computed, it computes
+it together with the next cases of the same batch key, so one-at-a-time callers (pytest items) still get
+batched forward passes. Results are handed out once and then dropped, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradcam_audit.core.engine.explain import Explanation, explain
+from gradcam_audit.core.evaluate import class_index, evaluate_case
+from gradcam_audit.core.images import read_rgb
+from gradcam_audit.core.models import ModelCache
+from gradcam_audit.core.results import CaseResult, ClassInfo
+from gradcam_audit.core.spec.load import display_path
+from gradcam_audit.core.spec.model import Case, Spec
+from gradcam_audit.errors import GradcamAuditError
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    """One case to run with one method."""
+
+    spec: Spec
+    case: Case
+    method: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Identity of the job: (spec path, case id, method)."""
+        return (str(self.spec.path), self.case.id, self.method)
+
+    @property
+    def batch_key(self) -> tuple[Any, ...]:
+        spec = self.spec
+        return (spec.model, spec.layer, spec.output, spec.score, self.method, spec.preprocess, spec.resize)
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """A case's result plus the arrays a renderer needs for its overlay (not kept after rendering)."""
+
+    result: CaseResult
+    image: np.ndarray | None = None
+    heatmap: np.ndarray | None = None
+
+
+def _class_info(spec: Spec, index: int, explanation: Explanation | None = None) -> ClassInfo:
+    if explanation is None:
+        return ClassInfo(index, spec.label_of(index))
+    return ClassInfo(index, spec.label_of(index), float(explanation.scores[index]), float(explanation.probabilities[index]))
+
+
+def base_result(job: CaseJob, status: str, reason: str) -> CaseResult:
+    spec, case = job.spec, job.case
+    return CaseResult(
+        spec=display_path(spec.path),
+        id=case.id,
+        method=job.method,
+        status=status,
+        reason=reason,
+        image=display_path(case.image),
+        model=display_path(spec.model.path),
+        preprocess=spec.preprocess.describe(),
+        resize=spec.resize,
+        tags=case.tags,
+        xfail=case.xfail,
+        expect_class=_class_info(spec, class_index(case.expect_class, spec.labels)) if case.expect_class is not None else None,
+    )
+
+
+class AuditRunner:
+    """Computes case outcomes in batches; one instance per process."""
+
+    def __init__(self, batch_size: int = 32) -> None:
+        self.batch_size = max(1, batch_size)
+        self.models = ModelCache()
+        self._planned: list[CaseJob] = []
+        self._position: dict[tuple[str, str, str], int] = {}
+        self._ready: dict[tuple[str, str, str], CaseOutcome] = {}
+
+    def plan(self, jobs: Sequence[CaseJob]) -> None:
+        """Tell the runner every job it may be asked for, in the order they will (probably) run."""
+        self._planned = list(jobs)
+        self._position = {job.key: index for index, job in enumerate(self._planned)}
+
+    def run(self, job: CaseJob) -> CaseOutcome:
+        """The outcome of one job, computing its batch if needed."""
+        if job.key not in self._ready:
+            self._compute(self._batch_starting_at(job))
+        return self._ready.pop(job.key)
+
+    def _batch_starting_at(self, job: CaseJob) -> list[CaseJob]:
+        start = self._position.get(job.key)
+        if start is None:
+            return [job]
+        batch = [job]
+        for candidate in self._planned[start + 1 :]:
+            if len(batch) >= self.batch_size:
+                break
+            if candidate.batch_key == job.batch_key and candidate.key not in self._ready:
+                batch.append(candidate)
+        return batch
+
+    def _compute(self, jobs: list[CaseJob]) -> None:
+        started = time.perf_counter()
+        spec = jobs[0].spec
+        try:
+            model = self.models.get(spec.model)
+            sha256 = self.models.sha256(spec.model.path)
+        except GradcamAuditError as error:
+            for job in jobs:
+                self._ready[job.key] = CaseOutcome(base_result(job, "error", str(error)))
+            return
+        images: list[np.ndarray] = []
+        runnable: list[CaseJob] = []
+        for job in jobs:
+            try:
+                images.append(read_rgb(job.case.image, self._channels(model)))
+                runnable.append(job)
+            except GradcamAuditError as error:
+                self._ready[job.key] = CaseOutcome(base_result(job, "error", str(error)))
+        if not runnable:
+            return
+        try:
+            explanations = explain(
+                model,
+                images,
+                layer=spec.layer,
+                targets=[job.case.target for job in runnable],
+                method=runnable[0].method,
+                batch_size=self.batch_size,
+                labels=spec.labels,
+                output=spec.output,
+                score=spec.score,
+                preprocess=spec.preprocess,
+                resize=spec.resize,
+            )
+        except GradcamAuditError as error:
+            for job in runnable:
+                self._ready[job.key] = CaseOutcome(base_result(job, "error", str(error)))
+            return
+        elapsed = (time.perf_counter() - started) / len(runnable)
+        for job, image, explanation in zip(runnable, images, explanations):
+            verdict = evaluate_case(job.spec, job.case, explanation)
+            result = base_result(job, "passed" if verdict.passed else "failed", verdict.reason)
+            result = CaseResult(
+                **{
+                    **result.__dict__,
+                    "layer": explanation.layer,
+                    "layer_reason": explanation.layer_reason,
+                    "score_kind": explanation.score_kind,
+                    "predicted": _class_info(job.spec, explanation.predicted_index, explanation),
+                    "target": _class_info(job.spec, explanation.target_index, explanation),
+                    "regions": verdict.regions,
+                    "degenerate": explanation.degenerate,
+                    "image_size": explanation.geometry.original_size,
+                    "model_sha256": sha256,
+                    "duration_s": elapsed,
+                }
+            )
+            self._ready[job.key] = CaseOutcome(result, image, explanation.heatmap_full)
+
+    @staticmethod
+    def _channels(model: Any) -> int:
+        try:
+            return int(model.inputs[0].shape[-1] or 3)
+        except (AttributeError, ValueError, IndexError, TypeError):
+            return 3

@@ -1,0 +1,151 @@
+"""Immutable objects a validated spec is made of; nothing here validates, the loader does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gradcam_audit.errors import Problem
+
+ClassRef = str | int
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Where a model comes from and how to load it."""
+
+    path: Path
+    loader: str | None = None  # "package.module:function" taking the path, returning a keras.Model
+    safe_mode: bool = True
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How 0–255 RGB pixels become the model's input.
+
+    kind is "builtin" (name "scale01" or "none"), "family" (a keras.applications module name),
+    "affine" ((x / scale - mean) / std) or "callable" (name "package.module:function").
+    """
+
+    kind: str
+    name: str
+    scale: float = 1.0
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+
+    def describe(self) -> str:
+        if self.kind == "affine":
+            return f"(x / {self.scale:g} - mean {list(self.mean)}) / std {list(self.std)}"
+        return self.name
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A region's geometry. Boxes are stored as absolute or normalised xyxy (x_max/y_max exclusive)."""
+
+    kind: str  # "box" | "polygon" | "mask"
+    box: tuple[float, float, float, float] | None = None
+    polygon: tuple[tuple[float, float], ...] = ()
+    mask_path: Path | None = None
+    normalized: bool = False
+
+
+@dataclass(frozen=True)
+class Region:
+    """A named part of the image with the thresholds the heatmap must meet there."""
+
+    name: str
+    shape: Shape
+    min_mass: float | None = None
+    max_mass: float | None = None
+    min_lift: float | None = None
+    peak_inside: bool = False
+    min_iou: float | None = None
+    iou_threshold: float = 0.5
+    line: int | None = None
+
+    @property
+    def is_forbidden(self) -> bool:
+        """A forbidden region only limits mass from above (a watermark, a ruler)."""
+        return self.max_mass is not None and self.min_mass is None and self.min_lift is None
+
+    @property
+    def is_required(self) -> bool:
+        return self.min_mass is not None or self.min_lift is not None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One image with its regions: one pytest test per method."""
+
+    id: str
+    image: Path
+    regions: tuple[Region, ...]
+    target: ClassRef | None = None
+    expect_class: ClassRef | None = None
+    tags: tuple[str, ...] = ()
+    xfail: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class InvalidCase:
+    """A case that failed validation: it becomes a failing test that shows its problems."""
+
+    id: str
+    index: int
+    problems: tuple[Problem, ...]
+    line: int | None = None
+    xfail: str | None = None
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Suite-level thresholds over the cases of one spec file."""
+
+    min_pass_rate: float | None = None
+    min_mean_mass: float | None = None
+    min_mean_lift: float | None = None
+    per_class: bool = False
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec file."""
+
+    path: Path
+    model: ModelRef
+    preprocess: Preprocess = Preprocess("builtin", "none")
+    resize: str = "stretch"
+    labels: tuple[str, ...] | None = None
+    layer: str = "auto"
+    methods: tuple[str, ...] = ("gradcam",)
+    output: str | int = 0
+    score: str = "logit"
+    cases: tuple[Case, ...] = ()
+    gate: Gate | None = None
+    invalid_cases: tuple[InvalidCase, ...] = field(default=())
+    xfail: str | None = None  # the whole suite is expected to fail (cases and gate)
+
+    def label_of(self, index: int) -> str | None:
+        if self.labels is not None and 0 <= index < len(self.labels):
+            return self.labels[index]
+        return None
+
+
+@dataclass(frozen=True)
+class ParsedSpec:
+    """What the loader made of a file: the spec (if the file-level part is valid) and the file-level problems.
+
+    Case-level problems live in ``spec.invalid_cases`` so one bad case never hides the others.
+    """
+
+    path: Path
+    spec: Spec | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def all_problems(self) -> tuple[Problem, ...]:
+        case_problems = tuple(p for case in (self.spec.invalid_cases if self.spec else ()) for p in case.problems)
+        return self.problems + case_problems

@@ -1,0 +1,105 @@
+"""The plugin's options: every --gradcam-* flag has an ini twin of the same name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DEFAULT_REPORT = "reports/gradcam/index.html"
+
+
+@dataclass(frozen=True)
+class _Option:
+    flag: str
+    ini_type: str | None
+    help: str
+    default: Any
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+OPTIONS: tuple[_Option, ...] = (
+    _Option("--gradcam-specs", "paths", "spec files or directories to audit (repeatable; also outside testpaths)", None,
+            (("action", "append"), ("metavar", "PATH"))),
+    _Option("--gradcam-report", "string", f"HTML report path (default {DEFAULT_REPORT})", DEFAULT_REPORT, (("metavar", "PATH"),)),
+    _Option("--gradcam-json", "string", "JSON results path (default: results.json beside the report)", None, (("metavar", "PATH"),)),
+    _Option("--gradcam-batch-size", "string", "images per forward pass (default 32)", "32", (("metavar", "N"),)),
+    _Option("--gradcam-method", "string", "run every case with this CAM method instead of the spec's", None, (("metavar", "NAME"),)),
+    _Option("--gradcam-no-report", "bool", "write no HTML report and no overlay images", False, (("action", "store_true"),)),
+    _Option("--gradcam-report-images", "string", "'inline' (one self-contained file, default) or 'files' (images beside the HTML)",
+            "inline", (("metavar", "MODE"), ("choices", ("inline", "files")))),
+    _Option("--gradcam-override", "linelist", "exploratory runs: replace a threshold everywhere it is set, e.g. min_lift=1.0 (repeatable)",
+            None, (("action", "append"), ("metavar", "KEY=VALUE"))),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gradcam", "gradcam_audit: Grad-CAM attention audits from YAML specs")
+    for option in OPTIONS:
+        kwargs = dict(option.kwargs)
+        group.addoption(option.flag, dest=option.name, default=None, help=option.help, **kwargs)
+        parser.addini(option.name, help=option.help, type=option.ini_type, default=option.default)  # type: ignore[arg-type]
+
+
+def get(config: pytest.Config, name: str) -> Any:
+    """The command-line value if given, else the ini value (whose default is the option's default)."""
+    value = config.getoption(name)
+    if value not in (None, [], False):
+        return value
+    return config.getini(name)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved plugin settings for one run."""
+
+    spec_paths: tuple[Path, ...]
+    report: Path | None
+    json_path: Path
+    batch_size: int
+    method: str | None
+    report_images: str
+    overrides: dict[str, float]
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    from gradcam_audit.core.method_names import METHOD_NAMES
+
+    invocation = config.invocation_params.dir
+    command_line = config.getoption("gradcam_specs") or []
+    spec_paths = tuple((invocation / path).resolve() for path in command_line)
+    if not spec_paths:
+        ini_base = config.inipath.parent if config.inipath else config.rootpath
+        spec_paths = tuple((ini_base / str(path)).resolve() for path in (config.getini("gradcam_specs") or []))
+    report_value = str(get(config, "gradcam_report"))
+    report = None if get(config, "gradcam_no_report") else (invocation / report_value).resolve()
+    json_value = get(config, "gradcam_json")
+    json_path = (invocation / json_value).resolve() if json_value else (invocation / report_value).resolve().parent / "results.json"
+    try:
+        batch_size = int(get(config, "gradcam_batch_size"))
+        if batch_size < 1:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise pytest.UsageError(f"--gradcam-batch-size must be a whole number ≥ 1, got {get(config, 'gradcam_batch_size')!r}") from None
+    method = get(config, "gradcam_method") or None
+    if method is not None and method not in METHOD_NAMES:
+        raise pytest.UsageError(f"--gradcam-method {method!r} is not one of: {', '.join(METHOD_NAMES)}")
+    overrides: dict[str, float] = {}
+    for item in get(config, "gradcam_override") or []:
+        key, _, value = str(item).partition("=")
+        if key not in ("min_mass", "max_mass", "min_lift", "min_iou") or not value:
+            raise pytest.UsageError(f"--gradcam-override {item!r}: expected KEY=VALUE with KEY in min_mass, max_mass, min_lift, min_iou")
+        try:
+            overrides[key] = float(value)
+        except ValueError:
+            raise pytest.UsageError(f"--gradcam-override {item!r}: {value!r} is not a number") from None
+    images = str(get(config, "gradcam_report_images") or "inline")
+    if images not in ("inline", "files"):
+        raise pytest.UsageError(f"gradcam_report_images must be 'inline' or 'files', got {images!r}")
+    return Settings(spec_paths, report, json_path, batch_size, method, images, overrides)

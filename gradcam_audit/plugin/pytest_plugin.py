@@ -1,0 +1,96 @@
+"""pytest glue (entry point ``pytest11: gradcam_audit``): options, collection, outcomes, outputs.
+
+No maths here: the core computes, the renderers draw, this module wires them into pytest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gradcam_audit.core.results import case_to_dict, gate_to_dict
+from gradcam_audit.core.runner import base_result
+from gradcam_audit.core.spec.load import is_spec_file
+from gradcam_audit.plugin.collector import ResultCollector
+from gradcam_audit.plugin.items import CaseItem, GateItem, SpecFile
+from gradcam_audit.plugin.options import add_options, read_settings
+from gradcam_audit.plugin.state import has_run_state, install, run_state
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def _route_arguments(config: pytest.Config, spec_paths: tuple[Path, ...]) -> None:
+    """`pytest --gradcam-specs specs/` alone runs the audit only; with explicit test paths, both."""
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        present = {Path(config.invocation_params.dir, argument.split("::")[0]).resolve() for argument in config.args}
+        config.args.extend(str(path) for path in spec_paths if path not in present)
+    else:
+        config.args[:] = [str(path) for path in spec_paths]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings = read_settings(config)
+    install(config, settings)
+    config.addinivalue_line("markers", "gradcam: a gradcam_audit spec case")
+    if settings.spec_paths:
+        missing = [str(path) for path in settings.spec_paths if not path.exists()]
+        if missing:
+            raise pytest.UsageError(f"--gradcam-specs: no such file or directory: {', '.join(missing)}")
+        _route_arguments(config, settings.spec_paths)
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(ResultCollector(config, settings), "gradcam-result-collector")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile | None:
+    if not has_run_state(parent.config) or not is_spec_file(file_path):
+        return None
+    resolved = file_path.resolve()
+    for spec_path in run_state(parent.config).settings.spec_paths:
+        if resolved == spec_path or spec_path in resolved.parents:
+            return SpecFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if has_run_state(session.config):
+        jobs = [item.job for item in session.items if isinstance(item, CaseItem)]
+        run_state(session.config).runner.plan(jobs)
+
+
+def _final_status(item: CaseItem, report: pytest.TestReport) -> tuple[str, str | None]:
+    was_xfail = hasattr(report, "wasxfail")
+    if report.skipped:
+        return ("xfailed", None) if was_xfail else ("skipped", str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else None)
+    if report.passed:
+        return ("xpassed", None) if was_xfail else ("passed", None)
+    if "XPASS(strict)" in str(report.longrepr):
+        return "xpassed", f"expected to fail ({item.job.case.xfail}) but passed: the strict expected failure no longer holds"
+    if item.case_result is not None:
+        return item.case_result.status, None
+    return "error", f"internal error: {str(report.longrepr).strip().splitlines()[-1] if report.longrepr else 'unknown'}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if isinstance(item, CaseItem):
+        is_setup_skip = report.when == "setup" and report.skipped
+        if report.when == "call" or is_setup_skip:
+            status, reason = _final_status(item, report)
+            result = item.case_result or base_result(item.job, status, reason or "")
+            # Travels to the xdist controller with the report (pytest serialises plain attributes).
+            report.gradcam_case = case_to_dict(result.with_status(status, reason))  # type: ignore[attr-defined]
+    elif isinstance(item, GateItem) and report.when == "call" and item.gate_result is not None:
+        status = item.gate_result.status
+        if hasattr(report, "wasxfail"):
+            status = "xfailed" if report.skipped else "xpassed"
+        elif "XPASS(strict)" in str(report.longrepr):
+            status = "xpassed"
+        report.gradcam_gate = gate_to_dict(replace(item.gate_result, status=status))  # type: ignore[attr-defined]
+    return report
