@@ -16,10 +16,12 @@ STATUSES = ("passed", "failed", "error", "xfailed", "xpassed", "skipped")
 
 @dataclass(frozen=True)
 class ClassInfo:
+    """A class with, where known, its probability (``score``) and the raw score explained (``logit``)."""
+
     index: int
     label: str | None
     score: float | None = None
-    probability: float | None = None
+    logit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class GateResult:
 def _class_info(data: Any) -> ClassInfo | None:
     if data is None:
         return None
-    return ClassInfo(index=int(data["index"]), label=data.get("label"), score=data.get("score"), probability=data.get("probability"))
+    return ClassInfo(index=int(data["index"]), label=data.get("label"), score=data.get("score"), logit=data.get("logit"))
 
 
 def case_to_dict(result: CaseResult) -> dict[str, Any]:

@@ -55,7 +55,7 @@ class CaseOutcome:
 def _class_info(spec: Spec, index: int, explanation: Explanation | None = None) -> ClassInfo:
     if explanation is None:
         return ClassInfo(index, spec.label_of(index))
-    return ClassInfo(index, spec.label_of(index), float(explanation.scores[index]), float(explanation.probabilities[index]))
+    return ClassInfo(index, spec.label_of(index), score=float(explanation.probabilities[index]), logit=float(explanation.scores[index]))
 
 
 def base_result(job: CaseJob, status: str, reason: str) -> CaseResult:

@@ -112,7 +112,7 @@ class CaseItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         line = self.job.case.line
-        return self.path, (line - 1) if line else None, f"{display_path(self.path)}::{self.name}"
+        return self.path, (line - 1) if line else None, _headline(self)
 
 
 class InvalidCaseItem(pytest.Item):
@@ -129,7 +129,7 @@ class InvalidCaseItem(pytest.Item):
         return str(excinfo.value)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, (self.invalid.line - 1) if self.invalid.line else None, f"{display_path(self.path)}::{self.name}"
+        return self.path, (self.invalid.line - 1) if self.invalid.line else None, _headline(self)
 
 
 class SpecProblemItem(pytest.Item):
@@ -146,7 +146,7 @@ class SpecProblemItem(pytest.Item):
         return str(excinfo.value)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"{display_path(self.path)}::spec"
+        return self.path, None, _headline(self)
 
 
 class GateItem(pytest.Item):
@@ -174,7 +174,12 @@ class GateItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         line = self.spec.gate.line if self.spec.gate else None
-        return self.path, (line - 1) if line else None, f"{display_path(self.path)}::gate"
+        return self.path, (line - 1) if line else None, _headline(self)
+
+
+def _headline(item: pytest.Item) -> str:
+    # Not a suffix of the node id on purpose: pytest would read dots in it as Python module separators.
+    return f"{item.name} ({item.path.name})"
 
 
 def format_problems(problems: tuple[Problem, ...]) -> str:

@@ -34,6 +34,8 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("--gradcam-no-report", "bool", "write no HTML report and no overlay images", False, (("action", "store_true"),)),
     _Option("--gradcam-report-images", "string", "'inline' (one self-contained file, default) or 'files' (images beside the HTML)",
             "inline", (("metavar", "MODE"), ("choices", ("inline", "files")))),
+    _Option("--gradcam-shard", "string", "run shard K of N (e.g. 2/4): every N-th audit item; merge the JSON files with `gradcam-audit report`",
+            None, (("metavar", "K/N"),)),
     _Option("--gradcam-override", "linelist", "exploratory runs: replace a threshold everywhere it is set, e.g. min_lift=1.0 (repeatable)",
             None, (("action", "append"), ("metavar", "KEY=VALUE"))),
 )
@@ -66,6 +68,7 @@ class Settings:
     method: str | None
     report_images: str
     overrides: dict[str, float]
+    shard: tuple[int, int] | None = None
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -102,4 +105,18 @@ def read_settings(config: pytest.Config) -> Settings:
     images = str(get(config, "gradcam_report_images") or "inline")
     if images not in ("inline", "files"):
         raise pytest.UsageError(f"gradcam_report_images must be 'inline' or 'files', got {images!r}")
-    return Settings(spec_paths, report, json_path, batch_size, method, images, overrides)
+    shard = _parse_shard(get(config, "gradcam_shard"))
+    return Settings(spec_paths, report, json_path, batch_size, method, images, overrides, shard)
+
+
+def _parse_shard(value: Any) -> tuple[int, int] | None:
+    if not value:
+        return None
+    index_text, _, count_text = str(value).partition("/")
+    try:
+        index, count = int(index_text), int(count_text)
+    except ValueError:
+        index, count = 0, 0
+    if not 1 <= index <= count:
+        raise pytest.UsageError(f"--gradcam-shard {value!r}: expected K/N with 1 ≤ K ≤ N, e.g. 1/4")
+    return index, count

@@ -57,6 +57,30 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile |
     return None
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--gradcam-shard K/N keeps every N-th audit item (starting at K), so N machines split one suite."""
+    if not has_run_state(config) or run_state(config).settings.shard is None:
+        return
+    index, count = run_state(config).settings.shard
+    audit_items = [item for item in items if isinstance(item.parent, SpecFile)]
+    deselected = [item for position, item in enumerate(audit_items) if position % count != index - 1]
+    if deselected:
+        deselected_ids = {id(item) for item in deselected}
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if id(item) not in deselected_ids]
+
+
+@pytest.fixture
+def gradcam_audit() -> Any:
+    """Helpers for plain Python tests: ``gradcam_audit.assert_attention(model, image, box=..., min_lift=1.5)``."""
+    from types import SimpleNamespace
+
+    from gradcam_audit.core.engine.explain import explain
+    from gradcam_audit.plugin.assertions import assert_attention
+
+    return SimpleNamespace(assert_attention=assert_attention, explain=explain)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     if has_run_state(session.config):
         jobs = [item.job for item in session.items if isinstance(item, CaseItem)]

@@ -1,0 +1,144 @@
+"""Benchmark of the whole `pytest --gradcam-specs` run (report included) on a generated MobileNetV2 suite.
+
+Prints, from one run: the model's bare batched forward time per image, the wall time of the plugin for
+N = 256 and N = 512 cases, the marginal cost per case (T512 − T256) / 256 and its ratio to the bare
+forward time (goal ≤ 2×), and the peak RSS of the plugin process for N = 200 and N = 2000 (goal ≤ 300 MB
+apart: results are streamed, full-resolution heatmaps are not kept).
+
+    python benchmarks/plugin_speed.py                 # full run (several minutes on 2 cores)
+    python benchmarks/plugin_speed.py --quick         # smaller N, to check the script works
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SIZE = 224
+POOL = 48  # distinct images; cases reuse them with different boxes
+
+RUNNER = """
+import resource, sys, time
+import pytest
+started = time.perf_counter()
+code = pytest.main(sys.argv[1:])
+elapsed = time.perf_counter() - started
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"BENCHMARK elapsed={elapsed:.3f} peak_mb={peak_mb:.1f} exit={int(code)}")
+"""
+
+
+def build_model(directory: Path) -> Path:
+    import keras
+
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), classes=10)
+    path = directory / "mobilenet_v2.keras"
+    model.save(path)
+    return path
+
+
+def write_images(directory: Path) -> list[Path]:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for index in range(POOL):
+        # Smooth random colour fields (photo-like compression), not white noise.
+        coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        picture = Image.fromarray(coarse).resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BICUBIC)
+        path = directory / f"image-{index:03d}.jpg"
+        picture.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def write_spec(directory: Path, model: Path, images: list[Path], count: int) -> Path:
+    rng = np.random.default_rng(count)
+    lines = [f"model: {model}", "preprocess: mobilenet_v2", "cases:"]
+    for index in range(count):
+        x_min, y_min = rng.integers(0, IMAGE_SIZE - 64, 2)
+        width, height = rng.integers(32, 64, 2)
+        lines += [
+            f"  - id: case-{index:05d}",
+            f"    image: {images[index % len(images)]}",
+            "    regions:",
+            "      - name: object",
+            f"        box: [{x_min}, {y_min}, {x_min + width}, {y_min + height}]",
+            "        min_lift: 0.5",
+        ]
+    path = directory / f"suite-{count}.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def bare_forward_ms_per_image(model_path: Path, batch: int = 32, repeats: int = 5) -> float:
+    import keras
+    import tensorflow as tf
+
+    model = keras.saving.load_model(model_path, compile=False)
+    forward = tf.function(lambda images: model(images, training=False))
+    images = np.random.default_rng(1).uniform(-1, 1, (batch, IMAGE_SIZE, IMAGE_SIZE, 3)).astype(np.float32)
+    forward(images)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        forward(images).numpy()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times)) / batch * 1000.0
+
+
+def run_plugin(spec: Path, directory: Path, extra: list[str]) -> tuple[float, float]:
+    report = directory / f"report-{spec.stem}" / "index.html"
+    command = [sys.executable, "-c", RUNNER, "--gradcam-specs", str(spec), "--gradcam-report", str(report), "-q",
+               "-p", "no:cacheprovider", "-p", "no:randomly", *extra]
+    completed = subprocess.run(command, cwd=directory, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    line = next((line for line in completed.stdout.splitlines() if line.startswith("BENCHMARK ")), None)
+    if line is None:
+        raise SystemExit(f"plugin run failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+    fields = dict(item.split("=") for item in line.split()[1:])
+    return float(fields["elapsed"]), float(fields["peak_mb"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="N = 32/64 and 20/200 instead of 256/512 and 200/2000")
+    parser.add_argument("--report-images", default="inline", choices=("inline", "files"))
+    arguments = parser.parse_args()
+    small, large = (32, 64) if arguments.quick else (256, 512)
+    memory_small, memory_large = (20, 200) if arguments.quick else (200, 2000)
+    with tempfile.TemporaryDirectory() as temporary:
+        directory = Path(temporary)
+        model = build_model(directory)
+        images = write_images(directory)
+        bare = bare_forward_ms_per_image(model)
+        extra = ["--gradcam-report-images", arguments.report_images]
+        timings = {count: run_plugin(write_spec(directory, model, images, count), directory, extra) for count in (small, large)}
+        memory = {count: run_plugin(write_spec(directory, model, images, count), directory, extra)[1] for count in (memory_small, memory_large)}
+    marginal = (timings[large][0] - timings[small][0]) / (large - small) * 1000.0
+    rows = {
+        "bare forward, batch 32 (ms/image)": f"{bare:.2f}",
+        f"pytest run, N={small} (s)": f"{timings[small][0]:.1f}",
+        f"pytest run, N={large} (s)": f"{timings[large][0]:.1f}",
+        f"marginal cost per case (T{large} - T{small}) / {large - small} (ms)": f"{marginal:.2f}",
+        "marginal / bare forward (goal <= 2.0)": f"{marginal / bare:.2f}",
+        f"peak RSS, N={memory_small} (MB)": f"{memory[memory_small]:.0f}",
+        f"peak RSS, N={memory_large} (MB)": f"{memory[memory_large]:.0f}",
+        "peak RSS difference (goal <= 300 MB)": f"{memory[memory_large] - memory[memory_small]:.0f}",
+    }
+    width = max(len(key) for key in rows)
+    print(f"plugin benchmark: MobileNetV2 {IMAGE_SIZE}x{IMAGE_SIZE}, weights=None, report images {arguments.report_images}")
+    for key, value in rows.items():
+        print(f"  {key.ljust(width)}  {value}")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""`assert_attention`: assert where a model looks from a plain Python test, with the spec's failure table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gradcam_audit.core.engine.explain import explain
+from gradcam_audit.core.evaluate import evaluate_case
+from gradcam_audit.core.results import CaseResult, ClassInfo
+from gradcam_audit.core.spec.model import Case, ModelRef, Preprocess, Region, Shape, Spec
+from gradcam_audit.errors import GradcamAuditError
+from gradcam_audit.rendering.text_table import failure_text
+
+
+class AttentionAssertionError(AssertionError):
+    """The model did not look where the test said it should (message: the readable table)."""
+
+
+def _preprocess(value: Preprocess | str) -> Preprocess:
+    if isinstance(value, Preprocess):
+        return value
+    from gradcam_audit.core.method_names import PREPROCESS_FAMILIES
+
+    return Preprocess("family" if value in PREPROCESS_FAMILIES else "builtin", value)
+
+
+def assert_attention(
+    model: Any,
+    image: Any,
+    *,
+    box: tuple[float, float, float, float] | None = None,
+    polygon: list[tuple[float, float]] | None = None,
+    name: str = "region",
+    min_mass: float | None = None,
+    max_mass: float | None = None,
+    min_lift: float | None = None,
+    peak_inside: bool = False,
+    target: str | int | None = None,
+    expect_class: str | int | None = None,
+    labels: list[str] | None = None,
+    layer: str = "auto",
+    method: str = "gradcam",
+    preprocess: Preprocess | str = "none",
+    resize: str = "stretch",
+) -> CaseResult:
+    """Explain one image and assert the heatmap's mass in one region; returns the result when it passes.
+
+    ``box`` is [x_min, y_min, x_max, y_max] in pixels of ``image`` (an (H, W, C) 0–255 array or a path).
+
+    Raises:
+        AttentionAssertionError: a threshold was missed; the message is the same table a spec failure prints.
+        GradcamAuditError: bad arguments (no threshold, unknown class, ...).
+    """
+    __tracebackhide__ = True
+    if (box is None) == (polygon is None):
+        raise GradcamAuditError("assert_attention needs exactly one of box=[x_min, y_min, x_max, y_max] or polygon=[[x, y], ...]")
+    if min_mass is None and max_mass is None and min_lift is None and not peak_inside:
+        raise GradcamAuditError("assert_attention needs a threshold: min_mass, max_mass, min_lift or peak_inside=True")
+    shape = Shape("box", box=tuple(float(v) for v in box)) if box is not None else Shape(  # type: ignore[arg-type]
+        "polygon", polygon=tuple((float(x), float(y)) for x, y in polygon or [])
+    )
+    region = Region(name=name, shape=shape, min_mass=min_mass, max_mass=max_mass, min_lift=min_lift, peak_inside=peak_inside)
+    label_tuple = tuple(labels) if labels is not None else None
+    spec = Spec(path=Path("<assert_attention>"), model=ModelRef(Path("<in-memory model>")), labels=label_tuple, layer=layer,
+                methods=(method,), preprocess=_preprocess(preprocess), resize=resize)
+    case = Case(id=name, image=Path(str(image)) if isinstance(image, (str, Path)) else Path("<array>"), regions=(region,),
+                target=target, expect_class=expect_class)
+    (explanation,) = explain(model, [image], layer=layer, targets=target, method=method, labels=labels,
+                             preprocess=spec.preprocess, resize=resize)
+    verdict = evaluate_case(spec, case, explanation)
+
+    def info(index: int) -> ClassInfo:
+        return ClassInfo(index, spec.label_of(index), float(explanation.probabilities[index]), float(explanation.scores[index]))
+
+    result = CaseResult(
+        spec="<assert_attention>", id=name, method=explanation.method, status="passed" if verdict.passed else "failed",
+        reason=verdict.reason, layer=explanation.layer, layer_reason=explanation.layer_reason, score_kind=explanation.score_kind,
+        predicted=info(explanation.predicted_index), target=info(explanation.target_index), regions=verdict.regions,
+        degenerate=explanation.degenerate, image_size=explanation.geometry.original_size,
+    )
+    if not verdict.passed:
+        raise AttentionAssertionError("attention check failed\n" + failure_text(result))
+    return result

@@ -1,0 +1,75 @@
+"""Fixtures for plugin tests: small real projects built from the shipped example model and images."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SPECS = REPOSITORY / "specs"
+HONEST_MODEL = REPOSITORY / "models" / "stripes_honest.keras"
+SHORTCUT_MODEL = REPOSITORY / "models" / "stripes_shortcut.keras"
+
+
+@pytest.fixture
+def shipped_project(pytester: pytest.Pytester) -> Path:
+    """A copy of the shipped example (specs/ and models/) inside the pytester directory; returns its specs/."""
+    import shutil
+
+    shutil.copytree(SPECS, pytester.path / "specs")
+    shutil.copytree(REPOSITORY / "models", pytester.path / "models")
+    return pytester.path / "specs"
+
+
+def shipped_cases(count: int) -> list[dict[str, Any]]:
+    """The first `count` cases of the shipped honest suite, with absolute image paths."""
+    import yaml
+
+    data = yaml.safe_load((SPECS / "stripes_honest.yaml").read_text(encoding="utf-8"))
+    cases = data["cases"][:count]
+    for case in cases:
+        case["image"] = str(SPECS / case["image"])
+    return cases
+
+
+@pytest.fixture
+def write_spec(pytester: pytest.Pytester) -> Callable[..., Path]:
+    """Write a spec file into the pytester directory from keyword fields (cases default to shipped ones)."""
+
+    def write(name: str = "suite.yaml", *, cases: list[dict[str, Any]] | None = None, count: int = 4, **fields: Any) -> Path:
+        import yaml
+
+        document: dict[str, Any] = {
+            "model": str(HONEST_MODEL),
+            "preprocess": "scale01",
+            "labels": ["horizontal", "vertical"],
+            **fields,
+            "cases": cases if cases is not None else shipped_cases(count),
+        }
+        path = pytester.path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def without_timings(document: dict[str, Any]) -> dict[str, Any]:
+    """Results JSON with run-dependent fields removed, for comparing two runs."""
+    cleaned = json.loads(json.dumps(document))
+    for key in ("started", "duration_s", "command"):
+        cleaned.pop(key, None)
+    for case in cleaned["cases"]:
+        case.pop("duration_s", None)
+        case["images"] = {kind: re.sub(r"^.*/", "", path) for kind, path in case.get("images", {}).items()}
+    cleaned["cases"].sort(key=lambda case: (case["spec"], case["id"], case["method"]))
+    return cleaned

@@ -1,0 +1,44 @@
+"""The shipped example: the honest model passes its spec, the shortcut model is caught looking at the tag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.plugin.conftest import SPECS, read_json
+
+
+def test_shipped_audit_passes_honest_and_catches_shortcut(pytester: pytest.Pytester, shipped_project: Path) -> None:
+    report = pytester.path / "out" / "index.html"
+    result = pytester.runpytest("--gradcam-specs", str(shipped_project), "--gradcam-report", str(report), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=25, xfailed=25)
+    assert result.ret == 0
+    assert report.is_file()
+    document = read_json(report.parent / "results.json")
+    honest = [case for case in document["cases"] if case["spec"].endswith("stripes_honest.yaml")]
+    shortcut = [case for case in document["cases"] if case["spec"].endswith("stripes_shortcut.yaml")]
+    assert len(honest) == len(shortcut) == 24
+    assert {case["status"] for case in honest} == {"passed"}
+    assert {case["status"] for case in shortcut} == {"xfailed"}
+    for case in shortcut:
+        failing = {region["name"] for region in case["regions"] if not region["passed"]}
+        assert "corner-tag" in failing, case["id"]
+        tag = next(region for region in case["regions"] if region["name"] == "corner-tag")
+        assert tag["mass"] > tag["max_mass"]
+    for case in honest:
+        tag = next(region for region in case["regions"] if region["name"] == "corner-tag")
+        stripes = next(region for region in case["regions"] if region["name"] == "stripes")
+        assert tag["mass"] <= tag["max_mass"] and stripes["lift"] >= stripes["min_lift"]
+
+
+def test_shortcut_model_without_xfail_fails_with_numbers_in_output(pytester: pytest.Pytester) -> None:
+    text = (SPECS / "stripes_shortcut.yaml").read_text(encoding="utf-8")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("xfail:"))
+    text = text.replace("../models/", str(SPECS.parent / "models") + "/").replace("images/", str(SPECS / "images") + "/")
+    spec = pytester.path / "shortcut.yaml"
+    spec.write_text(text, encoding="utf-8")
+    result = pytester.runpytest("--gradcam-specs", str(spec), "--gradcam-no-report", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=25)
+    result.stdout.fnmatch_lines(["*corner-tag: mass 0.* > max_mass 0.04*", "*corner-tag*mass*0.*<= 0.04*FAIL*", "*gate FAILED: pass_rate 0.000 < 0.9*"])
+    assert "Traceback" not in result.stdout.str()
