@@ -14,13 +14,16 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
 
     if not path.is_file():
         raise ImageError(f"image not found: {path} (resolved path; image paths are relative to the spec file)")
+    image = None
     try:
         image = Image.open(path)
         image.load()  # decode now: a truncated file must fail here, not half-way through an audit
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read (expected JPEG, PNG, BMP, TIFF, WebP, ...)") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ImageError(f"{path}: unreadable or truncated image ({error}); re-export the file") from None
+    except Exception as error:  # noqa: BLE001 - Pillow raises many types (OSError, SyntaxError, DecompressionBombError, ...)
+        if image is not None:
+            image.close()  # a half-read file would otherwise stay open (ResourceWarning, an error under -W error)
+        raise ImageError(f"{path}: unreadable or truncated image ({type(error).__name__}: {error}); re-export the file") from None
     return image
 
 
@@ -32,8 +35,8 @@ def image_size(path: Path) -> tuple[int, int]:
     """
     from PIL import ImageOps
 
-    image = ImageOps.exif_transpose(_open(path))
-    return image.size
+    with _open(path) as image:
+        return ImageOps.exif_transpose(image).size
 
 
 def read_rgb(path: Path, channels: int = 3) -> np.ndarray:

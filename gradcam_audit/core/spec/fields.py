@@ -37,6 +37,35 @@ _POSITIVE: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
 _CLASS_REF: dict[str, Any] = {"type": ["string", "integer"]}
 _FOUR_NUMBERS: dict[str, Any] = {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
 
+# Tags become pytest markers, which must be plain ASCII identifiers to be selectable with `-m`.
+TAG_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$"
+_TAGS: dict[str, Any] = {"type": "array", "items": {"type": "string", "pattern": TAG_PATTERN}}
+# "package.module:function": the loader and the schema use the same pattern so they agree on what is valid.
+CALLABLE_PATTERN = "^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def property_schema(field_doc: FieldDoc) -> dict[str, Any]:
+    """The JSON Schema of one key, with its meaning and default so editors can show them on hover."""
+    schema = dict(field_doc.json_schema)
+    schema["description"] = field_doc.description
+    if field_doc.default is not None:
+        schema["default"] = field_doc.default
+    return schema
+
+
+def object_schema(fields: tuple[FieldDoc, ...], *, required: bool = True) -> dict[str, Any]:
+    """A closed JSON Schema object whose properties are ``fields`` (required ones listed when ``required``)."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {field_doc.name: property_schema(field_doc) for field_doc in fields},
+        "additionalProperties": False,
+    }
+    required_names = [field_doc.name for field_doc in fields if field_doc.required]
+    if required and required_names:
+        schema["required"] = required_names
+    return schema
+
+
 REGION_THRESHOLD_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("min_mass", _NUMBER_0_1, "Least share of the heatmap's mass that must fall inside the region.", example="0.5"),
     FieldDoc("max_mass", _NUMBER_0_1, "Largest share of the heatmap's mass allowed inside (a forbidden region).", example="0.05"),
@@ -81,9 +110,10 @@ CASE_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("image", {"type": "string"}, "Image path relative to the spec file (JPEG/PNG/...; EXIF orientation applied).", required=True, example="images/0000.jpg"),
     FieldDoc("target", _CLASS_REF, "Class to explain, by name (needs `labels`) or index. Default: the predicted class.", example="cup"),
     FieldDoc("expect_class", _CLASS_REF, "The prediction must also be this class ('right class, right reason').", example="cup"),
-    FieldDoc("tags", {"type": "array", "items": {"type": "string"}}, "Tags; each becomes a pytest marker (`-m tag`).", default=[], example="[mugs, phone-photo]"),
+    FieldDoc("tags", _TAGS, "Tags (ASCII identifiers); each becomes a pytest marker (`-m tag`).", default=[], example="[mugs, phone_photo]"),
     FieldDoc("xfail", {"type": "string", "minLength": 1}, "Expected failure with its reason; strict (a pass fails the run).", example='"known weakness, see #12"'),
-    FieldDoc("regions", {"type": "array", "items": {"$ref": "#/$defs/region"}, "minItems": 1}, "Regions to check; at least one.", required=True),
+    FieldDoc("regions", {"type": "array", "items": {"$ref": "#/$defs/region"}, "minItems": 1}, "Regions to check; at least one.", required=True,
+             example="[{name: mug, box: [30, 195, 600, 720], min_lift: 1.5}]"),
     *GEOMETRY_DEFAULT_FIELDS,
 )
 
@@ -91,7 +121,7 @@ DEFAULTS_FIELDS: tuple[FieldDoc, ...] = (
     *REGION_THRESHOLD_FIELDS,
     *GEOMETRY_DEFAULT_FIELDS,
     FieldDoc("xfail", {"type": "string", "minLength": 1}, "Mark every case of the file as an expected failure, with this reason.", example='"model known to use the watermark"'),
-    FieldDoc("tags", {"type": "array", "items": {"type": "string"}}, "Tags added to every case.", default=[], example="[smoke]"),
+    FieldDoc("tags", _TAGS, "Tags added to every case.", default=[], example="[smoke]"),
 )
 
 GATE_FIELDS: tuple[FieldDoc, ...] = (
@@ -101,20 +131,22 @@ GATE_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("per_class", {"type": "boolean"}, "Apply the gate to each target class separately.", default=False, example="true"),
 )
 
+MODEL_FIELDS: tuple[FieldDoc, ...] = (
+    FieldDoc("path", {"type": "string", "minLength": 1}, "Model file (or whatever the custom loader reads), relative to the spec.", required=True, example="../models/kitchen.keras"),
+    FieldDoc("loader", {"type": "string", "pattern": CALLABLE_PATTERN}, "Function called with the path, returning a keras.Model (for custom layers).", example="my_project.models:load"),
+    FieldDoc("safe_mode", {"type": "boolean"}, "Keras safe mode; set false only for trusted files with Lambda layers.", default=True, example="false"),
+)
+
+PREPROCESS_AFFINE_FIELDS: tuple[FieldDoc, ...] = (
+    FieldDoc("scale", _POSITIVE, "Pixels are divided by this first.", default=1.0, example="255"),
+    FieldDoc("mean", {"type": "array", "items": {"type": "number"}}, "Subtracted after scaling: one value, or one per channel.", default=[], example="[0.485, 0.456, 0.406]"),
+    FieldDoc("std", {"type": "array", "items": {"type": "number", "not": {"const": 0}}}, "Divides last: one value, or one per channel; no zeros.", default=[], example="[0.229, 0.224, 0.225]"),
+)
+
 TOP_LEVEL_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc(
         "model",
-        {
-            "oneOf": [
-                {"type": "string"},
-                {
-                    "type": "object",
-                    "properties": {"path": {"type": "string"}, "loader": {"type": "string"}, "safe_mode": {"type": "boolean"}},
-                    "required": ["path"],
-                    "additionalProperties": False,
-                },
-            ]
-        },
+        {"oneOf": [{"type": "string", "minLength": 1}, object_schema(MODEL_FIELDS)]},
         "Model file relative to the spec (.keras or legacy .h5), or {path, loader: 'package.module:function', safe_mode}.",
         required=True,
         example="../models/kitchen.keras",
@@ -124,16 +156,8 @@ TOP_LEVEL_FIELDS: tuple[FieldDoc, ...] = (
         {
             "oneOf": [
                 {"enum": [*PREPROCESS_BUILTINS, *PREPROCESS_FAMILIES]},
-                {"type": "string", "pattern": "^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$"},
-                {
-                    "type": "object",
-                    "properties": {
-                        "scale": {"type": "number"},
-                        "mean": {"type": "array", "items": {"type": "number"}},
-                        "std": {"type": "array", "items": {"type": "number"}},
-                    },
-                    "additionalProperties": False,
-                },
+                {"type": "string", "pattern": CALLABLE_PATTERN},
+                object_schema(PREPROCESS_AFFINE_FIELDS),
             ]
         },
         "How pixels (0–255 RGB) become model input: a keras.applications family, scale01, none, {scale, mean, std} "
@@ -144,22 +168,28 @@ TOP_LEVEL_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("resize", {"enum": list(RESIZE_MODES)}, "How the image is fitted to the model's input size; heatmaps are mapped back exactly.", default="stretch", example="letterbox"),
     FieldDoc(
         "labels",
-        {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]},
-        "Class names in output order, or a text file with one name per line.",
+        {"oneOf": [{"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 1}, {"type": "string", "minLength": 1}]},
+        "Class names in output order, or a text file (relative to the spec) with one name per line.",
         example="[cup, fork, glass]",
     ),
-    FieldDoc("layer", {"type": "string"}, "Layer to explain: 'auto' or a name/path such as 'xception/block14_sepconv2_act'.", default="auto", example="conv3"),
+    FieldDoc("layer", {"type": "string", "minLength": 1}, "Layer to explain: 'auto' or a name/path such as 'xception/block14_sepconv2_act'.", default="auto", example="conv3"),
     FieldDoc(
         "method",
         {"oneOf": [{"enum": list(METHOD_NAMES)}, {"type": "array", "items": {"enum": list(METHOD_NAMES)}, "minItems": 1}]},
-        "CAM method, or a list: each case then runs once per method.",
+        "CAM method (case-insensitive), or a list: each case then runs once per method.",
         default="gradcam",
         example="[gradcam, gradcam++]",
     ),
     FieldDoc("output", {"type": ["string", "integer"]}, "For multi-output models: the output to explain, by name or index.", default=0, example="species"),
     FieldDoc("score", {"enum": list(SCORE_KINDS)}, "Score to differentiate: 'logit' (pre-softmax, the paper's y^c) or 'probability'.", default="logit", example="probability"),
-    FieldDoc("defaults", {"type": "object"}, "Values applied to every case and region unless set there.", example="{min_lift: 1.2}"),
-    FieldDoc("cases", {"type": "array", "items": {"$ref": "#/$defs/case"}, "minItems": 1}, "The cases; at least one.", required=True),
+    *(
+        FieldDoc(geometry.name, geometry.json_schema, geometry.description + " File-level default (same as in `defaults`).",
+                 default=geometry.default, example=geometry.example)
+        for geometry in GEOMETRY_DEFAULT_FIELDS
+    ),
+    FieldDoc("defaults", {"$ref": "#/$defs/defaults"}, "Values applied to every case and region unless set there.", example="{min_lift: 1.2}"),
+    FieldDoc("cases", {"type": "array", "items": {"$ref": "#/$defs/case"}, "minItems": 1}, "The cases; at least one.", required=True,
+             example="[{id: mug-0001, image: images/mug-0001.jpg, regions: [{name: mug, box: [30, 195, 600, 720], min_lift: 1.5}]}]"),
     FieldDoc("gate", {"$ref": "#/$defs/gate"}, "Suite-level verdict, reported as its own test after the cases.", example="{min_pass_rate: 0.9}"),
     FieldDoc(
         "xfail",
@@ -171,6 +201,8 @@ TOP_LEVEL_FIELDS: tuple[FieldDoc, ...] = (
 
 SECTIONS: dict[str, tuple[FieldDoc, ...]] = {
     "top level": TOP_LEVEL_FIELDS,
+    "model (mapping form)": MODEL_FIELDS,
+    "preprocess (mapping form)": PREPROCESS_AFFINE_FIELDS,
     "defaults": DEFAULTS_FIELDS,
     "cases[]": CASE_FIELDS,
     "cases[].regions[]": REGION_FIELDS,
@@ -178,5 +210,10 @@ SECTIONS: dict[str, tuple[FieldDoc, ...]] = {
 }
 
 
+# Every top-level key but `cases` may come from the directory's `_defaults.yaml` instead of the spec itself.
+DIRECTORY_DEFAULTS_FIELDS: tuple[FieldDoc, ...] = tuple(field_doc for field_doc in TOP_LEVEL_FIELDS if field_doc.name != "cases")
+
+
 def names(fields: tuple[FieldDoc, ...]) -> tuple[str, ...]:
+    """The keys of a table, in order."""
     return tuple(field_doc.name for field_doc in fields)

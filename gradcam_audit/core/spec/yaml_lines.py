@@ -23,6 +23,9 @@ class LocatedDict(dict):  # type: ignore[type-arg]
     key_positions: dict[Any, Position]
     value_positions: dict[Any, Position]
     duplicate_keys: list[tuple[Any, Position]]
+    source_file: str | None
+    # Keys merged in from another file (a directory's _defaults.yaml) remember that file for error messages.
+    key_sources: dict[Any, str]
 
 
 class LocatedList(list):  # type: ignore[type-arg]
@@ -30,6 +33,7 @@ class LocatedList(list):  # type: ignore[type-arg]
 
     position: Position
     item_positions: list[Position]
+    source_file: str | None
 
 
 def _position(node: yaml.Node) -> Position:
@@ -39,6 +43,8 @@ def _position(node: yaml.Node) -> Position:
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader (no arbitrary objects) whose containers carry source positions."""
 
+    source_file: str | None = None
+
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LocatedDict:
     loader.flatten_mapping(node)
@@ -47,6 +53,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LocatedDi
     mapping.key_positions = {}
     mapping.value_positions = {}
     mapping.duplicate_keys = []
+    mapping.source_file = loader.source_file
+    mapping.key_sources = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         try:
@@ -68,6 +76,7 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> Located
     sequence = LocatedList(loader.construct_object(child, deep=True) for child in node.value)
     sequence.position = _position(node)
     sequence.item_positions = [_position(child) for child in node.value]
+    sequence.source_file = loader.source_file
     return sequence
 
 
@@ -75,24 +84,35 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)  # type: ignore[arg-type]
 
 
-def load_located_yaml(text: str) -> Any:
+def load_located_yaml(text: str, source_file: str | None = None) -> Any:
     """Parse YAML text safely; mappings and sequences come back as LocatedDict / LocatedList.
+
+    Args:
+        text: the YAML document.
+        source_file: the file name every container remembers, so problems found later name the right file.
 
     Raises:
         yaml.YAMLError: on syntax errors (callers turn it into a located Problem).
     """
-    return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader derives from SafeLoader
+    loader = _LineLoader(text)
+    loader.source_file = source_file
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def position_of_key(container: Any, key: Any) -> Position | None:
+    """Where ``key`` is written in a mapping (the mapping itself when the key is absent)."""
     if isinstance(container, LocatedDict):
-        return container.key_positions.get(key) or container.position
+        return container.key_positions.get(key, container.position)
     return None
 
 
 def position_of_value(container: Any, key: Any) -> Position | None:
+    """Where the value of ``key`` (or list item ``key``) starts; the container itself when absent."""
     if isinstance(container, LocatedDict):
-        return container.value_positions.get(key) or container.position
+        return container.value_positions.get(key, container.position)
     if isinstance(container, LocatedList) and isinstance(key, int) and 0 <= key < len(container.item_positions):
         return container.item_positions[key]
     return getattr(container, "position", None)
