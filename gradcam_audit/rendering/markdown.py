@@ -2,32 +2,41 @@
 
 from __future__ import annotations
 
+import re
+
 from gradcam_audit.core.results import RunResults
-from gradcam_audit.rendering.view_models import BLOCKING_STATUSES, build_report_view
+from gradcam_audit.rendering.view_models import build_report_view
+
+# Characters that Markdown (GitHub flavour) or HTML would interpret inside a table cell.
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text shown literally in a table cell: Markdown and HTML characters backslash-escaped, one line."""
+    return _SPECIAL.sub(r"\\\1", " ".join(text.split()).replace("&", "&amp;"))
 
 
 def markdown_summary(results: RunResults, report_link: str | None = None, *, limit: int = 50) -> str:
+    """The verdict, counts, each blocking case's story and numbers, and each gate's numbers."""
     view = build_report_view(results)
     icon = "✅" if view.verdict_ok else "❌"
-    lines = [f"## {icon} Grad-CAM audit: {view.verdict}", ""]
-    lines.append(" · ".join(f"**{count}** {words}" for words, count in view.counts))
+    lines = [f"## {icon} Grad-CAM audit: {_cell(view.verdict)}", "", _cell(view.verdict_detail), ""]
+    lines.append(" · ".join(f"**{count}** {words}" for _, count, words in view.counts))
     lines.append("")
-    failing = [case for case in view.cases if case.status in BLOCKING_STATUSES]
+    failing = [case for case in view.cases if case.blocking]
     if failing:
-        lines += ["| case | status | reason | numbers |", "|---|---|---|---|"]
+        lines += ["| case | status | what went wrong | numbers |", "|---|---|---|---|"]
         for case in failing[:limit]:
-            numbers = "; ".join(f"{row.region} {row.metric} {row.value} ({row.threshold})" for row in case.rows)
-            lines.append(f"| `{_cell(case.nodeid)}` | {case.status_words} | {_cell(case.reason)} | {_cell(numbers)} |")
+            numbers = "; ".join(f"{row.region} {row.metric} {row.value} (needs {row.threshold})" for row in case.rows if row.state == "fail")
+            lines.append(f"| {_cell(case.suite)} · {_cell(case.case_id)} | {case.status_words} | {_cell(case.headline)} | {_cell(numbers) or '—'} |")
         if len(failing) > limit:
-            lines.append(f"\n… and {len(failing) - limit} more failing cases.")
+            lines.append(f"\n… and {len(failing) - limit} more failing cases (see the full report).")
         lines.append("")
     for suite in view.suites:
-        if suite.gate:
-            lines.append(f"- Gate `{_cell(suite.name)}`: {suite.gate.status_words}" + (f" — {_cell(suite.gate.reason)}" if suite.gate.reason else ""))
+        if suite.gate is None:
+            continue
+        numbers = ", ".join(f"{row.metric} {row.value} ({row.threshold})" for row in suite.gate.rows if row.state != "info")
+        lines.append(f"- Gate {_cell(suite.name)}: **{suite.gate.status_words}** — {_cell(numbers) or 'no thresholds'}")
     if report_link:
-        lines += ["", f"Full report: `{report_link}`"]
+        lines += ["", f"Full report (pictures, heatmaps, every case): {_cell(report_link)}"]
     return "\n".join(lines).rstrip() + "\n"

@@ -11,10 +11,10 @@ def _class_text(info: ClassInfo | None) -> str:
         return "?"
     name = info.label if info.label is not None else f"class {info.index}"
     details = []
-    if info.probability is not None:
-        details.append(f"p={info.probability:.2f}")
     if info.score is not None:
-        details.append(f"score {info.score:.2f}")
+        details.append(f"p={info.score:.2f}")
+    if info.logit is not None:
+        details.append(f"logit {info.logit:.2f}")
     return f"{name!r}" + (f" ({', '.join(details)})" if details else "")
 
 
