@@ -1,0 +1,74 @@
+"""`gradcam-audit report a.json [b.json ...] -o report.html`: merge JSON results (CI shards) into one HTML report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from gradcam_audit.cli.common import EXIT_OK, HelpFormatter, UsageError
+
+_EPILOG = """\
+Each JSON file is what a run wrote beside its report (results.json, or --gradcam-json); case pictures
+are found relative to each JSON file's folder. With --images files the HTML links to those pictures
+(keep the folders where they are); inline (default) embeds them, so the HTML is one portable file.
+
+examples:
+  gradcam-audit report shard-1/results.json shard-2/results.json -o merged/index.html
+  gradcam-audit report reports/gradcam/results.json -o audit.html --images files
+"""
+
+
+def add_parser(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subcommands.add_parser(
+        "report",
+        help="merge JSON results into one HTML report",
+        description="Merge JSON results files into one HTML report.",
+        epilog=_EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("results", nargs="+", type=Path, metavar="JSON", help="results files written by pytest --gradcam-*")
+    parser.add_argument("-o", "--out", type=Path, required=True, metavar="HTML", help="report file to write")
+    parser.add_argument("--images", choices=("inline", "files"), default="inline",
+                        help="embed case pictures in the HTML (default), or link to them where they are")
+    parser.set_defaults(handler=run)
+
+
+def _common_base(folders: list[Path]) -> Path:
+    try:
+        return Path(os.path.commonpath([str(folder) for folder in folders]))
+    except ValueError:  # different drives on Windows: no common folder
+        raise UsageError("the JSON files are on different drives; copy them (with their case images) under one folder") from None
+
+
+def run(arguments: argparse.Namespace) -> int:
+    from gradcam_audit.core.results import RunResults, merge_results, read_results
+    from gradcam_audit.core.spec.load import display_path
+    from gradcam_audit.rendering.html_report import write_html_report
+
+    missing = [path for path in arguments.results if not path.is_file()]
+    if missing:
+        raise UsageError(f"results file not found: {', '.join(map(str, missing))}")
+    if arguments.out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"-o {arguments.out}: give an .html file name")
+    folders = [path.resolve().parent for path in arguments.results]
+    base = _common_base(folders)
+    runs: list[RunResults] = []
+    for path, folder in zip(arguments.results, folders):
+        run_results = read_results(path)
+        # Picture paths are relative to each JSON's folder; rewrite them against one base for the merged report.
+        cases = tuple(
+            replace(case, images={kind: Path(os.path.relpath(folder / image, base)).as_posix() for kind, image in case.images.items()})
+            for case in run_results.cases
+        )
+        runs.append(replace(run_results, cases=cases))
+    merged = merge_results(runs)
+    written = write_html_report(merged, arguments.out.resolve(), inline_images=arguments.images == "inline", images_base=base)
+    statuses: dict[str, int] = {}
+    for case in merged.cases:
+        statuses[case.status] = statuses.get(case.status, 0) + 1
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "no cases"
+    print(f"wrote {display_path(written)}: {len(merged.cases)} case(s) ({summary}), {len(merged.gates)} gate(s) "
+          f"from {len(runs)} results file(s)")
+    return EXIT_OK

@@ -1,0 +1,55 @@
+"""`gradcam-audit explain` on the shipped stripes model: overlay written, prediction, layer, mass and lift printed."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from tests.cli.conftest import REPOSITORY, assert_clean_error, run_cli
+
+MODEL = REPOSITORY / "models" / "stripes_honest.keras"
+IMAGES = REPOSITORY / "specs" / "images"
+COMMON = ("--model", MODEL, "--labels", "horizontal,vertical", "--preprocess", "scale01")
+
+
+def test_explain_one_image_writes_the_overlay_and_prints_mass_and_lift(tmp_path: Path) -> None:
+    from PIL import Image
+
+    output = tmp_path / "out" / "overlay.png"
+    # stripes-0000 is horizontal stripes in [27, 30, 43, 46] and a corner tag in [2, 2, 9, 9] (specs/stripes_honest.yaml).
+    result = run_cli("explain", IMAGES / "stripes-0000.png", *COMMON, "--box", "27,30,43,46", "--box", "2,2,9,9", "-o", output)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    with Image.open(output) as picture:
+        assert picture.format == "PNG" and min(picture.size) >= 64
+    assert re.search(r"predicted: horizontal \(p=0\.9\d\d|predicted: horizontal \(p=1\.000", result.stdout), result.stdout
+    assert re.search(r"layer: conv3 \(auto: .+\)", result.stdout), result.stdout
+    masses = [float(value) for value in re.findall(r"mass (\d\.\d+), lift", result.stdout)]
+    lifts = [float(value) for value in re.findall(r"lift (\d+\.\d+)", result.stdout)]
+    assert len(masses) == 2, result.stdout
+    # The honest model looks at the stripes, not at the corner tag.
+    assert masses[0] > 0.15 and lifts[0] > 2.0
+    assert masses[1] < 0.04
+
+
+def test_explain_a_folder_writes_one_overlay_per_image_with_progress(tmp_path: Path) -> None:
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for name in ("stripes-0000.png", "stripes-0001.png", "stripes-0002.png"):
+        shutil.copy(IMAGES / name, folder / name)
+    result = run_cli("explain", folder, *COMMON, "--target", "vertical", "-o", tmp_path / "overlays")
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in (tmp_path / "overlays").iterdir()) == [
+        "stripes-0000.overlay.png", "stripes-0001.overlay.png", "stripes-0002.overlay.png"]
+    assert result.stdout.count("explained: vertical") == 3
+    assert "[3/3]" in result.stderr
+
+
+def test_explain_usage_mistakes_exit_2_before_loading_the_model(tmp_path: Path) -> None:
+    bad_box = run_cli("explain", IMAGES / "stripes-0000.png", *COMMON, "--box", "30,30,10,40", "-o", tmp_path / "o.png")
+    assert_clean_error(bad_box, "--box", "x_min must be < x_max")
+    assert bad_box.returncode == 2
+    missing = run_cli("explain", tmp_path / "nope.png", *COMMON, "-o", tmp_path / "o.png")
+    assert_clean_error(missing, "nope.png: not found")
+    assert missing.returncode == 2

@@ -1,0 +1,42 @@
+"""`gradcam-audit validate`: one summary line when valid; every problem with file:line:col and exit 1 when not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli.conftest import REPOSITORY, assert_clean_error, run_cli
+
+
+def test_validate_ok_prints_one_summary_line(tmp_path: Path) -> None:
+    result = run_cli("validate", REPOSITORY / "specs" / "stripes_honest.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines() == ["ok: 1 spec file(s), 24 case(s), no problems"]
+
+
+def test_validate_failing_spec_prints_every_problem_located_and_exits_1(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    image = (REPOSITORY / "specs" / "images" / "stripes-0000.png").as_posix()
+    model = (REPOSITORY / "models" / "stripes_honest.keras").as_posix()
+    spec.write_text(
+        f"model: {model}\n"
+        "labels: [horizontal, vertical]\n"
+        "cases:\n"
+        f"  - id: one\n    image: {image}\n    target: horizontl\n"
+        "    regions:\n      - name: stripes\n        box: [27, 30, 430, 46]\n        min_lift: 2\n"
+        "        min_mas: 0.2\n",
+        encoding="utf-8",
+    )
+    result = run_cli("validate", spec)
+    assert_clean_error(result, "cases[0].target", "did you mean 'horizontal'", "cases[0].regions[0].box", "64×64",
+                       "cases[0].regions[0].min_mas", "did you mean 'min_mass'")
+    assert result.returncode == 1
+    problem_lines = [line for line in result.stdout.splitlines() if line.startswith("bad.yaml:") or "/bad.yaml:" in line]
+    assert len(problem_lines) == 3, result.stdout
+    assert all(line.split("bad.yaml:")[1].split(":")[0].isdigit() for line in problem_lines)  # file:LINE:col
+    assert "fix:" in result.stdout
+
+
+def test_validate_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("validate", tmp_path / "nothing.yaml")
+    assert_clean_error(result, "not found", "nothing.yaml")
+    assert result.returncode == 2
