@@ -34,6 +34,9 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("--gradcam-no-report", "bool", "write no HTML report and no overlay images", False, (("action", "store_true"),)),
     _Option("--gradcam-report-images", "string", "'inline' (one self-contained file, default) or 'files' (images beside the HTML)",
             "inline", (("metavar", "MODE"), ("choices", ("inline", "files")))),
+    _Option("--gradcam-overlay-colormap", "string", "matplotlib colormap of the heatmap overlays (default jet)", "jet", (("metavar", "NAME"),)),
+    _Option("--gradcam-overlay-alpha", "string", "weight of the heatmap in the overlay blend, 0–1 (default 0.4)", "0.4", (("metavar", "ALPHA"),)),
+    _Option("--gradcam-image-format", "string", "format of the case pictures: jpeg (default) or webp", "jpeg", (("metavar", "FORMAT"),)),
     _Option("--gradcam-shard", "string", "run shard K of N (e.g. 2/4): every N-th audit item; merge the JSON files with `gradcam-audit report`",
             None, (("metavar", "K/N"),)),
     _Option("--gradcam-override", "linelist", "exploratory runs: replace a threshold everywhere it is set, e.g. min_lift=1.0 (repeatable)",
@@ -69,6 +72,7 @@ class Settings:
     report_images: str
     overrides: dict[str, float]
     shard: tuple[int, int] | None = None
+    overlay_style: Any = None  # rendering.overlay.OverlayStyle, built lazily so --help stays fast
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -106,7 +110,25 @@ def read_settings(config: pytest.Config) -> Settings:
     if images not in ("inline", "files"):
         raise pytest.UsageError(f"gradcam_report_images must be 'inline' or 'files', got {images!r}")
     shard = _parse_shard(get(config, "gradcam_shard"))
-    return Settings(spec_paths, report, json_path, batch_size, method, images, overrides, shard)
+    return Settings(spec_paths, report, json_path, batch_size, method, images, overrides, shard, _overlay_style(config, report))
+
+
+def _overlay_style(config: pytest.Config, report: Path | None) -> Any:
+    if report is None:
+        return None
+    from gradcam_audit.errors import GradcamAuditError
+    from gradcam_audit.rendering.overlay import OverlayStyle
+
+    alpha_text = get(config, "gradcam_overlay_alpha")
+    try:
+        alpha = float(alpha_text)
+    except (TypeError, ValueError):
+        raise pytest.UsageError(f"--gradcam-overlay-alpha {alpha_text!r} is not a number between 0 and 1") from None
+    try:
+        return OverlayStyle(colormap=str(get(config, "gradcam_overlay_colormap")), alpha=alpha,
+                            image_format=str(get(config, "gradcam_image_format")))
+    except GradcamAuditError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _parse_shard(value: Any) -> tuple[int, int] | None:

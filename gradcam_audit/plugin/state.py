@@ -52,7 +52,7 @@ class RunState:
             return {}
         from gradcam_audit.rendering.overlay import render_case_images
 
-        written = render_case_images(result, image, heatmap, directory)
+        written = render_case_images(result, image, heatmap, directory, self.settings.overlay_style)
         base = self.settings.report.parent
         return {kind: os.path.relpath(path, base) for kind, path in written.items()}
 

@@ -69,3 +69,14 @@ def test_no_report_writes_no_html_and_no_pictures(pytester: pytest.Pytester, wri
     assert (pytester.path / "reports" / "gradcam" / "results.json").is_file()
     assert not (pytester.path / "reports" / "gradcam" / "index.html").exists()
     assert not (pytester.path / "reports" / "gradcam" / "cases").exists()
+
+
+def test_overlay_style_options_are_validated(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    write_spec(count=1)
+    bad = pytester.runpytest("--gradcam-specs", "suite.yaml", "--gradcam-overlay-colormap", "jett", "-p", "no:cacheprovider")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*unknown colormap 'jett'*"])
+    good = pytester.runpytest("--gradcam-specs", "suite.yaml", "--gradcam-overlay-colormap", "viridis",
+                              "--gradcam-image-format", "webp", "-p", "no:cacheprovider")
+    good.assert_outcomes(passed=1)
+    assert list((pytester.path / "reports" / "gradcam" / "cases").glob("*.overlay.webp"))
