@@ -4,7 +4,11 @@ Instead of building a sub-model from the input to [layer output, predictions], w
 Sequential models and raises "Graph disconnected" on nested backbones, we swap the layer's ``call`` for a
 recording wrapper while the model runs. This works for every model shape (Functional, Sequential,
 nested, subclassed) and lets the gradient start at the captured layer, so ops before it are never
-differentiated (which also avoids TF 2.21's oneDNN crash in the backward pass of small 1×1 stride-2 convs).
+differentiated.
+
+TF 2.21 with oneDNN corrupts the heap in the *eager* backward pass of small 1×1 stride-2 convs, also when
+such a conv comes after the captured layer; the engine survives because it differentiates only inside its
+compiled tf.function (graph mode), never eagerly (tests/engine/test_onednn_crash.py pins both facts).
 """
 
 from __future__ import annotations
@@ -56,10 +60,14 @@ def activation_name(layer: Any) -> str | None:
 
 
 @contextmanager
-def record_forward(target_layer: Any, output_layer: Any | None, use_logits: bool) -> Iterator[Recording]:
+def record_forward(target_layer: Any, output_layer: Any | None, use_logits: bool, tape: Any = None) -> Iterator[Recording]:
     """While active, calling the model records the target layer's output and the output layer's logits.
 
     Used inside a traced tf.function: the swap happens at trace time only, the compiled graph keeps it.
+    ``tape`` (a tf.GradientTape, already recording) watches the captured output the moment it exists:
+    a tape only records ops fed by a watched tensor or a *trainable* variable, so without this the
+    gradient is None when no trainable weight lies between the input and the layer (a pooling or
+    activation layer on the input, a frozen backbone), and the heatmap silently comes out all-zero.
     """
     import keras
 
@@ -68,6 +76,8 @@ def record_forward(target_layer: Any, output_layer: Any | None, use_logits: bool
 
     def record_activations(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         outputs = original(*args, **kwargs)
+        if tape is not None:
+            tape.watch(outputs)
         recording.activations = outputs
         return outputs
 
