@@ -23,6 +23,11 @@ class ClassInfo:
     score: float | None = None
     logit: float | None = None
 
+    @property
+    def name(self) -> str:
+        """The label, or "class N" when the spec gave no labels."""
+        return self.label if self.label is not None else f"class {self.index}"
+
 
 @dataclass(frozen=True)
 class CaseResult:

@@ -9,7 +9,7 @@ from gradcam_audit.core.scoring import RegionScore
 def _class_text(info: ClassInfo | None) -> str:
     if info is None:
         return "?"
-    name = info.label if info.label is not None else f"class {info.index}"
+    name = info.name
     details = []
     if info.score is not None:
         details.append(f"p={info.score:.2f}")

@@ -187,17 +187,13 @@ def _limit(share: float) -> str:
 def _class_text(info: ClassInfo | None) -> str:
     if info is None:
         return "—"
-    name = info.label if info.label is not None else f"class {info.index}"
+    name = info.name
     details = []
     if info.score is not None:
         details.append(f"probability {info.score:.2f}")
     if info.logit is not None:
         details.append(f"logit {info.logit:.2f}")
     return f"{name} ({', '.join(details)})" if details else name
-
-
-def _class_name(info: ClassInfo) -> str:
-    return info.label if info.label is not None else f"class {info.index}"
 
 
 def _region_rows(region: RegionScore) -> list[RowView]:
@@ -252,14 +248,14 @@ def _sentence(parts: list[str], *, capital: bool = True) -> str:
 
 def _wrong_prediction(case: CaseResult) -> str:
     if case.expect_class is not None and case.predicted is not None and case.predicted.index != case.expect_class.index:
-        return f"the model predicted “{_class_name(case.predicted)}”, but the expected class is “{_class_name(case.expect_class)}”"
+        return f"the model predicted “{case.predicted.name}”, but the expected class is “{case.expect_class.name}”"
     return ""
 
 
 def _class_note(case: CaseResult) -> str:
     notes = [_wrong_prediction(case)]
     if case.target is not None and case.predicted is not None and case.target.index != case.predicted.index:
-        notes.append(f"the heatmap explains “{_class_name(case.target)}”, which is not the class the model predicted")
+        notes.append(f"the heatmap explains “{case.target.name}”, which is not the class the model predicted")
     return _sentence(notes)
 
 

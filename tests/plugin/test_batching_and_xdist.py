@@ -80,3 +80,31 @@ def test_a_crashing_worker_loses_no_other_case(
     crashed = next(case for case in document["cases"] if case["id"] == "crashes")
     assert "crashed" in crashed["reason"]
     assert (pytester.path / "reports" / "gradcam" / "index.html").is_file()
+
+
+COUNTING_LOADER = '''
+from pathlib import Path
+
+import keras
+
+
+def load(path):
+    with open("loads.txt", "a", encoding="utf-8") as handle:
+        handle.write(path + "\\n")
+    return keras.saving.load_model(path)
+'''
+
+
+def test_each_model_is_loaded_once_per_process(
+    pytester: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.plugin.conftest import HONEST_MODEL
+
+    pytester.makepyfile(counting_loader=COUNTING_LOADER)
+    pytester.syspathinsert()
+    model = {"path": str(HONEST_MODEL), "loader": "counting_loader:load"}
+    write_spec("a.yaml", count=3, model=model)
+    write_spec("b.yaml", count=3, model=model, method=["gradcam", "layercam"])
+    result = pytester.runpytest("--gradcam-specs", "a.yaml", "--gradcam-specs", "b.yaml", "--gradcam-no-report", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=9)
+    assert (pytester.path / "loads.txt").read_text(encoding="utf-8").splitlines() == [str(HONEST_MODEL)]
