@@ -95,7 +95,7 @@ def bare_forward_ms_per_image(model_path: Path, batch: int = 32, repeats: int = 
     return float(np.median(times)) / batch * 1000.0
 
 
-def run_plugin(spec: Path, directory: Path, extra: list[str]) -> tuple[float, float]:
+def run_plugin(spec: Path, directory: Path, extra: list[str]) -> tuple[float, float, str]:
     report = directory / f"report-{spec.stem}" / "index.html"
     command = [sys.executable, "-c", RUNNER, "--gradcam-specs", str(spec), "--gradcam-report", str(report), "-q",
                "-p", "no:cacheprovider", "-p", "no:randomly", *extra]
@@ -104,7 +104,11 @@ def run_plugin(spec: Path, directory: Path, extra: list[str]) -> tuple[float, fl
     if line is None:
         raise SystemExit(f"plugin run failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
     fields = dict(item.split("=") for item in line.split()[1:])
-    return float(fields["elapsed"]), float(fields["peak_mb"])
+    # pytest's own closing line, e.g. "3 failed, 253 passed in 9.1s": proves the cases really ran (no errors).
+    outcome = next((text.strip("= ") for text in reversed(completed.stdout.splitlines()) if " in " in text and "passed" in text), "?")
+    if "error" in outcome:
+        raise SystemExit(f"cases errored, timings would be meaningless: {outcome}")
+    return float(fields["elapsed"]), float(fields["peak_mb"]), outcome
 
 
 def main() -> None:
@@ -121,7 +125,8 @@ def main() -> None:
         bare = bare_forward_ms_per_image(model)
         extra = ["--gradcam-report-images", arguments.report_images]
         timings = {count: run_plugin(write_spec(directory, model, images, count), directory, extra) for count in (small, large)}
-        memory = {count: run_plugin(write_spec(directory, model, images, count), directory, extra)[1] for count in (memory_small, memory_large)}
+        memory_runs = {count: run_plugin(write_spec(directory, model, images, count), directory, extra) for count in (memory_small, memory_large)}
+        memory = {count: run[1] for count, run in memory_runs.items()}
     marginal = (timings[large][0] - timings[small][0]) / (large - small) * 1000.0
     rows = {
         "bare forward, batch 32 (ms/image)": f"{bare:.2f}",
@@ -133,6 +138,8 @@ def main() -> None:
         f"peak RSS, N={memory_large} (MB)": f"{memory[memory_large]:.0f}",
         "peak RSS difference (goal <= 300 MB)": f"{memory[memory_large] - memory[memory_small]:.0f}",
     }
+    for count, run in [*timings.items(), *memory_runs.items()]:
+        rows[f"pytest outcome, N={count}"] = run[2]
     width = max(len(key) for key in rows)
     print(f"plugin benchmark: MobileNetV2 {IMAGE_SIZE}x{IMAGE_SIZE}, weights=None, report images {arguments.report_images}")
     for key, value in rows.items():

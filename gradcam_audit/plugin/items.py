@@ -12,7 +12,7 @@ from gradcam_audit.core.gates import evaluate_gate
 from gradcam_audit.core.results import CaseResult, GateResult
 from gradcam_audit.core.runner import CaseJob
 from gradcam_audit.core.spec.load import display_path, parse_spec
-from gradcam_audit.core.spec.model import InvalidCase, Region, Spec
+from gradcam_audit.core.spec.model import Region, Spec
 from gradcam_audit.errors import Problem
 from gradcam_audit.plugin.state import run_state
 from gradcam_audit.rendering.text_table import failure_text
@@ -61,7 +61,8 @@ class SpecFile(pytest.File):
         total = len(spec.cases) + len(spec.invalid_cases)
         for index in range(total):
             if index in invalid_by_index:
-                yield InvalidCaseItem.from_parent(self, name=invalid_by_index[index].id, invalid=invalid_by_index[index])
+                invalid = invalid_by_index[index]
+                yield InvalidCaseItem.from_parent(self, name=invalid.id, problems=invalid.problems, line=invalid.line)
                 continue
             case = next(valid)
             for method in methods:
@@ -115,29 +116,13 @@ class CaseItem(pytest.Item):
         return self.path, (line - 1) if line else None, _headline(self)
 
 
-class InvalidCaseItem(pytest.Item):
-    """A case the loader rejected: it fails with its problems while the other cases run."""
+class ProblemItem(pytest.Item):
+    """Fails with a spec's problems, listed with file, line and field; also reported as an error case."""
 
-    def __init__(self, *, invalid: InvalidCase, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.invalid = invalid
-
-    def runtest(self) -> None:
-        raise SpecInvalid(format_problems(self.invalid.problems))
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        return str(excinfo.value)
-
-    def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, (self.invalid.line - 1) if self.invalid.line else None, _headline(self)
-
-
-class SpecProblemItem(pytest.Item):
-    """File-level problems (YAML syntax, model, unknown keys): one failing item listing all of them."""
-
-    def __init__(self, *, problems: tuple[Problem, ...], **kwargs: Any) -> None:
+    def __init__(self, *, problems: tuple[Problem, ...], line: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.problems = problems
+        self.line = line
 
     def runtest(self) -> None:
         raise SpecInvalid(format_problems(self.problems))
@@ -146,7 +131,20 @@ class SpecProblemItem(pytest.Item):
         return str(excinfo.value)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, _headline(self)
+        return self.path, (self.line - 1) if self.line else None, _headline(self)
+
+    def error_result(self) -> CaseResult:
+        """The result the report shows, so an invalid spec can never look like a passed audit."""
+        return CaseResult(spec=display_path(self.path), id=self.name, method="-", status="error",
+                          reason=format_problems(self.problems), nodeid=self.nodeid)
+
+
+class InvalidCaseItem(ProblemItem):
+    """A case the loader rejected: it fails with its problems while the other cases run."""
+
+
+class SpecProblemItem(ProblemItem):
+    """File-level problems (YAML syntax, model, unknown keys): one failing item listing all of them."""
 
 
 class GateItem(pytest.Item):

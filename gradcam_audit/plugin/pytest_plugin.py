@@ -16,7 +16,7 @@ from gradcam_audit.core.results import case_to_dict, gate_to_dict
 from gradcam_audit.core.runner import base_result
 from gradcam_audit.core.spec.load import is_spec_file
 from gradcam_audit.plugin.collector import ResultCollector
-from gradcam_audit.plugin.items import CaseItem, GateItem, SpecFile
+from gradcam_audit.plugin.items import CaseItem, GateItem, ProblemItem, SpecFile
 from gradcam_audit.plugin.options import add_options, read_settings
 from gradcam_audit.plugin.state import has_run_state, install, run_state
 
@@ -110,6 +110,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
             result = item.case_result or base_result(item.job, status, reason or "")
             # Travels to the xdist controller with the report (pytest serialises plain attributes).
             report.gradcam_case = case_to_dict(result.with_status(status, reason))  # type: ignore[attr-defined]
+    elif isinstance(item, ProblemItem) and report.when == "call":
+        report.gradcam_case = case_to_dict(item.error_result())  # type: ignore[attr-defined]
     elif isinstance(item, GateItem) and report.when == "call" and item.gate_result is not None:
         status = item.gate_result.status
         if hasattr(report, "wasxfail"):

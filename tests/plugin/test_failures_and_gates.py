@@ -82,3 +82,21 @@ def test_threshold_override_for_exploratory_runs(pytester: pytest.Pytester, writ
     result = pytester.runpytest("--gradcam-specs", "suite.yaml", "--gradcam-override", "min_lift=50", *NO_REPORT)
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*lift * < min_lift 50*"])
+
+
+def test_invalid_spec_and_cases_reach_the_report_as_errors(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    cases = shipped_cases(2)
+    cases[1]["image"] = "missing.png"
+    write_spec("good.yaml", cases=cases)
+    (pytester.path / "broken.yaml").write_text("model: [unclosed\n", encoding="utf-8")
+    result = pytester.runpytest("--gradcam-specs", "good.yaml", "--gradcam-specs", "broken.yaml", "--gradcam-json", "out.json",
+                                "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=2)
+    import json
+
+    document = json.loads((pytester.path / "out.json").read_text(encoding="utf-8"))
+    statuses = {(case["spec"], case["id"]): case["status"] for case in document["cases"]}
+    assert statuses == {("good.yaml", "stripes-0000"): "passed", ("good.yaml", "stripes-0001"): "error", ("broken.yaml", "spec"): "error"}
+    assert "YAML syntax error" in next(case["reason"] for case in document["cases"] if case["spec"] == "broken.yaml")
+    report = (pytester.path / "reports" / "gradcam" / "index.html").read_text(encoding="utf-8")
+    assert "Release gate FAILED" in report

@@ -15,6 +15,8 @@ def degenerate_reason(raw_map: np.ndarray) -> str | None:
         return "all-zero heatmap: the target's gradient (or activation) at this layer is zero everywhere (dead layer or saturated score)"
     if maximum <= 0.0:
         return "all-negative heatmap before ReLU: every position of the layer argues against the target class"
-    if maximum - minimum <= 1e-12 * max(abs(maximum), 1.0):
+    # Relative, not absolute: a randomly initialised or badly scaled network gives maps of magnitude 1e-12
+    # that still vary across the image, and mass and lift do not depend on the scale.
+    if maximum - minimum <= 1e-9 * max(abs(maximum), abs(minimum)):
         return "constant heatmap: the map is flat, so it cannot say where the model looked"
     return None
