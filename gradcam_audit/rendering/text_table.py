@@ -57,6 +57,9 @@ def failure_text(result: CaseResult, overlay_path: str | None = None) -> str:
         header = ("region", "metric", "value", "threshold", "chance", "verdict")
         rows = [row for region in result.regions for row in region_rows(region)]
         lines.extend("  " + line for line in format_table(rows, header))
+    for region in result.regions:
+        if region.unseen_share > 0:
+            lines.append(f"note: {region.unseen_share:.0%} of {region.name!r} lies outside what the model saw (resize: {result.resize})")
     if result.image:
         lines.append(f"image: {result.image}")
     if overlay_path:
