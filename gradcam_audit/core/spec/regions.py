@@ -1,0 +1,253 @@
+"""Parsing one region of a case: its geometry (box, polygon or mask), its thresholds, and what it inherits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from gradcam_audit.core.images import image_size
+from gradcam_audit.core.method_names import BOX_FORMATS
+from gradcam_audit.core.spec.checks import (
+    THRESHOLDS,
+    ProblemCollector,
+    as_finite_number,
+    check_keys,
+    describe_value,
+    read_boolean,
+    read_choice,
+    read_number,
+)
+from gradcam_audit.core.spec.fields import REGION_FIELDS, names
+from gradcam_audit.core.spec.model import Region, Shape
+from gradcam_audit.core.spec.paths import resolve_path
+from gradcam_audit.core.spec.yaml_lines import LocatedDict
+from gradcam_audit.errors import ImageError
+
+
+def _convert_box(numbers: list[float], box_format: str) -> tuple[float, float, float, float]:
+    a, b, c, d = numbers
+    if box_format == "xywh":
+        return (a, b, a + c, b + d)
+    if box_format == "cxcywh":
+        return (a - c / 2, b - d / 2, a + c / 2, b + d / 2)
+    return (a, b, c, d)
+
+
+class _Inherited:
+    """Looks a key up in the region, then the case, then `defaults:`; remembers where the value came from."""
+
+    def __init__(self, region_data: LocatedDict, case_data: LocatedDict, defaults: dict[str, Any], region_field: str, case_field: str) -> None:
+        self.sources = ((region_data, region_field), (case_data, case_field))
+        self.defaults = defaults
+
+    def choice(self, key: str, choices: tuple[str, ...], collector: ProblemCollector, default: str, case_index: int) -> str:
+        for source, field in self.sources:
+            if key in source:
+                return read_choice(source, key, f"{field}.{key}", choices, collector, default, case_index)
+        return str(self.defaults.get(key, default))
+
+    def boolean(self, key: str, collector: ProblemCollector, default: bool, case_index: int) -> bool:
+        for source, field in self.sources:
+            if key in source:
+                return read_boolean(source, key, f"{field}.{key}", collector, default, case_index)
+        return bool(self.defaults.get(key, default))
+
+
+def parse_region(
+    region_data: Any,
+    field: str,
+    case_data: LocatedDict,
+    case_field: str,
+    defaults: dict[str, Any],
+    spec_dir: Path,
+    size: tuple[int, int] | None,
+    check_images: bool,
+    collector: ProblemCollector,
+    case_index: int,
+    container: Any,
+    index: int,
+) -> Region | None:
+    if not isinstance(region_data, LocatedDict):
+        collector.add(container, index, field, f"expected a mapping with name, box and thresholds, got {describe_value(region_data)}",
+                      "write `- {name: object, box: [x_min, y_min, x_max, y_max], min_lift: 1.5}`", case_index=case_index)
+        return None
+    check_keys(region_data, names(REGION_FIELDS), f"{field}.", collector, case_index)
+    name = region_data.get("name")
+    if not isinstance(name, (str, int)) or isinstance(name, bool) or str(name) == "":
+        collector.add(region_data, "name", f"{field}.name", f"every region needs a `name`, got {describe_value(name)}",
+                      "add e.g. `name: mug` (shown in failures and the report)", case_index=case_index)
+        name = f"region-{index}"
+
+    inherited = _Inherited(region_data, case_data, defaults, field, case_field)
+    box_format = inherited.choice("box_format", BOX_FORMATS, collector, "xyxy", case_index)
+    normalized = inherited.boolean("normalized", collector, False, case_index)
+
+    geometry_keys = [key for key in ("box", "polygon", "mask") if key in region_data]
+    shape: Shape | None = None
+    if len(geometry_keys) != 1:
+        received = f"got {', '.join(geometry_keys)}" if geometry_keys else "got none of them"
+        collector.add(region_data, geometry_keys[1] if len(geometry_keys) > 1 else None, field,
+                      f"a region needs exactly one of box, polygon, mask ({received})",
+                      "e.g. `box: [x_min, y_min, x_max, y_max]` in pixels of the original image", case_index=case_index)
+    elif geometry_keys[0] == "box":
+        shape = _parse_box(region_data, field, box_format, normalized, size, collector, case_index)
+    elif geometry_keys[0] == "polygon":
+        shape = _parse_polygon(region_data, field, normalized, size, collector, case_index)
+    else:
+        shape = _parse_mask(region_data, field, spec_dir, size, check_images, collector, case_index)
+
+    thresholds: dict[str, float | None] = {}
+    for key, fraction, positive in THRESHOLDS:
+        if key in region_data:
+            thresholds[key] = read_number(region_data, key, f"{field}.{key}", collector, fraction=fraction, positive=positive,
+                                          case_index=case_index)
+        else:
+            thresholds[key] = defaults.get(key)
+    peak_inside = read_boolean(region_data, "peak_inside", f"{field}.peak_inside", collector, bool(defaults.get("peak_inside", False)),
+                               case_index)
+    if region_data.get("max_mass") is not None and "min_mass" not in region_data and "min_lift" not in region_data:
+        # A forbidden region set up explicitly: inherited minimums (defaults.min_lift) would make it contradictory.
+        thresholds["min_mass"] = None
+        thresholds["min_lift"] = None
+    minimum, maximum = thresholds["min_mass"], thresholds["max_mass"]
+    if minimum is not None and maximum is not None and minimum > maximum:
+        collector.add(region_data, "max_mass" if "max_mass" in region_data else "min_mass", f"{field}.max_mass",
+                      f"min_mass {minimum:g} > max_mass {maximum:g}: no heatmap can pass",
+                      "lower min_mass or raise max_mass", case_index=case_index)
+    if not any(thresholds[key] is not None for key in ("min_mass", "max_mass", "min_lift", "min_iou")) and not peak_inside:
+        collector.add(region_data, "name", field, f"region {str(name)!r} has no threshold, so it could never fail",
+                      "add min_mass / min_lift (where the model should look) or max_mass (where it must not)",
+                      case_index=case_index)
+    if shape is None:
+        return None
+    return Region(
+        name=str(name),
+        shape=shape,
+        min_mass=thresholds["min_mass"],
+        max_mass=thresholds["max_mass"],
+        min_lift=thresholds["min_lift"],
+        peak_inside=peak_inside,
+        min_iou=thresholds["min_iou"],
+        iou_threshold=thresholds["iou_threshold"] if thresholds["iou_threshold"] is not None else 0.5,
+        line=region_data.position.line,
+    )
+
+
+def _outside(xs: Iterable[float], ys: Iterable[float], normalized: bool, size: tuple[int, int] | None) -> str | None:
+    """Why coordinates fall outside the image (or [0, 1] when normalised), or None when they fit."""
+    tolerance = 1e-9
+    if normalized:
+        if all(-tolerance <= v <= 1 + tolerance for v in (*xs, *ys)):
+            return None
+        return "normalized coordinates must lie in [0, 1]"
+    if size is None:
+        return None
+    width, height = size
+    if all(-tolerance <= x <= width + tolerance for x in xs) and all(-tolerance <= y <= height + tolerance for y in ys):
+        return None
+    return f"the image is {width}×{height} pixels (width×height)"
+
+
+def _parse_box(
+    region_data: LocatedDict,
+    field: str,
+    box_format: str,
+    normalized: bool,
+    size: tuple[int, int] | None,
+    collector: ProblemCollector,
+    case_index: int,
+) -> Shape | None:
+    raw = region_data["box"]
+    numbers = [as_finite_number(item) for item in raw] if isinstance(raw, list) else []
+    if len(numbers) != 4 or any(number is None for number in numbers):
+        collector.add(region_data, "box", f"{field}.box", f"expected four finite numbers ({box_format}), got {describe_value(raw)}",
+                      "write box: [x_min, y_min, x_max, y_max] (or set box_format: xywh / cxcywh)", case_index=case_index)
+        return None
+    x_min, y_min, x_max, y_max = _convert_box([float(number) for number in numbers if number is not None], box_format)
+    if x_min >= x_max or y_min >= y_max:
+        collector.add(region_data, "box", f"{field}.box",
+                      f"empty box {describe_value(raw)} ({box_format}): expected x_min < x_max and y_min < y_max",
+                      "write [x_min, y_min, x_max, y_max], or set box_format: xywh if the last two are width and height",
+                      case_index=case_index)
+        return None
+    reason = _outside((x_min, x_max), (y_min, y_max), normalized, size)
+    if reason is not None:
+        fix = ("set normalized: false for pixel coordinates" if normalized else
+               "boxes are in pixels of the original image, after EXIF rotation; x_max ≤ width, y_max ≤ height")
+        collector.add(region_data, "box", f"{field}.box",
+                      f"box {describe_value(raw)} ({box_format}) lies (partly) outside the image: {reason}", fix, case_index=case_index)
+        return None
+    return Shape("box", box=(x_min, y_min, x_max, y_max), normalized=normalized)
+
+
+def _polygon_area(points: list[tuple[float, float]]) -> float:
+    # Shoelace formula: a polygon whose points are collinear or repeated covers no pixel.
+    total = 0.0
+    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1]):
+        total += x1 * y2 - x2 * y1
+    return abs(total) / 2
+
+
+def _parse_polygon(
+    region_data: LocatedDict, field: str, normalized: bool, size: tuple[int, int] | None, collector: ProblemCollector, case_index: int
+) -> Shape | None:
+    raw = region_data["polygon"]
+    points: list[tuple[float, float]] = []
+    if isinstance(raw, list):
+        for point in raw:
+            coordinates = [as_finite_number(item) for item in point] if isinstance(point, list) else []
+            if len(coordinates) != 2 or coordinates[0] is None or coordinates[1] is None:
+                points = []
+                break
+            points.append((coordinates[0], coordinates[1]))
+    if len(points) < 3:
+        collector.add(region_data, "polygon", f"{field}.polygon", f"expected at least three [x, y] points, got {describe_value(raw)}",
+                      "write polygon: [[x1, y1], [x2, y2], [x3, y3], ...]", case_index=case_index)
+        return None
+    if _polygon_area(points) <= 0:
+        collector.add(region_data, "polygon", f"{field}.polygon", f"polygon {describe_value(raw)} encloses no area (its points are collinear)",
+                      "give the corners of the region in order around it", case_index=case_index)
+        return None
+    reason = _outside([x for x, _ in points], [y for _, y in points], normalized, size)
+    if reason is not None:
+        collector.add(region_data, "polygon", f"{field}.polygon", f"polygon {describe_value(raw)} lies (partly) outside the image: {reason}",
+                      "polygon points are [x, y] in pixels of the original image (or fractions with normalized: true)",
+                      case_index=case_index)
+        return None
+    return Shape("polygon", polygon=tuple(points), normalized=normalized)
+
+
+def _parse_mask(
+    region_data: LocatedDict,
+    field: str,
+    spec_dir: Path,
+    size: tuple[int, int] | None,
+    check_images: bool,
+    collector: ProblemCollector,
+    case_index: int,
+) -> Shape | None:
+    value = region_data["mask"]
+    mask_path = resolve_path(spec_dir, value) if isinstance(value, str) and value else None
+    if mask_path is None:
+        collector.add(region_data, "mask", f"{field}.mask", f"expected the path of a mask image, got {describe_value(value)}",
+                      "write mask: masks/0001.png (relative to the spec; non-zero pixels are inside)", case_index=case_index)
+        return None
+    if not mask_path.is_file():
+        collector.add(region_data, "mask", f"{field}.mask", f"mask file not found: {mask_path}",
+                      "mask paths are relative to the spec file; check the name and the folder", case_index=case_index)
+        return None
+    if check_images:
+        try:
+            mask_size = image_size(mask_path)
+        except ImageError as error:
+            collector.add(region_data, "mask", f"{field}.mask", str(error), "re-export the mask as a PNG", case_index=case_index)
+            return None
+        if size is not None and mask_size != size:
+            collector.add(region_data, "mask", f"{field}.mask",
+                          f"mask is {mask_size[0]}×{mask_size[1]} but the image is {size[0]}×{size[1]} (width×height)",
+                          "draw the mask at the image's size", case_index=case_index)
+            return None
+    return Shape("mask", mask_path=mask_path)
+
+
