@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from gradcam_audit.core.engine.explain import Explanation
+from gradcam_audit.core.engine.explain import Explanation, resolve_target
 from gradcam_audit.core.regions import region_mask, region_outline
 from gradcam_audit.core.scoring import RegionScore, score_region
 from gradcam_audit.core.spec.model import Case, ClassRef, Spec
@@ -20,10 +18,8 @@ class Verdict:
 
 
 def class_index(reference: ClassRef, labels: tuple[str, ...] | None) -> int:
-    if isinstance(reference, int):
-        return reference
-    assert labels is not None  # the loader guarantees labels for class names
-    return labels.index(reference)
+    """A class's index from its index or name (the spec loader has checked names; direct callers may not)."""
+    return resolve_target(reference, labels)
 
 
 def evaluate_case(spec: Spec, case: Case, explanation: Explanation) -> Verdict:
@@ -47,6 +43,4 @@ def evaluate_case(spec: Spec, case: Case, explanation: Explanation) -> Verdict:
             probability = float(explanation.probabilities[explanation.predicted_index])
             expected_label = spec.label_of(expected) or str(expected)
             reasons.insert(0, f"predicted {predicted_label!r} (p={probability:.2f}), expected {expected_label!r}")
-    if not np.all(np.isfinite([score.mass for score in scores])):
-        return Verdict(False, "a region's mass is not finite", scores)
     return Verdict(not reasons, "; ".join(reasons), tuple(scores))

@@ -47,7 +47,9 @@ def read_rgb(path: Path, channels: int = 3) -> np.ndarray:
     """
     from PIL import Image, ImageOps
 
-    image = ImageOps.exif_transpose(_open(path))
+    with _open(path) as opened:  # multi-frame files (GIF, TIFF) stay open after load() unless closed
+        image = ImageOps.exif_transpose(opened)
+        image.load()
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
@@ -66,7 +68,8 @@ def read_rgb(path: Path, channels: int = 3) -> np.ndarray:
 
 def read_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
     """Read a region mask: non-zero pixels are inside. ``size`` is the photo's (width, height)."""
-    mask_image = _open(path).convert("L")
+    with _open(path) as opened:
+        mask_image = opened.convert("L")
     if mask_image.size != size:
         raise ImageError(
             f"{path}: mask is {mask_image.size[0]}×{mask_image.size[1]} but the image is {size[0]}×{size[1]}; "

@@ -33,14 +33,32 @@ def region_mask(shape: Shape, size: tuple[int, int]) -> np.ndarray:
         mask[y0:y1, x0:x1] = True
         return mask
     if shape.kind == "polygon":
-        from PIL import Image, ImageDraw
-
-        points = [(x * width, y * height) if shape.normalized else (x, y) for x, y in shape.polygon]
-        canvas = Image.new("L", (width, height), 0)
-        ImageDraw.Draw(canvas).polygon(points, fill=1, outline=1)
-        return np.asarray(canvas, dtype=bool)
+        points = np.array([(x * width, y * height) if shape.normalized else (x, y) for x, y in shape.polygon], dtype=np.float64)
+        return _polygon_mask(points, width, height)
     assert shape.mask_path is not None
     return read_mask(shape.mask_path, size)
+
+
+def _polygon_mask(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Pixels whose centre lies inside the polygon (even-odd rule), the same centre rule boxes use.
+
+    PIL's polygon fill includes both end pixels, which would make a polygon one pixel larger per side
+    than the identical box.
+    """
+    from matplotlib.path import Path as PolygonPath
+
+    mask = np.zeros((height, width), dtype=bool)
+    x0 = max(0, math.floor(points[:, 0].min()))
+    x1 = min(width, math.ceil(points[:, 0].max()))
+    y0 = max(0, math.floor(points[:, 1].min()))
+    y1 = min(height, math.ceil(points[:, 1].max()))
+    if x0 >= x1 or y0 >= y1:
+        return mask
+    columns, rows = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)
+    centres = np.column_stack([columns.ravel(), rows.ravel()])
+    inside = PolygonPath(points).contains_points(centres)
+    mask[y0:y1, x0:x1] = inside.reshape(y1 - y0, x1 - x0)
+    return mask
 
 
 def region_outline(shape: Shape, size: tuple[int, int], mask: np.ndarray) -> tuple[tuple[float, float], ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +61,6 @@ class CaseResult:
     def with_status(self, status: str, reason: str | None = None) -> CaseResult:
         return replace(self, status=status, reason=self.reason if reason is None else reason)
 
-    @property
-    def verdict_passed(self) -> bool:
-        """Did the case meet its thresholds (before xfail turns that into an outcome)?"""
-        return self.status in ("passed", "xpassed")
-
 
 @dataclass(frozen=True)
 class GateResult:
@@ -98,12 +93,20 @@ def case_to_dict(result: CaseResult) -> dict[str, Any]:
     return data
 
 
+def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """Only the keys this version knows: later versions may add keys without a new schema number."""
+    names = {item.name for item in fields(cls)}
+    return {key: value for key, value in data.items() if key in names}
+
+
 def case_from_dict(data: dict[str, Any]) -> CaseResult:
+    if data.get("status") not in STATUSES:
+        raise ResultsError(f"case {data.get('id')!r}: status {data.get('status')!r} is not one of {', '.join(STATUSES)}")
     try:
         regions = tuple(
             RegionScore(
                 **{
-                    **region,
+                    **_known_fields(RegionScore, region),
                     "failures": tuple(region.get("failures", ())),
                     "outline": tuple(tuple(point) for point in region.get("outline", ())),
                 }
@@ -145,7 +148,7 @@ def gate_to_dict(gate: GateResult) -> dict[str, Any]:
 
 def gate_from_dict(data: dict[str, Any]) -> GateResult:
     try:
-        return GateResult(**data)
+        return GateResult(**_known_fields(GateResult, data))
     except TypeError as error:
         raise ResultsError(f"gate entry has unexpected fields ({error})") from None
 

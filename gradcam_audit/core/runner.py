@@ -40,7 +40,8 @@ class CaseJob:
     @property
     def batch_key(self) -> tuple[Any, ...]:
         spec = self.spec
-        return (spec.model, spec.layer, spec.output, spec.score, self.method, spec.preprocess, spec.resize)
+        # labels belong in the key: a batch is explained with one spec's labels, so class names resolve alike.
+        return (spec.model, spec.layer, spec.output, spec.score, self.method, spec.preprocess, spec.resize, spec.labels)
 
 
 @dataclass(frozen=True)
@@ -84,17 +85,25 @@ class AuditRunner:
         self.models = ModelCache()
         self._planned: list[CaseJob] = []
         self._position: dict[tuple[str, str, str], int] = {}
+        self._groups: dict[tuple[str, str, str], object] = {}
         self._ready: dict[tuple[str, str, str], CaseOutcome] = {}
+        self._done: set[tuple[str, str, str]] = set()
 
-    def plan(self, jobs: Sequence[CaseJob]) -> None:
-        """Tell the runner every job it may be asked for, in the order they will (probably) run."""
+    def plan(self, jobs: Sequence[CaseJob], groups: Sequence[object] | None = None) -> None:
+        """Tell the runner every job it may be asked for, in the order they will (probably) run.
+
+        ``groups`` (one per job) limits batching to jobs of the same group: under pytest-xdist a worker
+        only runs its own groups, and computing another worker's cases would be wasted work.
+        """
         self._planned = list(jobs)
         self._position = {job.key: index for index, job in enumerate(self._planned)}
+        self._groups = {job.key: group for job, group in zip(self._planned, groups)} if groups is not None else {}
 
     def run(self, job: CaseJob) -> CaseOutcome:
         """The outcome of one job, computing its batch if needed."""
         if job.key not in self._ready:
             self._compute(self._batch_starting_at(job))
+        self._done.add(job.key)
         return self._ready.pop(job.key)
 
     def _batch_starting_at(self, job: CaseJob) -> list[CaseJob]:
@@ -102,10 +111,16 @@ class AuditRunner:
         if start is None:
             return [job]
         batch = [job]
+        group = self._groups.get(job.key)
         for candidate in self._planned[start + 1 :]:
             if len(batch) >= self.batch_size:
                 break
-            if candidate.batch_key == job.batch_key and candidate.key not in self._ready:
+            if (
+                candidate.batch_key == job.batch_key
+                and self._groups.get(candidate.key) == group
+                and candidate.key not in self._ready
+                and candidate.key not in self._done
+            ):
                 batch.append(candidate)
         return batch
 
@@ -144,6 +159,11 @@ class AuditRunner:
                 resize=spec.resize,
             )
         except GradcamAuditError as error:
+            if len(runnable) > 1:
+                # One case's mistake (e.g. an out-of-range target) must not fail its batch-mates: retry alone.
+                for job in runnable:
+                    self._compute([job])
+                return
             for job in runnable:
                 self._ready[job.key] = CaseOutcome(base_result(job, "error", str(error)))
             return

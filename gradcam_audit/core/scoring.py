@@ -65,17 +65,25 @@ def score_region(
 ) -> RegionScore:
     """Score one region on an (H, W) non-negative heatmap whose total is > 0.
 
-    mass = heatmap inside / heatmap total; area_share = region pixels / image pixels; lift = mass / area_share.
+    mass = heatmap inside / heatmap total; area_share = region pixels / pixels the model saw (the whole image
+    unless a centre crop hides part of it, where the heatmap is zero); lift = mass / area_share, so an evenly
+    spread heatmap has lift 1.0 (chance) in every mode.
     """
     total = float(heatmap.sum())
     inside = float(heatmap[mask].sum())
-    area_share = float(mask.mean())
+    if visible is None:
+        area_share = float(mask.mean())
+        unseen_share = 0.0
+    else:
+        area_share = float((mask & visible).sum() / max(int(visible.sum()), 1))
+        unseen_share = float((mask & ~visible).sum() / max(int(mask.sum()), 1))
     mass = inside / total if total > 0 else 0.0
     lift = mass / area_share if area_share > 0 else 0.0
-    unseen_share = float((mask & ~visible).sum() / max(mask.sum(), 1)) if visible is not None else 0.0
     failures: list[str] = []
-    if area_share == 0:
+    if not mask.any():
         failures.append("the region covers no pixel of the image")
+    elif area_share == 0 and region.is_required:
+        failures.append("the model never sees this region: the resize mode crops it away")
     if region.min_mass is not None and mass < region.min_mass:
         failures.append(f"mass {mass:.3f} < min_mass {region.min_mass:g}")
     if region.max_mass is not None and mass > region.max_mass:

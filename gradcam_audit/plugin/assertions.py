@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.engine.explain import explain
+from gradcam_audit.core.engine.explain import explain, resolve_target
 from gradcam_audit.core.evaluate import evaluate_case
 from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.spec.model import Case, ModelRef, Preprocess, Region, Shape, Spec
@@ -60,6 +60,9 @@ def assert_attention(
     shape = Shape("box", box=tuple(float(v) for v in box)) if box is not None else Shape(  # type: ignore[arg-type]
         "polygon", polygon=tuple((float(x), float(y)) for x, y in polygon or [])
     )
+    for reference in (target, expect_class):
+        if reference is not None:
+            resolve_target(reference, labels)  # a clear ModelError (with did-you-mean), not an AssertionError
     region = Region(name=name, shape=shape, min_mass=min_mass, max_mass=max_mass, min_lift=min_lift, peak_inside=peak_inside)
     label_tuple = tuple(labels) if labels is not None else None
     spec = Spec(path=Path("<assert_attention>"), model=ModelRef(Path("<in-memory model>")), labels=label_tuple, layer=layer,

@@ -18,13 +18,25 @@ from gradcam_audit.plugin.state import run_state
 from gradcam_audit.rendering.text_table import failure_text
 
 
-class CaseFailed(Exception):
-    """A case missed a threshold or could not run; carries the result for a readable failure."""
+class CaseNotPassed(Exception):
+    """A case did not pass; carries the result for a readable failure instead of a traceback."""
 
     def __init__(self, result: CaseResult, overlay: str | None) -> None:
         super().__init__(result.reason)
         self.result = result
         self.overlay = overlay
+
+
+class CaseFailed(CaseNotPassed):
+    """The case missed a threshold (the only failure a spec's `xfail` may absorb)."""
+
+
+class CaseError(CaseNotPassed):
+    """The case could not be computed (model, layer, image, target): never absorbed by an expected failure."""
+
+
+class GateFailed(Exception):
+    """A suite gate missed a threshold."""
 
 
 class SpecInvalid(Exception):
@@ -76,12 +88,13 @@ class SpecFile(pytest.File):
                     state.register_marker(self.config, tag)
                     item.add_marker(tag)
                 if case.xfail:
-                    item.add_marker(pytest.mark.xfail(reason=case.xfail, strict=True))
+                    # Only a missed threshold is the expected failure; an error (bad layer, missing image) still fails.
+                    item.add_marker(pytest.mark.xfail(reason=case.xfail, strict=True, raises=CaseFailed))
                 yield item
         if spec.gate is not None and not parsed.problems:
             gate_item = GateItem.from_parent(self, name="gate", spec=spec, methods=methods)
             if spec.xfail:
-                gate_item.add_marker(pytest.mark.xfail(reason=spec.xfail, strict=True))
+                gate_item.add_marker(pytest.mark.xfail(reason=spec.xfail, strict=True, raises=GateFailed))
             yield gate_item
 
 
@@ -103,11 +116,13 @@ class CaseItem(pytest.Item):
         self.case_result = result
         for key, value in junit_properties(result):
             self.user_properties.append((key, value))
+        if result.status == "error":
+            raise CaseError(result, state.overlay_display_path(images))
         if result.status != "passed":
             raise CaseFailed(result, state.overlay_display_path(images))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, CaseFailed):
+        if isinstance(excinfo.value, CaseNotPassed):
             return failure_text(excinfo.value.result, excinfo.value.overlay)
         return super().repr_failure(excinfo)  # a bug in gradcam_audit itself: show the traceback
 
@@ -160,13 +175,16 @@ class GateItem(pytest.Item):
         state = run_state(self.config)
         results = [state.verdict_for(CaseJob(self.spec, case, method)) for case in self.spec.cases for method in self.methods]
         assert self.spec.gate is not None
+        errored = [result.id for result in results if result.status == "error"]
+        if errored:
+            raise SpecInvalid(f"gate cannot be judged: {len(errored)} case(s) could not be computed ({', '.join(errored[:10])}); fix them first")
         invalid_count = len(self.spec.invalid_cases) * len(self.methods)
         self.gate_result = evaluate_gate(display_path(self.spec.path), self.spec.gate, results, invalid_count)
         if self.gate_result.status != "passed":
-            raise SpecInvalid(f"gate FAILED: {self.gate_result.reason}")
+            raise GateFailed(f"gate FAILED: {self.gate_result.reason}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, SpecInvalid):
+        if isinstance(excinfo.value, (SpecInvalid, GateFailed)):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 

@@ -110,7 +110,9 @@ def read_settings(config: pytest.Config) -> Settings:
     if images not in ("inline", "files"):
         raise pytest.UsageError(f"gradcam_report_images must be 'inline' or 'files', got {images!r}")
     shard = _parse_shard(get(config, "gradcam_shard"))
-    return Settings(spec_paths, report, json_path, batch_size, method, images, overrides, shard, _overlay_style(config, report))
+    # Without specs nothing is drawn: skip building the style, which imports matplotlib (keeps `pytest --help` fast).
+    style = _overlay_style(config, report) if spec_paths else None
+    return Settings(spec_paths, report, json_path, batch_size, method, images, overrides, shard, style)
 
 
 def _overlay_style(config: pytest.Config, report: Path | None) -> Any:

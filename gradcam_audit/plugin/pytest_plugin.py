@@ -26,12 +26,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _route_arguments(config: pytest.Config, spec_paths: tuple[Path, ...]) -> None:
-    """`pytest --gradcam-specs specs/` alone runs the audit only; with explicit test paths, both."""
-    if config.args_source == pytest.Config.ArgsSource.ARGS:
-        present = {Path(config.invocation_params.dir, argument.split("::")[0]).resolve() for argument in config.args}
-        config.args.extend(str(path) for path in spec_paths if path not in present)
-    else:
+    """`pytest --gradcam-specs specs/` alone runs the audit only; with explicit test paths, both.
+
+    Specs named in the ini file (`gradcam_specs`) are added to what pytest would run anyway, so a plain
+    `pytest` runs the unit tests and the audit.
+    """
+    from_command_line = bool(config.getoption("gradcam_specs"))
+    if from_command_line and config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args[:] = [str(path) for path in spec_paths]
+        return
+    present = {Path(config.invocation_params.dir, argument.split("::")[0]).resolve() for argument in config.args}
+    config.args.extend(str(path) for path in spec_paths if path not in present)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -83,8 +88,19 @@ def gradcam_audit() -> Any:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     if has_run_state(session.config):
-        jobs = [item.job for item in session.items if isinstance(item, CaseItem)]
-        run_state(session.config).runner.plan(jobs)
+        case_items = [item for item in session.items if isinstance(item, CaseItem)]
+        # Batches never span spec files: under xdist each spec file runs on one worker (xdist_scheduling).
+        run_state(session.config).runner.plan([item.job for item in case_items], groups=[str(item.path) for item in case_items])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With `-n` and the default `--dist load`, keep each spec file on one worker so its cases batch there."""
+    if not has_run_state(config) or not run_state(config).settings.spec_paths or config.getoption("dist") != "load":
+        return None
+    from gradcam_audit.plugin.xdist_scheduling import make_scheduler
+
+    return make_scheduler(config, log)
 
 
 def _final_status(item: CaseItem, report: pytest.TestReport) -> tuple[str, str | None]:

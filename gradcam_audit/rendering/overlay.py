@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,7 +188,10 @@ def render_case_images(
 
     style = style or OverlayStyle()
     directory.mkdir(parents=True, exist_ok=True)
-    stem = safe_file_stem(f"{Path(result.spec).stem}__{result.id}__{result.method}")
+    # A short hash of the full identity: specs with the same file name in different folders, or ids that
+    # differ only in punctuation, must not overwrite each other's pictures.
+    identity = hashlib.sha1(f"{result.spec}\0{result.id}\0{result.method}".encode()).hexdigest()[:8]
+    stem = safe_file_stem(f"{Path(result.spec).stem}__{result.id}__{result.method}") + f"-{identity}"
     rgb = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
     height, width = rgb.shape[:2]
     display = _display_size(width, height, style)

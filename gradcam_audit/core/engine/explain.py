@@ -87,7 +87,9 @@ class CamEngine:
     def __init__(self, model: Any, *, layer: str = "auto", output: str | int = 0, score: str = "logit") -> None:
         import tensorflow as tf
 
-        self.model = model
+        # A weak reference: the engine cache is keyed weakly by the model, and a strong one here would keep
+        # every model ever explained alive.
+        self._model_reference = weakref.ref(model)
         outputs = _model_outputs(model)
         self.output_index = self._resolve_output(outputs, output)
         self.output_layer = _output_layer(outputs[self.output_index]) if outputs else None
@@ -111,6 +113,13 @@ class CamEngine:
         signature = [tf.TensorSpec((None, height, width, channels), tf.float32), tf.TensorSpec((None,), tf.int32)]
         self._with_gradients = tf.function(lambda images, targets: self._step(images, targets, True), input_signature=signature)
         self._forward_only = tf.function(lambda images, targets: self._step(images, targets, False), input_signature=signature)
+
+    @property
+    def model(self) -> Any:
+        model = self._model_reference()
+        if model is None:
+            raise ModelError("the model of this engine has been deleted")
+        return model
 
     # -- set-up -------------------------------------------------------------------------------------
 
@@ -159,7 +168,13 @@ class CamEngine:
 
     def _select_output(self, outputs: Any) -> Any:
         if isinstance(outputs, dict):
-            return list(outputs.values())[self.output_index]
+            # model.outputs (which output_index indexes) follows output_names, not the dict's insertion order.
+            names = list(getattr(self.model, "output_names", None) or [])
+            if len(names) == len(outputs) and names[self.output_index] in outputs:
+                return outputs[names[self.output_index]]
+            import keras
+
+            return keras.tree.flatten(outputs)[self.output_index]
         if isinstance(outputs, (list, tuple)):
             return outputs[self.output_index]
         return outputs
@@ -215,10 +230,11 @@ class CamEngine:
         columns = _interpolation_matrix(input_width, 1.0, 0.0, input_width, feature_width)
         result = np.zeros((batch, channels), dtype=np.float64)
         for index in range(batch):
-            upsampled = np.einsum("Hh,hwk,Ww->kHW", rows, activations[index], columns)
-            masks = normalise_channel_masks(upsampled.transpose(1, 2, 0)).transpose(2, 0, 1)
             for start in range(0, channels, batch_size):
-                chunk = masks[start : start + batch_size]
+                # Upsample and normalise one chunk of channels at a time: all K channels at input size in
+                # float64 would take ~0.8 GB for K=2048 at 224×224. Normalisation is per channel, so chunks agree.
+                upsampled = np.einsum("Hh,hwk,Ww->kHW", rows, activations[index][:, :, start : start + batch_size], columns)
+                chunk = normalise_channel_masks(upsampled.transpose(1, 2, 0)).transpose(2, 0, 1)
                 masked = inputs[index][np.newaxis] * chunk[..., np.newaxis]
                 chunk_targets = np.full(len(chunk), targets[index], dtype=np.int32)
                 _, _, _, probabilities, _ = self._forward_only(masked.astype(np.float32), chunk_targets)

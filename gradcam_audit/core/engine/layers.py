@@ -35,10 +35,6 @@ def iter_layers(model: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield from iter_layers(layer, path + PATH_SEPARATOR)
 
 
-def layer_paths(model: Any) -> list[str]:
-    return [path for path, _ in iter_layers(model)]
-
-
 def resolve_layer(model: Any, name: str) -> LayerChoice:
     """Find a layer by full path or, when unambiguous, by its bare name anywhere in the model.
 
