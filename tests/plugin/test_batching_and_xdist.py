@@ -108,3 +108,27 @@ def test_each_model_is_loaded_once_per_process(
     result = pytester.runpytest("--gradcam-specs", "a.yaml", "--gradcam-specs", "b.yaml", "--gradcam-no-report", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=9)
     assert (pytester.path / "loads.txt").read_text(encoding="utf-8").splitlines() == [str(HONEST_MODEL)]
+
+
+def test_shards_cover_every_case_once_and_merge_into_one_report(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    import subprocess
+    import sys
+
+    write_spec(count=5)
+    for shard in ("1/2", "2/2"):
+        name = shard.replace("/", "of")
+        pytester.runpytest("--gradcam-specs", "suite.yaml", "--gradcam-shard", shard, "--gradcam-report", f"{name}/index.html",
+                           "-p", "no:cacheprovider")
+    first, second = (read_json(pytester.path / name / "results.json") for name in ("1of2", "2of2"))
+    first_ids = {case["id"] for case in first["cases"]}
+    second_ids = {case["id"] for case in second["cases"]}
+    assert first_ids and second_ids and not first_ids & second_ids
+    assert first_ids | second_ids == {case["id"] for case in shipped_cases(5)}
+    merged = pytester.path / "merged.html"
+    subprocess.run(
+        [sys.executable, "-m", "gradcam_audit.cli.main", "report", "1of2/results.json", "2of2/results.json", "-o", str(merged)],
+        cwd=pytester.path, check=True, capture_output=True,
+    )
+    html = merged.read_text(encoding="utf-8")
+    assert all(case_id in html for case_id in first_ids | second_ids)
+    assert "Release gate PASSED: 5 cases" in html
