@@ -72,5 +72,5 @@ def region_outline(shape: Shape, size: tuple[int, int], mask: np.ndarray) -> tup
     rows, columns = np.nonzero(mask)
     if rows.size == 0:
         return ()
-    x0, x1, y0, y1 = float(columns.min()), float(columns.max() + 1), float(rows.min()), float(rows.max() + 1)
-    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    left, right, top, bottom = float(columns.min()), float(columns.max() + 1), float(rows.min()), float(rows.max() + 1)
+    return ((left, top), (right, top), (right, bottom), (left, bottom))

@@ -127,7 +127,7 @@ def case_from_dict(data: dict[str, Any]) -> CaseResult:
             regions=regions,
             degenerate=data.get("degenerate"),
             image=data.get("image"),
-            image_size=tuple(data["image_size"]) if data.get("image_size") else None,  # type: ignore[arg-type]
+            image_size=tuple(data["image_size"]) if data.get("image_size") else None,
             model=data.get("model"),
             model_sha256=data.get("model_sha256"),
             preprocess=data.get("preprocess"),

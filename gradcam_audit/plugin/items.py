@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -16,6 +16,9 @@ from gradcam_audit.core.spec.model import Region, Spec
 from gradcam_audit.errors import Problem
 from gradcam_audit.plugin.state import run_state
 from gradcam_audit.rendering.text_table import failure_text
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr
 
 
 class CaseNotPassed(Exception):
@@ -48,7 +51,8 @@ def _apply_overrides(spec: Spec, overrides: dict[str, float]) -> Spec:
         return spec
 
     def region(original: Region) -> Region:
-        changes = {key: value for key, value in overrides.items() if getattr(original, key) is not None}
+        # Field names are only known at run time, so the values cannot be checked against each field's type.
+        changes: dict[str, Any] = {key: value for key, value in overrides.items() if getattr(original, key) is not None}
         return replace(original, **changes)
 
     cases = tuple(replace(case, regions=tuple(region(r) for r in case.regions)) for case in spec.cases)
@@ -121,7 +125,7 @@ class CaseItem(pytest.Item):
         if result.status != "passed":
             raise CaseFailed(result, state.overlay_display_path(images))
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, CaseNotPassed):
             return failure_text(excinfo.value.result, excinfo.value.overlay)
         return super().repr_failure(excinfo)  # a bug in gradcam_audit itself: show the traceback
@@ -183,7 +187,7 @@ class GateItem(pytest.Item):
         if self.gate_result.status != "passed":
             raise GateFailed(f"gate FAILED: {self.gate_result.reason}")
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, (SpecInvalid, GateFailed)):
             return str(excinfo.value)
         return super().repr_failure(excinfo)

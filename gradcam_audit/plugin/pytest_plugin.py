@@ -64,9 +64,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile |
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """--gradcam-shard K/N keeps every N-th audit item (starting at K), so N machines split one suite."""
-    if not has_run_state(config) or run_state(config).settings.shard is None:
+    if not has_run_state(config):
         return
-    index, count = run_state(config).settings.shard
+    shard = run_state(config).settings.shard
+    if shard is None:
+        return
+    index, count = shard
     audit_items = [item for item in items if isinstance(item.parent, SpecFile)]
     deselected = [item for position, item in enumerate(audit_items) if position % count != index - 1]
     if deselected:

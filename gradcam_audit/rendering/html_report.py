@@ -7,9 +7,13 @@ import hashlib
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gradcam_audit.core.results import RunResults
 from gradcam_audit.rendering.view_models import ReportView, build_report_view
+
+if TYPE_CHECKING:
+    from jinja2 import Environment, PackageLoader
 
 _MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".svg": "image/svg+xml"}
 
@@ -44,7 +48,7 @@ def _inline_images(view: ReportView, base: Path) -> ReportView:
     return replace(view, cases=tuple(cases))
 
 
-def _environment():  # type: ignore[no-untyped-def]
+def _environment() -> tuple[PackageLoader, Environment]:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     loader = PackageLoader("gradcam_audit.rendering", "templates")

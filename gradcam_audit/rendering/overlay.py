@@ -205,7 +205,7 @@ def render_case_images(
     regions_picture = photo.copy()
     _draw_regions(regions_picture, result, factor_x, factor_y)
     written["regions"] = directory / f"{stem}.regions.{suffix}"
-    regions_picture.save(written["regions"], **save_options)
+    regions_picture.save(written["regions"], format=None, **save_options)
     finite = heatmap is not None and bool(np.all(np.isfinite(heatmap)))
     if heatmap is not None and finite and float(heatmap.max()) > 0:
         # Shrink the map first when it is larger than the display: colouring 512² pixels, not the source's millions.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.scoring import RegionScore
 
@@ -40,7 +42,7 @@ def region_rows(region: RegionScore) -> list[tuple[str, str, str, str, str, str]
     return rows
 
 
-def format_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
+def format_table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
     widths = [max(len(str(row[column])) for row in [header, *rows]) for column in range(len(header))]
     return ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
 

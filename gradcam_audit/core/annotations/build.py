@@ -174,9 +174,9 @@ def plan_import(annotations: AnnotationSet, options: ImportOptions) -> ImportPla
             groups = [(label, [(annotated_object, label)]) for annotated_object, label in required]
         else:
             by_label: dict[str, list[tuple[AnnotatedObject, str]]] = {}
-            for annotated_object, label in required:
-                by_label.setdefault(label, []).append((annotated_object, label))
-            groups = list(by_label.items())  # type: ignore[arg-type]
+            for annotated_object, object_label in required:
+                by_label.setdefault(object_label, []).append((annotated_object, object_label))
+            groups = list(by_label.items())
         if not groups:
             groups = [(None, [])]
             notes.append(f"{image.entry}: only forbidden objects; its case explains the predicted class")

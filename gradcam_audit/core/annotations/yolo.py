@@ -110,7 +110,7 @@ def read_yolo(source: Path, *, classes: Path | None, images_dir: Path | None = N
                     problems.add(file, entry, f"values {list(numbers)} are not normalised to [0, 1]",
                                  "YOLO boxes are 'class cx cy w h' as fractions of the image's width and height")
                     continue
-                box = checked_box(yolo_to_box(numbers[:4], size), size, file, entry, problems, clip=clip)  # type: ignore[arg-type]
+                box = checked_box(yolo_to_box(numbers[:4], size), size, file, entry, problems, clip=clip)
                 if box is not None:
                     used[class_index] = None
                     objects.append(AnnotatedObject(name, f"{file}: {entry}", box=box))

@@ -83,17 +83,19 @@ def record_forward(target_layer: Any, output_layer: Any | None, use_logits: bool
 
     restores.append(_swap_call(target_layer, record_activations))
     squash = activation_name(output_layer) if (use_logits and output_layer is not None) else None
-    if squash is not None and output_layer is not target_layer:
+    if squash is not None and output_layer is not None and output_layer is not target_layer:
+        record_logits: Callable[..., Any]
         if isinstance(output_layer, (keras.layers.Softmax, keras.layers.Activation)):
 
-            def record_logits(original: Callable[..., Any], inputs: Any, *args: Any, **kwargs: Any) -> Any:
+            def record_logits_input(original: Callable[..., Any], inputs: Any, *args: Any, **kwargs: Any) -> Any:
                 recording.logits = inputs
                 return original(inputs, *args, **kwargs)
 
+            record_logits = record_logits_input
         else:
             squashing = output_layer.activation
 
-            def record_logits(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            def record_logits_linear(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
                 # Run the layer with a linear activation to get y^c before the squashing, then squash ourselves.
                 output_layer.activation = keras.activations.linear
                 try:
@@ -103,6 +105,7 @@ def record_forward(target_layer: Any, output_layer: Any | None, use_logits: bool
                 recording.logits = logits
                 return squashing(logits)
 
+            record_logits = record_logits_linear
         restores.append(_swap_call(output_layer, record_logits))
     try:
         yield recording

@@ -6,7 +6,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -265,7 +265,7 @@ def resolve_target(target: str | int | None, labels: Sequence[str] | None) -> in
         raise ModelError(f"target {target!r} is a class name but no labels were given; pass labels=[...] or a class index")
     if target not in labels:
         raise ModelError(f"unknown class {target!r}{did_you_mean(str(target), labels)}; labels: {listing(labels, 30)}")
-    return list(labels).index(target)
+    return list(labels).index(cast(str, target))  # a bool is never among the labels: rejected above
 
 
 def _as_image(image: Any, channels: int) -> np.ndarray:
@@ -318,7 +318,9 @@ def explain(
     """
     cam_method = get_method(method)
     images = list(images)
-    target_list = list(targets) if isinstance(targets, (list, tuple)) else [targets] * len(images)
+    target_list: list[str | int | None] = (
+        list(targets) if isinstance(targets, (list, tuple)) else [cast("str | int | None", targets)] * len(images)
+    )
     if len(target_list) != len(images):
         raise ModelError(f"got {len(target_list)} targets for {len(images)} images: give one target per image, or a single target for all")
     resolved_targets = [resolve_target(target, labels) for target in target_list]

@@ -8,6 +8,7 @@ sampled back through its inverse, so a box drawn on the photo lands where the mo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class Geometry:
         """(H, W) booleans: original pixels whose centre the model saw (False outside a centre crop)."""
         rows = _inside(self.original_size[1], self.scale[1], self.offset[1], self.input_size[1])
         columns = _inside(self.original_size[0], self.scale[0], self.offset[0], self.input_size[0])
-        return rows[:, np.newaxis] & columns[np.newaxis, :]
+        return cast(np.ndarray, rows[:, np.newaxis] & columns[np.newaxis, :])
 
     @property
     def sees_everything(self) -> bool:
@@ -113,4 +114,4 @@ def upsample_heatmap(heatmap: np.ndarray, geometry: Geometry) -> np.ndarray:
     feature_height, feature_width = heatmap.shape
     rows = _interpolation_matrix(geometry.original_size[1], geometry.scale[1], geometry.offset[1], geometry.input_size[1], feature_height)
     columns = _interpolation_matrix(geometry.original_size[0], geometry.scale[0], geometry.offset[0], geometry.input_size[0], feature_width)
-    return rows @ heatmap.astype(np.float64) @ columns.T
+    return cast(np.ndarray, rows @ heatmap.astype(np.float64) @ columns.T)

@@ -6,6 +6,7 @@ Shapes: activations and gradients are (B, h, w, K) float64; maps are (B, h, w), 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class CamMethod:
 
     def raw_map(self, activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
         weights = self.channel_weights(activations, gradients)
-        return np.einsum("bhwk,bk->bhw", activations, weights)
+        return cast(np.ndarray, np.einsum("bhwk,bk->bhw", activations, weights))
 
 
 class GradCam(CamMethod):
@@ -36,7 +37,7 @@ class GradCam(CamMethod):
     name = "gradcam"
 
     def channel_weights(self, activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-        return gradients.mean(axis=(1, 2))
+        return cast(np.ndarray, gradients.mean(axis=(1, 2)))
 
 
 class GradCamPlusPlus(CamMethod):
@@ -51,7 +52,7 @@ class GradCamPlusPlus(CamMethod):
         activation_sums = activations.sum(axis=(1, 2), keepdims=True)
         denominator = 2.0 * squared + activation_sums * cubed
         alpha = np.divide(squared, denominator, out=np.zeros_like(squared), where=np.abs(denominator) > _EPSILON)
-        return (alpha * np.maximum(gradients, 0.0)).sum(axis=(1, 2))
+        return cast(np.ndarray, (alpha * np.maximum(gradients, 0.0)).sum(axis=(1, 2)))
 
 
 class XGradCam(CamMethod):
@@ -62,7 +63,7 @@ class XGradCam(CamMethod):
     def channel_weights(self, activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
         sums = activations.sum(axis=(1, 2))
         products = (activations * gradients).sum(axis=(1, 2))
-        return np.divide(products, sums, out=np.zeros_like(products), where=np.abs(sums) > _EPSILON)
+        return cast(np.ndarray, np.divide(products, sums, out=np.zeros_like(products), where=np.abs(sums) > _EPSILON))
 
 
 class HiResCam(CamMethod):
@@ -71,7 +72,7 @@ class HiResCam(CamMethod):
     name = "hirescam"
 
     def raw_map(self, activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-        return (activations * gradients).sum(axis=3)
+        return cast(np.ndarray, (activations * gradients).sum(axis=3))
 
 
 class LayerCam(CamMethod):
@@ -80,7 +81,7 @@ class LayerCam(CamMethod):
     name = "layercam"
 
     def raw_map(self, activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-        return (activations * np.maximum(gradients, 0.0)).sum(axis=3)
+        return cast(np.ndarray, (activations * np.maximum(gradients, 0.0)).sum(axis=3))
 
 
 class EigenCam(CamMethod):
@@ -122,10 +123,10 @@ class ScoreCam(CamMethod):
         """(B, K) masked-input probabilities → (B, K) softmax weights."""
         shifted = scores - scores.max(axis=1, keepdims=True)
         exponentials = np.exp(shifted)
-        return exponentials / exponentials.sum(axis=1, keepdims=True)
+        return cast(np.ndarray, exponentials / exponentials.sum(axis=1, keepdims=True))
 
     def raw_map_from_scores(self, activations: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        return np.einsum("bhwk,bk->bhw", activations, self.weights_from_scores(scores))
+        return cast(np.ndarray, np.einsum("bhwk,bk->bhw", activations, self.weights_from_scores(scores)))
 
     def raw_map(self, activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
         raise ModelError("Score-CAM needs masked-input scores; call raw_map_from_scores")
@@ -148,4 +149,4 @@ def normalise_channel_masks(activations: np.ndarray) -> np.ndarray:
     minimum = activations.min(axis=(0, 1), keepdims=True)
     maximum = activations.max(axis=(0, 1), keepdims=True)
     spread = maximum - minimum
-    return np.divide(activations - minimum, spread, out=np.zeros_like(activations), where=spread > _EPSILON)
+    return cast(np.ndarray, np.divide(activations - minimum, spread, out=np.zeros_like(activations), where=spread > _EPSILON))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 
@@ -28,7 +29,7 @@ def import_callable(reference: str) -> Callable[..., object]:
     function = getattr(module, attribute, None)
     if not callable(function):
         raise ModelError(f"{reference!r}: module {module_name!r} has no function {attribute!r}")
-    return function
+    return cast(Callable[..., object], function)
 
 
 def preprocess_function(preprocess: Preprocess) -> Callable[[np.ndarray], np.ndarray]:
