@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -74,6 +74,15 @@ def base_result(job: CaseJob, status: str, reason: str) -> CaseResult:
         tags=case.tags,
         xfail=case.xfail,
         expect_class=_class_info(spec, class_index(case.expect_class, spec.labels)) if case.expect_class is not None else None,
+    )
+
+
+def _framework_error(error: Exception) -> str:
+    """A TensorFlow/NumPy failure on user input (wrong input shape, preprocessing that does not fit) in one line."""
+    first_line = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+    return (
+        f"the model could not be run on this case ({type(error).__name__}: {first_line[:300]}); check that "
+        "`preprocess`, `resize` and the image's channels match what the model expects"
     )
 
 
@@ -158,33 +167,32 @@ class AuditRunner:
                 preprocess=spec.preprocess,
                 resize=spec.resize,
             )
-        except GradcamAuditError as error:
+        except Exception as error:  # noqa: BLE001 - TensorFlow raises many types; each becomes a readable case error
             if len(runnable) > 1:
                 # One case's mistake (e.g. an out-of-range target) must not fail its batch-mates: retry alone.
                 for job in runnable:
                     self._compute([job])
                 return
+            message = str(error) if isinstance(error, GradcamAuditError) else _framework_error(error)
             for job in runnable:
-                self._ready[job.key] = CaseOutcome(base_result(job, "error", str(error)))
+                self._ready[job.key] = CaseOutcome(base_result(job, "error", message))
             return
         elapsed = (time.perf_counter() - started) / len(runnable)
         for job, image, explanation in zip(runnable, images, explanations):
             verdict = evaluate_case(job.spec, job.case, explanation)
             result = base_result(job, "passed" if verdict.passed else "failed", verdict.reason)
-            result = CaseResult(
-                **{
-                    **result.__dict__,
-                    "layer": explanation.layer,
-                    "layer_reason": explanation.layer_reason,
-                    "score_kind": explanation.score_kind,
-                    "predicted": _class_info(job.spec, explanation.predicted_index, explanation),
-                    "target": _class_info(job.spec, explanation.target_index, explanation),
-                    "regions": verdict.regions,
-                    "degenerate": explanation.degenerate,
-                    "image_size": explanation.geometry.original_size,
-                    "model_sha256": sha256,
-                    "duration_s": elapsed,
-                }
+            result = replace(
+                result,
+                layer=explanation.layer,
+                layer_reason=explanation.layer_reason,
+                score_kind=explanation.score_kind,
+                predicted=_class_info(job.spec, explanation.predicted_index, explanation),
+                target=_class_info(job.spec, explanation.target_index, explanation),
+                regions=verdict.regions,
+                degenerate=explanation.degenerate,
+                image_size=explanation.geometry.original_size,
+                model_sha256=sha256,
+                duration_s=elapsed,
             )
             self._ready[job.key] = CaseOutcome(result, image, explanation.heatmap_full)
 

@@ -64,3 +64,12 @@ def test_specs_in_the_ini_file_run_beside_testpaths(pytester: pytest.Pytester, w
     pytester.makeini("[pytest]\ntestpaths = tests\ngradcam_specs = specs\n")
     result = pytester.runpytest(*NO_REPORT)
     result.assert_outcomes(passed=2)
+
+
+def test_framework_failure_on_user_input_is_a_readable_case_error(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    # Four channel means for a three-channel model: NumPy cannot broadcast; the user sees what to check.
+    write_spec(count=2, preprocess={"scale": 255, "mean": [0.5, 0.5, 0.5, 0.5], "std": [1, 1, 1, 1]})
+    result = pytester.runpytest("--gradcam-specs", "suite.yaml", *NO_REPORT)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["ERROR: the model could not be run on this case (ValueError: *check that `preprocess`*"])
+    assert "Traceback" not in result.stdout.str()
