@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -134,23 +132,16 @@ def _score_boxes(explanation: Any, boxes: list[tuple[float, float, float, float]
 
 
 def _write_overlay(image_path: Path, explanation: Any, scores: list[Any], output: Path, method: str) -> None:
-    from PIL import Image
-
     from gradcam_audit.core.images import read_rgb
     from gradcam_audit.core.results import CaseResult
-    from gradcam_audit.rendering.overlay import render_case_images
+    from gradcam_audit.rendering.overlay import case_pictures
 
     result = CaseResult(spec="explain", id=image_path.stem, method=method, status="passed", regions=tuple(score for _, score in scores))
     heatmap = None if explanation.degenerate else explanation.heatmap_full
     output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as scratch:
-        written = render_case_images(result, read_rgb(image_path), heatmap, Path(scratch))
-        picture = written.get("overlay", written["regions"])
-        if output.suffix.lower() in (".jpg", ".jpeg"):
-            shutil.copyfile(picture, output)
-        else:
-            with Image.open(picture) as opened:
-                opened.save(output)
+    pictures = case_pictures(result, read_rgb(image_path), heatmap)
+    # Saved once, in the format the output's suffix names (no JPEG detour before a PNG).
+    pictures.get("overlay", pictures["regions"]).save(output)
 
 
 def _describe(image_path: Path, explanation: Any, scores: list[Any], skipped: list[str], output: Path,

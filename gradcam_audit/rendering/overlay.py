@@ -7,6 +7,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -176,22 +177,15 @@ def colorize(heatmap: np.ndarray, colormap: str) -> np.ndarray:
     return _colour_table(colormap)[np.rint(scaled * 255.0).astype(np.uint8)]
 
 
-def render_case_images(
-    result: CaseResult, image: np.ndarray, heatmap: np.ndarray | None, directory: Path, style: OverlayStyle | None = None
-) -> dict[str, Path]:
-    """Write <stem>.regions.jpg and <stem>.overlay.jpg (or .webp) into ``directory``; returns their paths by kind.
+def case_pictures(result: CaseResult, image: np.ndarray, heatmap: np.ndarray | None, style: OverlayStyle | None = None) -> dict[str, Any]:
+    """The case's pictures as PIL images by kind: "regions" always, "overlay" when the heatmap is usable.
 
     ``image`` is the (H, W, 1 or 3) uint8 picture, ``heatmap`` the (H, W) non-negative map at the picture's size.
-    No overlay is written for a missing or all-zero heatmap (the report says why).
+    No overlay is drawn for a missing, non-finite or all-zero heatmap (the report says why).
     """
     from PIL import Image
 
     style = style or OverlayStyle()
-    directory.mkdir(parents=True, exist_ok=True)
-    # A short hash of the full identity: specs with the same file name in different folders, or ids that
-    # differ only in punctuation, must not overwrite each other's pictures.
-    identity = hashlib.sha1(f"{result.spec}\0{result.id}\0{result.method}".encode()).hexdigest()[:8]
-    stem = safe_file_stem(f"{Path(result.spec).stem}__{result.id}__{result.method}") + f"-{identity}"
     rgb = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
     height, width = rgb.shape[:2]
     display = _display_size(width, height, style)
@@ -199,13 +193,10 @@ def render_case_images(
     resample = Image.Resampling.NEAREST if display[0] > width else Image.Resampling.BILINEAR
     photo = Image.fromarray(rgb).resize(display, resample)
     factor_x, factor_y = display[0] / width, display[1] / height
-    suffix = IMAGE_FORMATS[style.image_format]
-    save_options = {"quality": style.quality, **({"method": 4} if style.image_format == "webp" else {})}
-    written: dict[str, Path] = {}
+    pictures: dict[str, Any] = {}
     regions_picture = photo.copy()
     _draw_regions(regions_picture, result, factor_x, factor_y)
-    written["regions"] = directory / f"{stem}.regions.{suffix}"
-    regions_picture.save(written["regions"], format=None, **save_options)
+    pictures["regions"] = regions_picture
     finite = heatmap is not None and bool(np.all(np.isfinite(heatmap)))
     if heatmap is not None and finite and float(heatmap.max()) > 0:
         # Shrink the map first when it is larger than the display: colouring 512² pixels, not the source's millions.
@@ -213,6 +204,24 @@ def render_case_images(
         colours = Image.fromarray(colorize(np.maximum(small, 0.0), style.colormap))
         blended = Image.blend(photo.convert("RGB"), colours, style.alpha)
         _draw_regions(blended, result, factor_x, factor_y)
-        written["overlay"] = directory / f"{stem}.overlay.{suffix}"
-        _with_colour_bar(blended, style.colormap).save(written["overlay"], **save_options)
+        pictures["overlay"] = _with_colour_bar(blended, style.colormap)
+    return pictures
+
+
+def render_case_images(
+    result: CaseResult, image: np.ndarray, heatmap: np.ndarray | None, directory: Path, style: OverlayStyle | None = None
+) -> dict[str, Path]:
+    """Write <stem>.regions.jpg and <stem>.overlay.jpg (or .webp) into ``directory``; returns their paths by kind."""
+    style = style or OverlayStyle()
+    directory.mkdir(parents=True, exist_ok=True)
+    # A short hash of the full identity: specs with the same file name in different folders, or ids that
+    # differ only in punctuation, must not overwrite each other's pictures.
+    identity = hashlib.sha1(f"{result.spec}\0{result.id}\0{result.method}".encode()).hexdigest()[:8]
+    stem = safe_file_stem(f"{Path(result.spec).stem}__{result.id}__{result.method}") + f"-{identity}"
+    suffix = IMAGE_FORMATS[style.image_format]
+    save_options = {"quality": style.quality, **({"method": 4} if style.image_format == "webp" else {})}
+    written: dict[str, Path] = {}
+    for kind, picture in case_pictures(result, image, heatmap, style).items():
+        written[kind] = directory / f"{stem}.{kind}.{suffix}"
+        picture.save(written[kind], format=None, **save_options)
     return written
