@@ -150,15 +150,10 @@ def parse_cases(
             seen_ids[case_id] = index
         case_problems = collector.problems[before:]
         if case_problems or case is None:
-            xfail = case.xfail if case is not None else _invalid_case_xfail(case_data, defaults)
-            invalid.append(InvalidCase(case_id, index, tuple(case_problems), line, xfail))
+            invalid.append(InvalidCase(case_id, index, tuple(case_problems), line))
         else:
             cases.append(case)
     return cases, invalid
 
-
-def _invalid_case_xfail(case_data: Any, defaults: dict[str, Any]) -> str | None:
-    xfail = case_data.get("xfail", defaults.get("xfail")) if isinstance(case_data, LocatedDict) else defaults.get("xfail")
-    return xfail if isinstance(xfail, str) and xfail.strip() else None
 
 

@@ -90,13 +90,15 @@ class Case:
 
 @dataclass(frozen=True)
 class InvalidCase:
-    """A case that failed validation: it becomes a failing test that shows its problems."""
+    """A case that failed validation: it becomes a failing test that shows its problems.
+
+    An invalid case is never an expected failure, even in a suite marked `xfail`: a broken spec must be fixed.
+    """
 
     id: str
     index: int
     problems: tuple[Problem, ...]
     line: int | None = None
-    xfail: str | None = None
 
 
 @dataclass(frozen=True)
