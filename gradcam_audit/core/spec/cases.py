@@ -154,6 +154,3 @@ def parse_cases(
         else:
             cases.append(case)
     return cases, invalid
-
-
-
