@@ -164,17 +164,20 @@ def _bilinear_upsample(channel: np.ndarray, size: int) -> np.ndarray:
 
 
 def reference_scorecam(model: Any, image: np.ndarray, activations: np.ndarray, target: int) -> np.ndarray:
-    """Wang et al. 2020: mask = min-max normalised upsampled channel; score = target probability on image·mask."""
+    """Wang et al. 2020 as the authors' code weights it (haofanwang/Score-CAM): mask = min-max normalised
+    upsampled channel; weight = the target's softmax probability on image·mask; a constant channel is skipped.
+    The model ends in a Softmax layer, so its output is that probability."""
     channels = activations.shape[2]
-    scores = []
+    weights = []
     for k in range(channels):
         upsampled = _bilinear_upsample(activations[:, :, k], INPUT_SIZE)
         spread = upsampled.max() - upsampled.min()
-        mask = (upsampled - upsampled.min()) / spread if spread > 0 else np.zeros_like(upsampled)
+        if spread == 0:
+            weights.append(0.0)
+            continue
+        mask = (upsampled - upsampled.min()) / spread
         masked = (image * mask[:, :, np.newaxis])[np.newaxis].astype(np.float32)
-        scores.append(float(np.asarray(model(masked, training=False))[0, target]))
-    exponentials = [math.exp(score - max(scores)) for score in scores]
-    weights = [value / sum(exponentials) for value in exponentials]
+        weights.append(float(np.asarray(model(masked, training=False))[0, target]))
     return _weighted_sum(activations, weights)
 
 

@@ -48,15 +48,58 @@ def _swap_call(layer: Any, wrapper: Callable[..., Any]) -> Callable[[], None]:
     return restore
 
 
+def _squashing_operations() -> dict[type, str]:
+    """Keras' op classes behind ``keras.ops.softmax`` / ``keras.ops.sigmoid`` (and ``keras.activations.*``
+    called on a symbolic tensor). Keras exports the functions, not the classes, so they are looked up in
+    keras.src; a Keras without them simply has no op to detect."""
+    from keras.src.ops import nn
+
+    found = {getattr(nn, class_name, None): name for class_name, name in (("Softmax", "softmax"), ("Sigmoid", "sigmoid"))}
+    return {operation: name for operation, name in found.items() if isinstance(operation, type)}
+
+
 def activation_name(layer: Any) -> str | None:
-    """'softmax' / 'sigmoid' if the layer ends in such an activation, else None."""
+    """'softmax' / 'sigmoid' if the layer or op ends in such an activation, else None.
+
+    A final softmax is written three ways: a layer (``layers.Softmax``, ``layers.Activation("softmax")``),
+    an ``activation=`` argument, or an op on a Functional model's tensor (``keras.ops.softmax(x)``), whose
+    output's history then names a keras op object, not a Layer.
+    """
     import keras
 
     if isinstance(layer, keras.layers.Softmax):
         return "softmax"
+    for operation, operation_name in _squashing_operations().items():
+        if isinstance(layer, operation):
+            return operation_name
     activation = getattr(layer, "activation", None)
     name = getattr(activation, "__name__", None)
     return name if name in _SQUASHING_ACTIVATIONS else None
+
+
+def _squashes_its_input(layer: Any) -> bool:
+    """True when the layer or op *is* the squashing (its input is the logit); False when it squashes its own
+    linear output (a Dense with ``activation="softmax"``)."""
+    import keras
+
+    return isinstance(layer, (keras.layers.Softmax, keras.layers.Activation)) or not isinstance(layer, keras.layers.Layer)
+
+
+def is_probability_distribution(output: Any) -> Any:
+    """A scalar bool tensor: ``output`` is (B, C) with C > 1, every row non-negative and summing to 1.
+
+    Float32 rounding makes a softmax row sum to 1 within about C · 6e-8; a tolerance of 1e-5 + 1e-6 · C
+    allows that and still rejects logits that merely happen to be small.
+    """
+    import tensorflow as tf
+
+    tensor = tf.cast(output, tf.float32)
+    classes = tensor.shape[-1]
+    if tensor.shape.rank != 2 or classes is None or classes < 2:
+        return tf.constant(False)
+    non_negative = tf.reduce_all(tensor >= 0.0)
+    sums_to_one = tf.reduce_all(tf.abs(tf.reduce_sum(tensor, axis=-1) - 1.0) <= 1e-5 + 1e-6 * classes)
+    return tf.logical_and(non_negative, sums_to_one)
 
 
 @contextmanager
@@ -85,7 +128,7 @@ def record_forward(target_layer: Any, output_layer: Any | None, use_logits: bool
     squash = activation_name(output_layer) if (use_logits and output_layer is not None) else None
     if squash is not None and output_layer is not None and output_layer is not target_layer:
         record_logits: Callable[..., Any]
-        if isinstance(output_layer, (keras.layers.Softmax, keras.layers.Activation)):
+        if _squashes_its_input(output_layer):
 
             def record_logits_input(original: Callable[..., Any], inputs: Any, *args: Any, **kwargs: Any) -> Any:
                 recording.logits = inputs

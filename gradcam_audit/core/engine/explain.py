@@ -10,11 +10,11 @@ from typing import Any, cast
 
 import numpy as np
 
-from gradcam_audit.core.engine.capture import activation_name, record_calls, record_forward
+from gradcam_audit.core.engine.capture import activation_name, is_probability_distribution, record_calls, record_forward
 from gradcam_audit.core.engine.degenerate import degenerate_reason
 from gradcam_audit.core.engine.layers import LayerChoice, auto_layer, iter_layers, resolve_layer
-from gradcam_audit.core.engine.mapping import Geometry, _interpolation_matrix, fit_image, plan_geometry, upsample_heatmap
-from gradcam_audit.core.engine.methods import CamMethod, ScoreCam, get_method, normalise_channel_masks
+from gradcam_audit.core.engine.mapping import Geometry, fit_image, plan_geometry, upsample_heatmap
+from gradcam_audit.core.engine.methods import CamBatch, CamMethod, get_method
 from gradcam_audit.core.engine.preprocessing import preprocess_function
 from gradcam_audit.core.images import read_rgb
 from gradcam_audit.core.spec.model import Preprocess
@@ -22,6 +22,11 @@ from gradcam_audit.core.spec.suggest import did_you_mean, listing
 from gradcam_audit.errors import ModelError
 
 PREDICTED = -1  # target placeholder: explain whatever class the model predicts
+
+# A final softmax the engine cannot see (inside a subclassed model's call, a Lambda): said this way when the
+# output is a probability distribution both on the engine's test inputs and on the batch explained.
+_UNREACHABLE_LOGIT = "probability (the model's output is already a softmax; its logit cannot be reached)"
+_OUTPUT_IS_PROBABILITY = "probability (the model's output is already a softmax)"
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class _BatchOutputs:
     scores: np.ndarray
     probabilities: np.ndarray
     targets: np.ndarray
+    output_is_probability: bool
 
 
 def _model_outputs(model: Any) -> list[Any]:
@@ -100,11 +106,14 @@ class CamEngine:
         self.input_shape = self._input_shape()
         self.use_logits = score == "logit"
         self.layer_choice = self._choose_layer(layer)
-        squash = activation_name(self.output_layer) if self.output_layer is not None else None
-        if squash and self.use_logits:
-            self.score_kind = f"logit (input of the final {squash})"
-        elif squash:
-            self.score_kind = f"probability (output of the final {squash})"
+        self.squash = activation_name(self.output_layer) if self.output_layer is not None else None
+        # Without a softmax/sigmoid the engine can see, the output may still be one (tf.nn.softmax in a
+        # subclassed call): then each batch checks it again, and such an output is never softmaxed twice.
+        self.may_be_probability = self.squash is None and self._output_looks_like_probability()
+        if self.squash and self.use_logits:
+            self.score_kind = f"logit (input of the final {self.squash})"
+        elif self.squash:
+            self.score_kind = f"probability (output of the final {self.squash})"
         elif self.use_logits:
             self.score_kind = "logit (model output, no final softmax)"
         else:
@@ -164,6 +173,23 @@ class CamEngine:
             self.model(dummy, training=False)
         return auto_layer(self.model, self.output_index, recording.calls)
 
+    def _output_looks_like_probability(self) -> bool:
+        """Whether the output rows are probability distributions on a black and a noise image."""
+        height, width, channels = self.input_shape
+        noise = np.random.default_rng(0).uniform(0.0, 1.0, (height or 64, width or 64, channels))
+        dummy = np.stack([np.zeros_like(noise), noise]).astype(np.float32)
+        try:
+            output = self._select_output(self.model(dummy, training=False))
+        except Exception:  # noqa: BLE001 - only a hint: a model that cannot run on it fails, readably, on its real batch
+            return False
+        return bool(is_probability_distribution(output))
+
+    def output_kind(self, output_is_probability: bool) -> str:
+        """The score kind of one batch: the engine's own, unless the output turned out to be a softmax already."""
+        if not output_is_probability:
+            return self.score_kind
+        return _UNREACHABLE_LOGIT if self.use_logits else _OUTPUT_IS_PROBABILITY
+
     # -- computation --------------------------------------------------------------------------------
 
     def _select_output(self, outputs: Any) -> Any:
@@ -187,15 +213,18 @@ class CamEngine:
                 output = tf.cast(self._select_output(self.model(images, training=False)), tf.float32)
                 if recording.activations is None:
                     raise ModelError(f"layer {self.layer_choice.path!r} was not called by the model's forward pass; choose another layer")
-                squash = activation_name(self.output_layer) if self.output_layer is not None else None
                 logits = tf.cast(recording.logits, tf.float32) if recording.logits is not None else None
-                if squash is not None:
+                output_is_probability = tf.constant(False)
+                if self.squash is not None:
                     probabilities = output
                     if logits is None:
                         logits = output
                 else:
                     logits = output
                     probabilities = tf.nn.softmax(output) if output.shape[-1] != 1 else tf.sigmoid(output)
+                    if self.may_be_probability:
+                        output_is_probability = is_probability_distribution(output)
+                        probabilities = tf.where(output_is_probability, output, probabilities)
                 if output.shape[-1] == 1:
                     # One sigmoid unit: present it as two classes, so target 0 explains "negative" (−logit).
                     logits = tf.concat([-logits, logits], axis=-1)
@@ -208,38 +237,28 @@ class CamEngine:
         gradients = tape.gradient(total, activations) if with_gradients else tf.zeros_like(activations)
         if gradients is None:
             gradients = tf.zeros_like(activations)
-        return activations, gradients, score_matrix, probabilities, chosen
+        return activations, gradients, score_matrix, probabilities, chosen, output_is_probability
 
     def run_batch(self, inputs: np.ndarray, targets: np.ndarray, method: CamMethod) -> _BatchOutputs:
         step = self._with_gradients if method.uses_gradients else self._forward_only
         # asarray, not astype: the batch is usually float32 already, and a 32×224×224×3 copy is ~3 ms per batch.
-        activations, gradients, scores, probabilities, chosen = step(np.asarray(inputs, dtype=np.float32), np.asarray(targets, dtype=np.int32))
+        activations, gradients, scores, probabilities, chosen, output_is_probability = step(
+            np.asarray(inputs, dtype=np.float32), np.asarray(targets, dtype=np.int32)
+        )
         return _BatchOutputs(
             activations=np.asarray(activations, dtype=np.float64),
             gradients=np.asarray(gradients, dtype=np.float64),
             scores=np.asarray(scores, dtype=np.float64),
             probabilities=np.asarray(probabilities, dtype=np.float64),
             targets=np.asarray(chosen),
+            output_is_probability=bool(output_is_probability),
         )
 
-    def masked_probabilities(self, inputs: np.ndarray, activations: np.ndarray, targets: np.ndarray, batch_size: int) -> np.ndarray:
-        """Score-CAM: (B, K) probability of each image's target on the input masked by each channel."""
-        batch, feature_height, feature_width, channels = activations.shape
-        input_height, input_width = inputs.shape[1], inputs.shape[2]
-        rows = _interpolation_matrix(input_height, 1.0, 0.0, input_height, feature_height)
-        columns = _interpolation_matrix(input_width, 1.0, 0.0, input_width, feature_width)
-        result = np.zeros((batch, channels), dtype=np.float64)
-        for index in range(batch):
-            for start in range(0, channels, batch_size):
-                # Upsample and normalise one chunk of channels at a time: all K channels at input size in
-                # float64 would take ~0.8 GB for K=2048 at 224×224. Normalisation is per channel, so chunks agree.
-                upsampled = np.einsum("Hh,hwk,Ww->kHW", rows, activations[index][:, :, start : start + batch_size], columns)
-                chunk = normalise_channel_masks(upsampled.transpose(1, 2, 0)).transpose(2, 0, 1)
-                masked = inputs[index][np.newaxis] * chunk[..., np.newaxis]
-                chunk_targets = np.full(len(chunk), targets[index], dtype=np.int32)
-                _, _, _, probabilities, _ = self._forward_only(masked.astype(np.float32), chunk_targets)
-                result[index, start : start + len(chunk)] = np.asarray(probabilities)[:, targets[index]]
-        return result
+    def class_probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        """(N, num_classes) class probabilities of (N, H, W, C) model inputs: one compiled forward pass."""
+        targets = np.full(len(inputs), PREDICTED, dtype=np.int32)
+        probabilities = self._forward_only(np.asarray(inputs, dtype=np.float32), targets)[3]
+        return np.asarray(probabilities, dtype=np.float64)
 
 
 _ENGINES: weakref.WeakKeyDictionary[Any, dict[tuple[str, str | int, str], CamEngine]] = weakref.WeakKeyDictionary()
@@ -353,11 +372,16 @@ def explain(
                         f"(0..{engine.num_classes - 1})"
                     )
             outputs = engine.run_batch(inputs, chunk_targets, cam_method)
-            if isinstance(cam_method, ScoreCam):
-                masked = engine.masked_probabilities(inputs, outputs.activations, outputs.targets, batch_size)
-                raw_maps = cam_method.raw_map_from_scores(outputs.activations, masked)
-            else:
-                raw_maps = cam_method.raw_map(outputs.activations, outputs.gradients)
+            batch = CamBatch(
+                inputs=np.asarray(inputs, dtype=np.float32),
+                activations=outputs.activations,
+                gradients=outputs.gradients,
+                targets=outputs.targets,
+                class_probabilities=engine.class_probabilities,
+                batch_size=batch_size,
+            )
+            raw_maps = cam_method.raw_maps(batch)
+            score_kind = engine.output_kind(outputs.output_is_probability)
             for position, index in enumerate(chunk):
                 raw = raw_maps[position]
                 reason = degenerate_reason(raw)
@@ -372,7 +396,7 @@ def explain(
                     layer=engine.layer_choice.path,
                     layer_reason=engine.layer_choice.reason,
                     method=cam_method.name,
-                    score_kind=engine.score_kind,
+                    score_kind=score_kind,
                     degenerate=reason,
                     geometry=geometries[index],
                 )

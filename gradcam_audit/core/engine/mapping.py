@@ -89,7 +89,7 @@ def fit_image(image: np.ndarray, geometry: Geometry) -> np.ndarray:
     return array[:, :, np.newaxis] if array.ndim == 2 else array
 
 
-def _interpolation_matrix(original_count: int, scale: float, offset: float, input_count: int, feature_count: int) -> np.ndarray:
+def interpolation_matrix(original_count: int, scale: float, offset: float, input_count: int, feature_count: int) -> np.ndarray:
     """(original_count, feature_count) bilinear weights; rows of pixels the model never saw are zero."""
     centres = (np.arange(original_count) + 0.5) * scale + offset
     seen = (centres >= 0) & (centres < input_count)
@@ -112,6 +112,6 @@ def upsample_heatmap(heatmap: np.ndarray, geometry: Geometry) -> np.ndarray:
     Weights are convex combinations, so a non-negative map stays non-negative (unlike bicubic).
     """
     feature_height, feature_width = heatmap.shape
-    rows = _interpolation_matrix(geometry.original_size[1], geometry.scale[1], geometry.offset[1], geometry.input_size[1], feature_height)
-    columns = _interpolation_matrix(geometry.original_size[0], geometry.scale[0], geometry.offset[0], geometry.input_size[0], feature_width)
+    rows = interpolation_matrix(geometry.original_size[1], geometry.scale[1], geometry.offset[1], geometry.input_size[1], feature_height)
+    columns = interpolation_matrix(geometry.original_size[0], geometry.scale[0], geometry.offset[0], geometry.input_size[0], feature_width)
     return cast(np.ndarray, rows @ heatmap.astype(np.float64) @ columns.T)
