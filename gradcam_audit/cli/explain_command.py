@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gradcam_audit.cli.common import EXIT_FAILED, EXIT_OK, HelpFormatter, Progress, UsageError, add_labels_options, read_labels
 from gradcam_audit.core.method_names import METHOD_NAMES, PREPROCESS_BUILTINS, PREPROCESS_FAMILIES, RESIZE_MODES
+from gradcam_audit.errors import GradcamAuditError, ModelError
 
 _EPILOG = """\
 Prints, per image, the predicted class with its probability, the class explained, the layer used and
@@ -55,6 +58,8 @@ def _parse_box(text: str) -> tuple[float, float, float, float]:
         values = ()
     if len(values) != 4:
         raise UsageError(f"--box {text!r}: expected four numbers x_min,y_min,x_max,y_max (pixels)")
+    if not all(math.isfinite(value) for value in values):
+        raise UsageError(f"--box {text!r}: every coordinate must be a finite number of pixels (not nan or inf)")
     x_min, y_min, x_max, y_max = values
     if x_max <= x_min or y_max <= y_min:
         raise UsageError(f"--box {text!r}: x_min must be < x_max and y_min < y_max (x_max/y_max exclusive)")
@@ -136,7 +141,7 @@ def _write_overlay(image_path: Path, explanation: Any, scores: list[Any], output
     from gradcam_audit.core.results import CaseResult
     from gradcam_audit.rendering.overlay import case_pictures
 
-    result = CaseResult(spec="explain", id=image_path.stem, method=method, status="passed", regions=tuple(score for _, score in scores))
+    result = CaseResult(spec="explain", id=image_path.stem, method=method, verdict="passed", regions=tuple(score for _, score in scores))
     heatmap = None if explanation.degenerate else explanation.heatmap_full
     output.parent.mkdir(parents=True, exist_ok=True)
     pictures = case_pictures(result, read_rgb(image_path), heatmap)
@@ -165,7 +170,7 @@ def _describe(image_path: Path, explanation: Any, scores: list[Any], skipped: li
 
 def run(arguments: argparse.Namespace) -> int:
     from gradcam_audit.core.engine.explain import explain
-    from gradcam_audit.core.models import load_model
+    from gradcam_audit.core.models import load_model, single_image_input_problem
     from gradcam_audit.core.spec.model import ModelRef
 
     if arguments.preprocess not in (*PREPROCESS_BUILTINS, *PREPROCESS_FAMILIES):
@@ -180,21 +185,55 @@ def run(arguments: argparse.Namespace) -> int:
     images, folder_given = _collect_images(arguments.images)
     outputs = _outputs(images, arguments.out, folder_given or len(images) > 1)
     model = load_model(ModelRef(arguments.model.resolve()))
+    input_problem = single_image_input_problem(model)
+    if input_problem is not None:
+        raise ModelError(f"--model {arguments.model}: {input_problem}")
+
+    def explain_images(chunk: list[Path]) -> list[Any]:
+        return list(explain(model, chunk, layer=arguments.layer, targets=_target(arguments.target), method=arguments.method,
+                            labels=labels, preprocess=arguments.preprocess, resize=arguments.resize,
+                            batch_size=arguments.batch_size))
+
     progress = Progress(len(images), "explained")
-    degenerate = 0
+    degenerate = failed = 0
     for start in range(0, len(images), arguments.batch_size):
         chunk = images[start : start + arguments.batch_size]
-        explanations = explain(model, chunk, layer=arguments.layer, targets=_target(arguments.target), method=arguments.method,
-                               labels=labels, preprocess=arguments.preprocess, resize=arguments.resize,
-                               batch_size=arguments.batch_size)
-        for offset, (image_path, explanation) in enumerate(zip(chunk, explanations)):
+        for offset, (image_path, explanation, error) in enumerate(_explain_each(explain_images, chunk)):
+            progress.update(start + offset + 1, image_path.name)
+            if explanation is None:
+                failed += 1
+                print(f"{image_path}: error: {error}", file=sys.stderr, flush=True)
+                continue
             output = outputs[start + offset]
             scores, skipped = ([], []) if explanation.degenerate else _score_boxes(explanation, boxes)
             _write_overlay(image_path, explanation, scores, output, arguments.method)
             print("\n".join(_describe(image_path, explanation, scores, skipped, output, labels)), flush=True)
             degenerate += explanation.degenerate is not None
-            progress.update(start + offset + 1, image_path.name)
+    if failed:
+        print(f"{failed} of {len(images)} image(s) could not be explained: see the errors above", file=sys.stderr)
     if degenerate:
         print(f"{degenerate} of {len(images)} heatmap(s) degenerate: see the reasons above", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    return EXIT_FAILED if failed or degenerate else EXIT_OK
+
+
+def _explain_each(explain_images: Callable[[list[Path]], list[Any]], chunk: list[Path]) -> list[tuple[Path, Any, str]]:
+    """(image, explanation or None, why not) for each image: a batch first, one by one when the batch fails,
+    so one unreadable image is reported by name and the others are still explained."""
+    try:
+        return [(image, explanation, "") for image, explanation in zip(chunk, explain_images(chunk))]
+    except (ModelError, UsageError):
+        raise  # the model, layer or target is wrong for every image: one message, not one per image
+    except Exception as error:  # noqa: BLE001 - an image, the model or TensorFlow; retried image by image below
+        if len(chunk) == 1:
+            return [(chunk[0], None, _reason(error))]
+    results: list[tuple[Path, Any, str]] = []
+    for image in chunk:
+        results.extend(_explain_each(explain_images, [image]))
+    return results
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, GradcamAuditError):
+        return str(error)
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0][:300] if text else ''}; check that --preprocess, --resize and the image fit the model"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from gradcam_audit.cli.common import EXIT_OK, HelpFormatter, UsageError
 
 _EPILOG = """\
 Each JSON file is what a run wrote beside its report (results.json, or --gradcam-json); case pictures
-are found relative to each JSON file's folder. With --images files the HTML links to those pictures
+are found relative to each JSON file's folder, and only inside it: a picture path that is absolute,
+uses '..' or leaves the folder through a symlink is skipped with a warning. With --images files the HTML links to those pictures
 (keep the folders where they are); inline (default) embeds them, so the HTML is one portable file.
 
 examples:
@@ -42,10 +44,15 @@ def _common_base(folders: list[Path]) -> Path:
         raise UsageError("the JSON files are on different drives; copy them (with their case images) under one folder") from None
 
 
+def _warn(message: str) -> None:
+    print(f"gradcam-audit report: warning: {message}", file=sys.stderr)
+
+
 def run(arguments: argparse.Namespace) -> int:
-    from gradcam_audit.core.results import RunResults, merge_results, read_results
+    from gradcam_audit.cli.results_input import read_results_file
+    from gradcam_audit.core.ledger import RunResults, merge_results
     from gradcam_audit.core.spec.load import display_path
-    from gradcam_audit.rendering.html_report import write_html_report
+    from gradcam_audit.rendering.html_report import confined_pictures, write_html_report
 
     missing = [path for path in arguments.results if not path.is_file()]
     if missing:
@@ -56,15 +63,18 @@ def run(arguments: argparse.Namespace) -> int:
     base = _common_base(folders)
     runs: list[RunResults] = []
     for path, folder in zip(arguments.results, folders):
-        run_results = read_results(path)
-        # Picture paths are relative to each JSON's folder; rewrite them against one base for the merged report.
-        cases = tuple(
-            replace(case, images={kind: Path(os.path.relpath(folder / image, base)).as_posix() for kind, image in case.images.items()})
-            for case in run_results.cases
-        )
-        runs.append(replace(run_results, cases=cases))
+        run_results = read_results_file(path)
+        # Picture paths are relative to each JSON's folder and confined to it (a results file is untrusted data);
+        # the ones allowed are rewritten against one base for the merged report.
+        cases = []
+        for case in run_results.cases:
+            pictures = confined_pictures(case.images, folder, _warn, f"{path}: case {case.id!r}: ")
+            cases.append(replace(case, images={kind: Path(os.path.relpath(picture, base)).as_posix()
+                                               for kind, picture in pictures.items()}))
+        runs.append(replace(run_results, cases=tuple(cases)))
     merged = merge_results(runs)
-    written = write_html_report(merged, arguments.out.resolve(), inline_images=arguments.images == "inline", images_base=base)
+    written = write_html_report(merged, arguments.out.resolve(), inline_images=arguments.images == "inline", images_base=base,
+                                warn=_warn)
     statuses: dict[str, int] = {}
     for case in merged.cases:
         statuses[case.status] = statuses.get(case.status, 0) + 1

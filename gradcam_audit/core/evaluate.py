@@ -1,20 +1,33 @@
-"""Turning an Explanation and a Case into a verdict with region scores and a reason in words."""
+"""Turning an Explanation and a Case into the case's computed verdict: checks, region scores and a reason."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from gradcam_audit.core.checks import Check, all_passed, holds, reasons
 from gradcam_audit.core.engine.explain import Explanation, resolve_target
 from gradcam_audit.core.regions import region_mask, region_outline
 from gradcam_audit.core.scoring import RegionScore, score_region
 from gradcam_audit.core.spec.model import Case, ClassRef, Spec
 
+# A computed verdict is one of these; the ledger turns it into the final status (xfail, not run, ...).
+VERDICTS = ("passed", "failed", "error")
+
 
 @dataclass(frozen=True)
 class Verdict:
-    passed: bool
+    """What the numbers say about one case: ``status`` is "passed", "failed" or "error"."""
+
+    status: str
     reason: str
     regions: tuple[RegionScore, ...]
+    checks: tuple[Check, ...] = ()  # case-level checks (the expected class)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
 
 
 def class_index(reference: ClassRef, labels: tuple[str, ...] | None) -> int:
@@ -22,25 +35,53 @@ def class_index(reference: ClassRef, labels: tuple[str, ...] | None) -> int:
     return resolve_target(reference, labels)
 
 
+def non_finite_reason(explanation: Explanation) -> str | None:
+    """Why the model's numbers cannot be trusted (NaN or infinity in its output), or None."""
+    for name, values in (("output scores (logits)", explanation.scores), ("probabilities", explanation.probabilities)):
+        if not np.all(np.isfinite(values)):
+            bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+            return (f"the model's {name} contain NaN or infinity ({bad} of {np.size(values)} values): its output cannot be "
+                    "explained or trusted; check the weights and the preprocessing (e.g. pixels not scaled as the model expects)")
+    if not np.all(np.isfinite(explanation.heatmap_full)):
+        return "the heatmap contains NaN or infinity: the activations or gradients overflowed at this layer"
+    return None
+
+
+def _label_count_reason(spec: Spec, explanation: Explanation) -> str | None:
+    classes = int(np.size(explanation.scores))
+    if spec.labels is not None and len(spec.labels) != classes:
+        return (f"the spec names {len(spec.labels)} labels but the model's output has {classes} classes: every class "
+                f"needs a label in output order; fix `labels` in {spec.path.name}")
+    return None
+
+
 def evaluate_case(spec: Spec, case: Case, explanation: Explanation) -> Verdict:
     """Score every region and check the expected class; never NaN, never a silent pass."""
+    problem = non_finite_reason(explanation) or _label_count_reason(spec, explanation)
+    if problem is not None:
+        return Verdict("error", problem, ())
     if explanation.degenerate:
-        return Verdict(False, explanation.degenerate, ())
+        return Verdict("failed", explanation.degenerate, ())
     heatmap = explanation.heatmap_full
     if not float(heatmap.sum()) > 0:
-        return Verdict(False, "the heatmap is zero everywhere on the part of the image the model saw", ())
+        return Verdict("failed", "the heatmap is zero everywhere on the part of the image the model saw", ())
     size = explanation.geometry.original_size
     visible = None if explanation.geometry.sees_everything else explanation.geometry.visible_mask()
     scores = []
     for region in case.regions:
         mask = region_mask(region.shape, size)
         scores.append(score_region(heatmap, mask, region, visible, region_outline(region.shape, size, mask)))
-    reasons = [f"{score.name}: {'; '.join(score.failures)}" for score in scores if not score.passed]
+    case_checks: list[Check] = []
     if case.expect_class is not None:
         expected = class_index(case.expect_class, spec.labels)
-        if explanation.predicted_index != expected:
-            predicted_label = spec.label_of(explanation.predicted_index) or str(explanation.predicted_index)
-            probability = float(explanation.probabilities[explanation.predicted_index])
-            expected_label = spec.label_of(expected) or str(expected)
-            reasons.insert(0, f"predicted {predicted_label!r} (p={probability:.2f}), expected {expected_label!r}")
-    return Verdict(not reasons, "; ".join(reasons), tuple(scores))
+        predicted_label = spec.label_of(explanation.predicted_index) or str(explanation.predicted_index)
+        probability = float(explanation.probabilities[explanation.predicted_index])
+        expected_label = spec.label_of(expected) or str(expected)
+        # Compared by index (two classes may share a label); recorded by name, which is what readers want to see.
+        matches = holds(explanation.predicted_index, "==", expected)
+        case_checks.append(Check("prediction", "predicted_class", predicted_label, expected_label, "==", matches,
+                                 "" if matches else f"predicted {predicted_label!r} (p={probability:.2f}), expected {expected_label!r}"))
+    region_reasons = [f"{score.name}: {'; '.join(score.failures)}" for score in scores if not score.passed]
+    all_reasons = [*reasons(tuple(case_checks)), *region_reasons]
+    passed = all_passed(tuple(case_checks)) and all(score.passed for score in scores)
+    return Verdict("passed" if passed else "failed", "; ".join(all_reasons), tuple(scores), tuple(case_checks))

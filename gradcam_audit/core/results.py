@@ -1,17 +1,20 @@
-"""Result objects and their versioned JSON form (schema 1), the contract other tools read."""
+"""Computational results of one case, and strict-JSON helpers shared by every results file.
+
+A `CaseResult` holds only what the numbers say (the computed verdict, region checks, classes). What pytest
+reported, where pictures were written and the final status live beside it, in the ledger (`core/ledger.py`).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gradcam_audit.core.checks import Check
 from gradcam_audit.core.scoring import RegionScore
 from gradcam_audit.errors import ResultsError
-
-SCHEMA_VERSION = 1
-STATUSES = ("passed", "failed", "error", "xfailed", "xpassed", "skipped")
 
 
 @dataclass(frozen=True)
@@ -28,15 +31,33 @@ class ClassInfo:
         """The label, or "class N" when the spec gave no labels."""
         return self.label if self.label is not None else f"class {self.index}"
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "label": self.label, "score": self.score, "logit": self.logit}
+
+    @staticmethod
+    def from_dict(data: Any) -> ClassInfo | None:
+        if data is None:
+            return None
+        return ClassInfo(index=int(data["index"]), label=None if data.get("label") is None else str(data["label"]),
+                         score=_optional_float(data.get("score")), logit=_optional_float(data.get("logit")))
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
 
 @dataclass(frozen=True)
 class CaseResult:
-    """One case run with one method. ``status`` is the final pytest-level outcome (see STATUSES)."""
+    """One case computed with one method.
+
+    ``verdict`` is what the numbers say: "passed", "failed" (a threshold missed, a degenerate heatmap) or
+    "error" (the case could not be computed). The final status (xfailed, not run, ...) is the ledger's.
+    """
 
     spec: str
     id: str
     method: str
-    status: str
+    verdict: str
     reason: str = ""
     layer: str | None = None
     layer_reason: str | None = None
@@ -45,6 +66,7 @@ class CaseResult:
     target: ClassInfo | None = None
     expect_class: ClassInfo | None = None
     regions: tuple[RegionScore, ...] = ()
+    checks: tuple[Check, ...] = ()  # case-level checks, e.g. the expected class
     degenerate: str | None = None
     image: str | None = None
     image_size: tuple[int, int] | None = None
@@ -52,169 +74,103 @@ class CaseResult:
     model_sha256: str | None = None
     preprocess: str | None = None
     resize: str | None = None
-    tags: tuple[str, ...] = ()
-    xfail: str | None = None
-    duration_s: float = 0.0
-    images: dict[str, str] = field(default_factory=dict)  # "overlay" / "regions": paths relative to the report
-    nodeid: str | None = None
 
-    def with_status(self, status: str, reason: str | None = None) -> CaseResult:
-        return replace(self, status=status, reason=self.reason if reason is None else reason)
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec,
+            "id": self.id,
+            "method": self.method,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "layer": self.layer,
+            "layer_reason": self.layer_reason,
+            "score_kind": self.score_kind,
+            "predicted": self.predicted.to_dict() if self.predicted else None,
+            "target": self.target.to_dict() if self.target else None,
+            "expect_class": self.expect_class.to_dict() if self.expect_class else None,
+            "regions": [region.to_dict() for region in self.regions],
+            "checks": [check.to_dict() for check in self.checks],
+            "degenerate": self.degenerate,
+            "image": self.image,
+            "image_size": list(self.image_size) if self.image_size else None,
+            "model": self.model,
+            "model_sha256": self.model_sha256,
+            "preprocess": self.preprocess,
+            "resize": self.resize,
+        }
 
-
-@dataclass(frozen=True)
-class GateResult:
-    """A suite-level gate over one spec's cases."""
-
-    spec: str
-    status: str
-    reason: str
-    pass_rate: float | None
-    mean_mass: float | None
-    mean_lift: float | None
-    min_pass_rate: float | None
-    min_mean_mass: float | None
-    min_mean_lift: float | None
-    per_class: dict[str, dict[str, float | None]] = field(default_factory=dict)
-    cases_counted: int = 0
-
-
-def _class_info(data: Any) -> ClassInfo | None:
-    if data is None:
-        return None
-    return ClassInfo(index=int(data["index"]), label=data.get("label"), score=data.get("score"), logit=data.get("logit"))
-
-
-def case_to_dict(result: CaseResult) -> dict[str, Any]:
-    data = asdict(result)
-    data["regions"] = [asdict(region) for region in result.regions]
-    data["image_size"] = list(result.image_size) if result.image_size else None
-    data["tags"] = list(result.tags)
-    return data
-
-
-def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    """Only the keys this version knows: later versions may add keys without a new schema number."""
-    names = {item.name for item in fields(cls)}
-    return {key: value for key, value in data.items() if key in names}
-
-
-def case_from_dict(data: dict[str, Any]) -> CaseResult:
-    if data.get("status") not in STATUSES:
-        raise ResultsError(f"case {data.get('id')!r}: status {data.get('status')!r} is not one of {', '.join(STATUSES)}")
-    try:
-        regions = tuple(
-            RegionScore(
-                **{
-                    **_known_fields(RegionScore, region),
-                    "failures": tuple(region.get("failures", ())),
-                    "outline": tuple(tuple(point) for point in region.get("outline", ())),
-                }
-            ) for region in data.get("regions", [])
-        )
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> CaseResult:
+        size = data.get("image_size")
         return CaseResult(
-            spec=data["spec"],
+            spec=str(data["spec"]),
             id=str(data["id"]),
-            method=data["method"],
-            status=data["status"],
-            reason=data.get("reason", ""),
+            method=str(data["method"]),
+            verdict=str(data["verdict"]),
+            reason=str(data.get("reason", "")),
             layer=data.get("layer"),
             layer_reason=data.get("layer_reason"),
             score_kind=data.get("score_kind"),
-            predicted=_class_info(data.get("predicted")),
-            target=_class_info(data.get("target")),
-            expect_class=_class_info(data.get("expect_class")),
-            regions=regions,
+            predicted=ClassInfo.from_dict(data.get("predicted")),
+            target=ClassInfo.from_dict(data.get("target")),
+            expect_class=ClassInfo.from_dict(data.get("expect_class")),
+            regions=tuple(RegionScore.from_dict(region) for region in data.get("regions", [])),
+            checks=tuple(Check.from_dict(check) for check in data.get("checks", [])),
             degenerate=data.get("degenerate"),
             image=data.get("image"),
-            image_size=tuple(data["image_size"]) if data.get("image_size") else None,
+            image_size=(int(size[0]), int(size[1])) if size else None,
             model=data.get("model"),
             model_sha256=data.get("model_sha256"),
             preprocess=data.get("preprocess"),
             resize=data.get("resize"),
-            tags=tuple(data.get("tags", ())),
-            xfail=data.get("xfail"),
-            duration_s=float(data.get("duration_s", 0.0)),
-            images=dict(data.get("images", {})),
-            nodeid=data.get("nodeid"),
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise ResultsError(f"case entry is missing or has a bad field ({error}): {str(data)[:200]}") from None
-
-
-def gate_to_dict(gate: GateResult) -> dict[str, Any]:
-    return asdict(gate)
-
-
-def gate_from_dict(data: dict[str, Any]) -> GateResult:
-    try:
-        return GateResult(**_known_fields(GateResult, data))
-    except TypeError as error:
-        raise ResultsError(f"gate entry has unexpected fields ({error})") from None
-
-
-@dataclass(frozen=True)
-class RunResults:
-    """Everything one run produced: cases, gates and provenance."""
-
-    cases: tuple[CaseResult, ...]
-    gates: tuple[GateResult, ...] = ()
-    started: str = ""
-    duration_s: float = 0.0
-    command: str = ""
-    versions: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA_VERSION,
-            "started": self.started,
-            "duration_s": self.duration_s,
-            "command": self.command,
-            "versions": self.versions,
-            "cases": [case_to_dict(case) for case in self.cases],
-            "gates": [gate_to_dict(gate) for gate in self.gates],
-        }
-
-    @staticmethod
-    def from_dict(data: Any, source: str = "results") -> RunResults:
-        if not isinstance(data, dict) or "cases" not in data:
-            raise ResultsError(f"{source}: not a gradcam_audit results file (no 'cases' key)")
-        if data.get("schema") != SCHEMA_VERSION:
-            raise ResultsError(f"{source}: results schema {data.get('schema')!r} is not supported (expected {SCHEMA_VERSION})")
-        return RunResults(
-            cases=tuple(case_from_dict(case) for case in data["cases"]),
-            gates=tuple(gate_from_dict(gate) for gate in data.get("gates", [])),
-            started=data.get("started", ""),
-            duration_s=float(data.get("duration_s", 0.0)),
-            command=data.get("command", ""),
-            versions=dict(data.get("versions", {})),
         )
 
 
-def write_results(results: RunResults, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+def finite_only(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None, so the JSON written is strict (no NaN/Infinity).
+
+    The core already turns non-finite model numbers into errors; this is the last guard for the file format.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_only(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_only(item) for item in value]
+    return value
 
 
-def read_results(path: Path) -> RunResults:
+def dumps_strict(data: Any) -> str:
+    """Strict JSON text (RFC 8259): never NaN or Infinity."""
+    return json.dumps(finite_only(data), indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads_strict(text: str, source: str) -> Any:
+    """Parse strict JSON; NaN, Infinity and malformed text are a ResultsError naming ``source``."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise ResultsError(f"{source}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+    except ValueError as error:
+        raise ResultsError(f"{source}: {error}; results files are strict JSON") from None
+
+
+def read_json_file(path: Path) -> Any:
+    """A results file's parsed JSON, with a readable error for anything that is not UTF-8 strict JSON."""
+    try:
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ResultsError(f"results file not found: {path}") from None
-    except json.JSONDecodeError as error:
-        raise ResultsError(f"{path}: not valid JSON (line {error.lineno}: {error.msg})") from None
-    return RunResults.from_dict(data, str(path))
-
-
-def merge_results(runs: list[RunResults]) -> RunResults:
-    """One run from several shards: cases and gates concatenated, provenance from the first."""
-    if not runs:
-        return RunResults(cases=())
-    return RunResults(
-        cases=tuple(case for run in runs for case in run.cases),
-        gates=tuple(gate for run in runs for gate in run.gates),
-        started=min(run.started for run in runs),
-        duration_s=max(run.duration_s for run in runs),
-        command=runs[0].command,
-        versions=runs[0].versions,
-    )
+    except IsADirectoryError:
+        raise ResultsError(f"{path} is a folder, not a results file: give the results.json inside it") from None
+    except OSError as error:
+        raise ResultsError(f"{path}: cannot be read ({error.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ResultsError(f"{path}: not UTF-8 text (a results file is UTF-8 JSON written by gradcam_audit)") from None
+    return loads_strict(text, str(path))

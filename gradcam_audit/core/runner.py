@@ -7,17 +7,19 @@ batched forward passes. Results are handed out once and then dropped, so memory 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from gradcam_audit.core.engine.explain import Explanation, explain
-from gradcam_audit.core.evaluate import class_index, evaluate_case
+from gradcam_audit.core.evaluate import Verdict, class_index, evaluate_case
 from gradcam_audit.core.images import read_rgb
-from gradcam_audit.core.models import ModelCache
+from gradcam_audit.core.models import ModelCache, describe_user_error
 from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.spec.load import display_path
 from gradcam_audit.core.spec.model import Case, Spec
@@ -46,40 +48,84 @@ class CaseJob:
 
 @dataclass(frozen=True)
 class CaseOutcome:
-    """A case's result plus the arrays a renderer needs for its overlay (not kept after rendering)."""
+    """A case's result plus the arrays a renderer needs for its overlay (not kept after rendering).
+
+    ``duration_s`` is the case's share of its batch's time, so per-case timings add up to the real total.
+    """
 
     result: CaseResult
     image: np.ndarray | None = None
     heatmap: np.ndarray | None = None
+    duration_s: float = 0.0
+
+
+def _finite(value: Any) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _class_info(spec: Spec, index: int, explanation: Explanation | None = None) -> ClassInfo:
     if explanation is None:
         return ClassInfo(index, spec.label_of(index))
-    return ClassInfo(index, spec.label_of(index), score=float(explanation.probabilities[index]), logit=float(explanation.scores[index]))
+    return ClassInfo(index, spec.label_of(index), score=_finite(explanation.probabilities[index]), logit=_finite(explanation.scores[index]))
 
 
-def base_result(job: CaseJob, status: str, reason: str) -> CaseResult:
+def base_result(job: CaseJob, verdict: str, reason: str) -> CaseResult:
+    """The part of a case's result known before (or without) computing it."""
     spec, case = job.spec, job.case
     return CaseResult(
         spec=display_path(spec.path),
         id=case.id,
         method=job.method,
-        status=status,
+        verdict=verdict,
         reason=reason,
         image=display_path(case.image),
         model=display_path(spec.model.path),
         preprocess=spec.preprocess.describe(),
         resize=spec.resize,
-        tags=case.tags,
-        xfail=case.xfail,
         expect_class=_class_info(spec, class_index(case.expect_class, spec.labels)) if case.expect_class is not None else None,
     )
 
 
-def _framework_error(error: Exception) -> str:
-    """A TensorFlow/NumPy failure on user input (wrong input shape, preprocessing that does not fit) in one line."""
+def computed_result(job: CaseJob, explanation: Explanation, verdict: Verdict, model_sha256: str | None) -> CaseResult:
+    """The result of a computed case: its verdict with what produced it (layer, method, classes, regions)."""
+    return replace(
+        base_result(job, verdict.status, verdict.reason),
+        layer=explanation.layer,
+        layer_reason=explanation.layer_reason,
+        score_kind=explanation.score_kind,
+        predicted=_class_info(job.spec, explanation.predicted_index, explanation),
+        target=_class_info(job.spec, explanation.target_index, explanation),
+        regions=verdict.regions,
+        checks=verdict.checks,
+        degenerate=explanation.degenerate,
+        image_size=explanation.geometry.original_size,
+        model_sha256=model_sha256,
+    )
+
+
+def _raised_in_user_code(error: BaseException) -> bool:
+    """Whether the deepest frame is the user's own code (a custom preprocess or loader), not ours or a library's."""
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return False
+    filename = frames[-1].filename
+    return "gradcam_audit" not in Path(filename).parts and "site-packages" not in filename and not filename.startswith("<")
+
+
+def failure_message(error: BaseException) -> str:
+    """Any failure while computing a case, in one line: ours verbatim, a user function's with its file:line,
+    a TensorFlow/NumPy one with what to check."""
+    if isinstance(error, GradcamAuditError):
+        return str(error)
+    if isinstance(error, MemoryError):
+        return ("out of memory while computing this case (the image or the batch is too large for this machine); "
+                "lower --gradcam-batch-size or use a smaller image")
     first_line = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+    if _raised_in_user_code(error):
+        return f"your function raised {describe_user_error(error)}"
     return (
         f"the model could not be run on this case ({type(error).__name__}: {first_line[:300]}); check that "
         "`preprocess`, `resize` and the image's channels match what the model expects"
@@ -97,6 +143,12 @@ class AuditRunner:
         self._groups: dict[tuple[str, str, str], object] = {}
         self._ready: dict[tuple[str, str, str], CaseOutcome] = {}
         self._done: set[tuple[str, str, str]] = set()
+        # Groups computed one case at a time: after a worker crash, so the crash names the case that caused it.
+        self._isolated: set[object] = set()
+
+    def isolate(self, groups: Sequence[object]) -> None:
+        """Compute the jobs of these groups one at a time (no batch-mates to take down, or to blame)."""
+        self._isolated.update(groups)
 
     def plan(self, jobs: Sequence[CaseJob], groups: Sequence[object] | None = None) -> None:
         """Tell the runner every job it may be asked for, in the order they will (probably) run.
@@ -121,6 +173,8 @@ class AuditRunner:
             return [job]
         batch = [job]
         group = self._groups.get(job.key)
+        if group in self._isolated:
+            return batch
         for candidate in self._planned[start + 1 :]:
             if len(batch) >= self.batch_size:
                 break
@@ -139,9 +193,9 @@ class AuditRunner:
         try:
             model = self.models.get(spec.model)
             sha256 = self.models.sha256(spec.model.path)
-        except GradcamAuditError as error:
+        except Exception as error:  # noqa: BLE001 - a custom loader may raise anything; every case says why
             for job in jobs:
-                self._ready[job.key] = CaseOutcome(base_result(job, "error", str(error)))
+                self._ready[job.key] = CaseOutcome(base_result(job, "error", failure_message(error)))
             return
         images: list[np.ndarray] = []
         runnable: list[CaseJob] = []
@@ -149,8 +203,8 @@ class AuditRunner:
             try:
                 images.append(read_rgb(job.case.image, self._channels(model)))
                 runnable.append(job)
-            except GradcamAuditError as error:
-                self._ready[job.key] = CaseOutcome(base_result(job, "error", str(error)))
+            except Exception as error:  # noqa: BLE001 - one unreadable or huge image is that case's error alone
+                self._ready[job.key] = CaseOutcome(base_result(job, "error", failure_message(error)))
         if not runnable:
             return
         try:
@@ -173,28 +227,18 @@ class AuditRunner:
                 for job in runnable:
                     self._compute([job])
                 return
-            message = str(error) if isinstance(error, GradcamAuditError) else _framework_error(error)
             for job in runnable:
-                self._ready[job.key] = CaseOutcome(base_result(job, "error", message))
+                self._ready[job.key] = CaseOutcome(base_result(job, "error", failure_message(error)))
             return
         elapsed = (time.perf_counter() - started) / len(runnable)
         for job, image, explanation in zip(runnable, images, explanations):
-            verdict = evaluate_case(job.spec, job.case, explanation)
-            result = base_result(job, "passed" if verdict.passed else "failed", verdict.reason)
-            result = replace(
-                result,
-                layer=explanation.layer,
-                layer_reason=explanation.layer_reason,
-                score_kind=explanation.score_kind,
-                predicted=_class_info(job.spec, explanation.predicted_index, explanation),
-                target=_class_info(job.spec, explanation.target_index, explanation),
-                regions=verdict.regions,
-                degenerate=explanation.degenerate,
-                image_size=explanation.geometry.original_size,
-                model_sha256=sha256,
-                duration_s=elapsed,
-            )
-            self._ready[job.key] = CaseOutcome(result, image, explanation.heatmap_full)
+            try:
+                verdict = evaluate_case(job.spec, job.case, explanation)
+            except Exception as error:  # noqa: BLE001 - e.g. a mask that cannot be read: this case's error only
+                self._ready[job.key] = CaseOutcome(base_result(job, "error", failure_message(error)), duration_s=elapsed)
+                continue
+            result = computed_result(job, explanation, verdict, sha256)
+            self._ready[job.key] = CaseOutcome(result, image, explanation.heatmap_full, elapsed)
 
     @staticmethod
     def _channels(model: Any) -> int:

@@ -1,19 +1,29 @@
-"""Scoring a heatmap against regions: mass, lift, pointing game and IoU, with verdicts."""
+"""Scoring a heatmap against a region: the basic numbers (mass, lift, area share) and every decided check."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from gradcam_audit.core.checks import Check, all_passed, decide, failed, reasons
+from gradcam_audit.core.metrics import REGION_METRICS, RegionContext
 from gradcam_audit.core.spec.model import Region
-
-POINTING_TOLERANCE_PIXELS = 15  # Zhang et al., "Top-down neural attention by excitation backprop"
 
 
 @dataclass(frozen=True)
 class RegionScore:
-    """A region's numbers and verdict. ``failures`` says, in words, every threshold that was missed."""
+    """A region's numbers and its decided checks.
+
+    Attributes:
+        name / role: the region and whether the model must look there ("required"), must not ("forbidden"),
+            or it is only measured ("check").
+        mass: heatmap inside ÷ heatmap total; area_share: region pixels ÷ pixels the model saw;
+        lift: mass ÷ area_share (1.0 is chance); unseen_share: share of the region the model never saw.
+        checks: every threshold of the region, decided (see `core.checks.Check`).
+        outline: polygon in original-image pixels, for drawing.
+    """
 
     name: str
     role: str  # "required" | "forbidden" | "check"
@@ -21,39 +31,57 @@ class RegionScore:
     lift: float
     area_share: float
     unseen_share: float
-    peak_inside: bool | None
-    iou: float | None
-    min_mass: float | None
-    max_mass: float | None
-    min_lift: float | None
-    min_iou: float | None
-    iou_threshold: float
-    passed: bool
-    failures: tuple[str, ...]
-    outline: tuple[tuple[float, float], ...] = ()  # polygon in original-image pixels, for drawing
+    checks: tuple[Check, ...]
+    iou_threshold: float = 0.5
+    outline: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return all_passed(self.checks)
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        return reasons(self.checks)
+
+    def measured(self, metric: str) -> Any:
+        """The value a check measured for ``metric`` (e.g. "iou", "peak_inside"), or None if none did."""
+        return next((check.value for check in self.checks if check.metric == metric), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "mass": self.mass,
+            "lift": self.lift,
+            "area_share": self.area_share,
+            "unseen_share": self.unseen_share,
+            "passed": self.passed,
+            "checks": [check.to_dict() for check in self.checks],
+            "iou_threshold": self.iou_threshold,
+            "outline": [list(point) for point in self.outline],
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> RegionScore:
+        return RegionScore(
+            name=str(data["name"]),
+            role=str(data["role"]),
+            mass=float(data["mass"]),
+            lift=float(data["lift"]),
+            area_share=float(data["area_share"]),
+            unseen_share=float(data.get("unseen_share", 0.0)),
+            checks=tuple(Check.from_dict(check) for check in data.get("checks", [])),
+            iou_threshold=float(data.get("iou_threshold", 0.5)),
+            outline=tuple((float(x), float(y)) for x, y in data.get("outline", [])),
+        )
 
 
-def _role(region: Region) -> str:
+def role_of(region: Region) -> str:
     if region.is_required:
         return "required"
     if region.is_forbidden:
         return "forbidden"
     return "check"
-
-
-def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Pixels within ``radius`` (Chebyshev) of the mask, via a summed-area table: O(H·W)."""
-    height, width = mask.shape
-    table = np.zeros((height + 1, width + 1), dtype=np.int64)
-    table[1:, 1:] = mask.astype(np.int64).cumsum(0).cumsum(1)
-    rows = np.arange(height)
-    columns = np.arange(width)
-    top = np.clip(rows - radius, 0, height)[:, None]
-    bottom = np.clip(rows + radius + 1, 0, height)[:, None]
-    left = np.clip(columns - radius, 0, width)[None, :]
-    right = np.clip(columns + radius + 1, 0, width)[None, :]
-    counts = table[bottom, right] - table[top, right] - table[bottom, left] + table[top, left]
-    return counts > 0
 
 
 def score_region(
@@ -79,45 +107,31 @@ def score_region(
         unseen_share = float((mask & ~visible).sum() / max(int(mask.sum()), 1))
     mass = inside / total if total > 0 else 0.0
     lift = mass / area_share if area_share > 0 else 0.0
-    failures: list[str] = []
+    checks: list[Check] = []
+    # Built-in conditions first: a region the model cannot see can meet no threshold honestly (a min_mass of 0
+    # would otherwise pass on a region cropped away).
     if not mask.any():
-        failures.append("the region covers no pixel of the image")
+        checks.append(failed(region.name, "covers_pixels", "the region covers no pixel of the image", value=False, limit=True))
     elif area_share == 0 and region.is_required:
-        failures.append("the model never sees this region: the resize mode crops it away")
-    if region.min_mass is not None and mass < region.min_mass:
-        failures.append(f"mass {mass:.3f} < min_mass {region.min_mass:g}")
-    if region.max_mass is not None and mass > region.max_mass:
-        failures.append(f"mass {mass:.3f} > max_mass {region.max_mass:g}")
-    if region.min_lift is not None and lift < region.min_lift:
-        failures.append(f"lift {lift:.2f} < min_lift {region.min_lift:g}")
-    peak_inside: bool | None = None
-    if region.peak_inside:
-        peak_row, peak_column = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
-        peak_inside = bool(_dilate(mask, POINTING_TOLERANCE_PIXELS)[peak_row, peak_column])
-        if not peak_inside:
-            failures.append(f"heatmap peak at (x={peak_column}, y={peak_row}) is not inside (±{POINTING_TOLERANCE_PIXELS} px)")
-    iou: float | None = None
-    if region.min_iou is not None:
-        attended = heatmap >= region.iou_threshold * float(heatmap.max())
-        union = float((attended | mask).sum())
-        iou = float((attended & mask).sum()) / union if union else 0.0
-        if iou < region.min_iou:
-            failures.append(f"IoU {iou:.3f} < min_iou {region.min_iou:g} (heatmap ≥ {region.iou_threshold:g}× max)")
+        checks.append(failed(region.name, "visible", "the model never sees this region: the resize mode crops it away",
+                             value=False, limit=True))
+    context = RegionContext(heatmap=heatmap, mask=mask, mass=mass, lift=lift, area_share=area_share)
+    if checks:
+        # Nothing can be measured on a region the model never sees: each threshold is missed, never met by accident.
+        unmeasurable = checks[0].reason
+        checks.extend(decide(region.name, metric.metric, None, metric.comparison, metric.limit(region), threshold_key=metric.threshold_key,
+                             reason=f"{metric.threshold_key} cannot be judged: {unmeasurable}")
+                      for metric in REGION_METRICS if metric.applies(region))
+    else:
+        checks.extend(metric.check(region, context) for metric in REGION_METRICS if metric.applies(region))
     return RegionScore(
         name=region.name,
-        role=_role(region),
+        role=role_of(region),
         mass=mass,
         lift=lift,
         area_share=area_share,
         unseen_share=unseen_share,
-        peak_inside=peak_inside,
-        iou=iou,
-        min_mass=region.min_mass,
-        max_mass=region.max_mass,
-        min_lift=region.min_lift,
-        min_iou=region.min_iou,
+        checks=tuple(checks),
         iou_threshold=region.iou_threshold,
-        passed=not failures,
-        failures=tuple(failures),
         outline=outline,
     )

@@ -7,7 +7,9 @@ from typing import Any
 
 from gradcam_audit.core.engine.explain import explain, resolve_target
 from gradcam_audit.core.evaluate import evaluate_case
-from gradcam_audit.core.results import CaseResult, ClassInfo
+from gradcam_audit.core.ledger import CaseEntry, final_case_status
+from gradcam_audit.core.results import CaseResult
+from gradcam_audit.core.runner import CaseJob, computed_result
 from gradcam_audit.core.spec.model import Case, ModelRef, Preprocess, Region, Shape, Spec
 from gradcam_audit.errors import GradcamAuditError
 from gradcam_audit.rendering.text_table import failure_text
@@ -71,17 +73,9 @@ def assert_attention(
                 target=target, expect_class=expect_class)
     (explanation,) = explain(model, [image], layer=layer, targets=target, method=method, labels=labels,
                              preprocess=spec.preprocess, resize=resize)
-    verdict = evaluate_case(spec, case, explanation)
-
-    def info(index: int) -> ClassInfo:
-        return ClassInfo(index, spec.label_of(index), float(explanation.probabilities[index]), float(explanation.scores[index]))
-
-    result = CaseResult(
-        spec="<assert_attention>", id=name, method=explanation.method, status="passed" if verdict.passed else "failed",
-        reason=verdict.reason, layer=explanation.layer, layer_reason=explanation.layer_reason, score_kind=explanation.score_kind,
-        predicted=info(explanation.predicted_index), target=info(explanation.target_index), regions=verdict.regions,
-        degenerate=explanation.degenerate, image_size=explanation.geometry.original_size,
-    )
-    if not verdict.passed:
-        raise AttentionAssertionError("attention check failed\n" + failure_text(result))
+    result = computed_result(CaseJob(spec, case, explanation.method), explanation, evaluate_case(spec, case, explanation), None)
+    status, extra = final_case_status(result.verdict, None)
+    if status != "passed":
+        entry = CaseEntry(spec=result.spec, id=name, method=result.method, status=status, reason=extra or result.reason, result=result)
+        raise AttentionAssertionError("attention check failed\n" + failure_text(entry))
     return result

@@ -1,20 +1,18 @@
-"""Controller side: gathers case results from test reports (also across xdist) and writes the outputs."""
+"""Controller side: feeds every entry that reports carry (also across xdist) into the core's ledger, then writes
+the outputs and makes pytest's exit status agree with the ledger's verdict."""
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
-from gradcam_audit.core.results import CaseResult, GateResult, RunResults, case_from_dict, gate_from_dict, write_results
+from gradcam_audit.core.ledger import CaseEntry, GateEntry, RunResults, write_results
 from gradcam_audit.plugin.options import Settings
-
-_NODEID = re.compile(r"^(?P<spec>.+?\.ya?ml)::(?P<id>.+?)(?:\[(?P<method>[^\]]+)\])?$")
+from gradcam_audit.plugin.state import RunState
 
 
 def _versions() -> dict[str, str]:
@@ -30,63 +28,84 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-class ResultCollector:
-    """Registered only on the controller; results arrive as JSON-safe data on the reports."""
+def _unfinished_cause(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> str:
+    """Why entries still open at the end did not run, from what pytest knows about how the session ended."""
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted"
+    if session.shouldfail:
+        return "stopped_early"
+    if session.shouldstop:
+        return "interrupted"
+    return "no_result"
 
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+
+class ResultCollector:
+    """Registered only on the controller; entries arrive as JSON-safe data on the reports."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, state: RunState) -> None:
         self.config = config
         self.settings = settings
-        self.cases: dict[str, CaseResult] = {}
-        self.gates: dict[str, GateResult] = {}
+        self.state = state
         self.started = time.time()
         self.written: list[str] = []
+        self.notes: list[str] = []
+        self.results: RunResults | None = None
+
+    # -- entries ------------------------------------------------------------------------------------
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         case_data = getattr(report, "gradcam_case", None)
         gate_data = getattr(report, "gradcam_gate", None)
         if case_data is not None:
-            self.cases[report.nodeid] = case_from_dict(case_data)
+            self.state.audit.record_case(CaseEntry.from_dict(case_data))
         elif gate_data is not None:
-            self.gates[report.nodeid] = gate_from_dict(gate_data)
+            self.state.audit.record_gate(GateEntry.from_dict(gate_data))
         elif report.failed and report.when not in ("setup", "call", "teardown"):
-            # An xdist worker died while running this item: keep the case, as an error, in the report.
             self._record_crash(report)
 
     def _record_crash(self, report: pytest.TestReport) -> None:
-        match = _NODEID.match(report.nodeid)
-        if match is None or report.nodeid in self.cases:
+        """An xdist worker died while running this item (after its one retry): the entry is an error naming it."""
+        key = self.state.key_for_nodeid(report.nodeid)
+        if not isinstance(key, tuple) or not self.state.audit.has_case(key):
             return
-        self.cases[report.nodeid] = CaseResult(
-            spec=match["spec"],
-            id=match["id"],
-            method=match["method"] or "gradcam",
-            status="error",
-            reason=f"the test process crashed while running this case: {str(report.longrepr).strip().splitlines()[-1] if report.longrepr else 'no output'}",
-            nodeid=report.nodeid,
-        )
+        detail = str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "no output"
+        crash = self.state.crash_details.get(report.nodeid, "")
+        reason = (f"the test process crashed while computing this case ({detail}{'; ' + crash if crash else ''}); "
+                  "it was retried once, alone, and crashed again: look for what kills the process (out of memory, a native crash, "
+                  "a signal sent by your own code)")
+        self.state.audit.record_crash(key, reason)
+        self.notes.append(f"a test process crashed on {report.nodeid}; see that case's reason")
 
-    def results(self) -> RunResults:
-        return RunResults(
-            cases=tuple(self.cases.values()),
-            gates=tuple(self.gates.values()),
-            started=datetime.fromtimestamp(self.started, timezone.utc).isoformat(timespec="seconds"),
-            duration_s=round(time.time() - self.started, 3),
-            command="pytest " + " ".join(self.config.invocation_params.args),
-            versions=_versions(),
-        )
+    # -- the end ------------------------------------------------------------------------------------
 
     @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.cases and not self.gates:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
+        if not self.state.settings.spec_paths:
             return
-        results = self.results()
+        results = self.state.audit.ledger(
+            unfinished_cause=_unfinished_cause(session, exitstatus),
+            started=self.started,
+            command="pytest " + " ".join(self.config.invocation_params.args),
+            versions=_versions(),
+            notes=self.notes,
+        )
+        self.results = results
+        if not results.entries:
+            return
+        self._write(results)
+        # The exit status and the headline always agree: a run that is not PASSED never exits 0.
+        if results.verdict != "passed" and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write(self, results: RunResults) -> None:
         write_results(results, self.settings.json_path)
         self.written.append(f"JSON {os.path.relpath(self.settings.json_path)}")
         if self.settings.report is not None:
             from gradcam_audit.rendering.html_report import write_html_report
 
-            write_html_report(results, self.settings.report, inline_images=self.settings.report_images == "inline")
+            write_html_report(results, self.settings.report, inline_images=self.settings.report_images == "inline",
+                              images_base=self.settings.results_folder)
             self.written.append(f"report {os.path.relpath(self.settings.report)}")
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path:
@@ -98,15 +117,8 @@ class ResultCollector:
             self.written.append("GitHub step summary")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.cases and not self.gates:
+        if self.results is None or not self.results.entries:
             return
-        counts: dict[str, int] = {}
-        for case in self.cases.values():
-            counts[case.status] = counts.get(case.status, 0) + 1
-        gate_counts: dict[str, int] = {}
-        for gate in self.gates.values():
-            gate_counts[gate.status] = gate_counts.get(gate.status, 0) + 1
-        parts = [f"{count} {status}" for status, count in sorted(counts.items())]
-        if self.gates:
-            parts.append("gates: " + ", ".join(f"{count} {status}" for status, count in sorted(gate_counts.items())))
-        terminalreporter.write_sep("-", "gradcam audit: " + ", ".join(parts) + (f" → {'; '.join(self.written)}" if self.written else ""))
+        from gradcam_audit.rendering.terminal import summary_line
+
+        terminalreporter.write_sep("-", summary_line(self.results) + (f" → {'; '.join(self.written)}" if self.written else ""))

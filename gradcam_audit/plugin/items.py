@@ -1,4 +1,8 @@
-"""Collection: a spec file becomes a pytest.File whose items are its cases (one per method) and its gate."""
+"""Collection: a spec file becomes a pytest.File whose items are its planned cases (one per method) and its gate.
+
+Items decide nothing: each asks the core's Audit for its entry and maps the entry's final status to a pytest
+outcome (passed → pass, xfailed → xfail, skipped / not run → skip, anything else → a readable failure).
+"""
 
 from __future__ import annotations
 
@@ -8,212 +12,117 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from gradcam_audit.core.gates import evaluate_gate
-from gradcam_audit.core.results import CaseResult, GateResult
-from gradcam_audit.core.runner import CaseJob
-from gradcam_audit.core.spec.load import display_path, parse_spec
-from gradcam_audit.core.spec.model import Region, Spec
-from gradcam_audit.errors import Problem
+from gradcam_audit.core.audit import CaseKey, PlannedCase, PlannedGate, SpecPlan
+from gradcam_audit.core.ledger import CaseEntry, GateEntry
 from gradcam_audit.plugin.state import run_state
-from gradcam_audit.rendering.text_table import failure_text
+from gradcam_audit.rendering.text_table import failure_text, gate_failure_text, junit_properties
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
 
 
-class CaseNotPassed(Exception):
-    """A case did not pass; carries the result for a readable failure instead of a traceback."""
+class EntryNotPassed(Exception):
+    """An entry ended failed, error or unexpectedly passed; carries it for a readable failure, not a traceback."""
 
-    def __init__(self, result: CaseResult, overlay: str | None) -> None:
-        super().__init__(result.reason)
-        self.result = result
-        self.overlay = overlay
-
-
-class CaseFailed(CaseNotPassed):
-    """The case missed a threshold (the only failure a spec's `xfail` may absorb)."""
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
 
 
-class CaseError(CaseNotPassed):
-    """The case could not be computed (model, layer, image, target): never absorbed by an expected failure."""
-
-
-class GateFailed(Exception):
-    """A suite gate missed a threshold."""
-
-
-class SpecInvalid(Exception):
-    """A spec (or one case of it) is invalid; the message lists every problem with file, line and field."""
-
-
-def _apply_overrides(spec: Spec, overrides: dict[str, float]) -> Spec:
-    if not overrides:
-        return spec
-
-    def region(original: Region) -> Region:
-        # Field names are only known at run time, so the values cannot be checked against each field's type.
-        changes: dict[str, Any] = {key: value for key, value in overrides.items() if getattr(original, key) is not None}
-        return replace(original, **changes)
-
-    cases = tuple(replace(case, regions=tuple(region(r) for r in case.regions)) for case in spec.cases)
-    return replace(spec, cases=cases)
+def _outcome(status: str, reason: str, failure: str) -> None:
+    """Map a final status to pytest's outcome. The status was decided by the core; this only translates it."""
+    __tracebackhide__ = True
+    if status == "passed":
+        return
+    if status == "xfailed":
+        pytest.xfail(reason or "expected failure")
+    if status in ("skipped", "not_run"):
+        pytest.skip(reason or status)
+    raise EntryNotPassed(failure)
 
 
 class SpecFile(pytest.File):
-    """One YAML spec: yields a problem item, its case items and its gate item."""
+    """One YAML spec: yields its planned case items and its gate item."""
+
+    spec_plan: SpecPlan
 
     def collect(self) -> Iterator[pytest.Item]:
         state = run_state(self.config)
-        parsed = parse_spec(self.path)
-        spec = parsed.spec
-        if parsed.problems:
-            yield SpecProblemItem.from_parent(self, name="spec", problems=parsed.problems)
-        if spec is None:
+        spec_plan = state.plan.for_path(self.path)
+        if spec_plan is None:
             return
-        spec = _apply_overrides(spec, state.settings.overrides)
-        methods = (state.settings.method,) if state.settings.method else spec.methods
-        invalid_by_index = {case.index: case for case in spec.invalid_cases}
-        valid = iter(spec.cases)
-        total = len(spec.cases) + len(spec.invalid_cases)
-        for index in range(total):
-            if index in invalid_by_index:
-                invalid = invalid_by_index[index]
-                yield InvalidCaseItem.from_parent(self, name=invalid.id, problems=invalid.problems, line=invalid.line)
-                continue
-            case = next(valid)
-            for method in methods:
-                name = case.id if len(methods) == 1 else f"{case.id}[{method}]"
-                if parsed.problems:
-                    continue  # a file-level problem (e.g. the model) stops every case; the problem item says why
-                job = CaseJob(spec, case, method)
-                item = CaseItem.from_parent(self, name=name, job=job)
-                item.add_marker("gradcam")
-                for tag in case.tags:
-                    state.register_marker(self.config, tag)
-                    item.add_marker(tag)
-                if case.xfail:
-                    # Only a missed threshold is the expected failure; an error (bad layer, missing image) still fails.
-                    item.add_marker(pytest.mark.xfail(reason=case.xfail, strict=True, raises=CaseFailed))
-                yield item
-        if spec.gate is not None and not parsed.problems:
-            gate_item = GateItem.from_parent(self, name="gate", spec=spec, methods=methods)
-            if spec.xfail:
-                gate_item.add_marker(pytest.mark.xfail(reason=spec.xfail, strict=True, raises=GateFailed))
-            yield gate_item
+        for planned in spec_plan.cases:
+            item = CaseItem.from_parent(self, name=planned.name, planned=planned)
+            item.add_marker("gradcam")
+            for tag in planned.entry.tags:
+                state.register_marker(self.config, tag)
+                item.add_marker(tag)
+            yield item
+        if spec_plan.gate is not None:
+            yield GateItem.from_parent(self, name=spec_plan.gate.name, planned=spec_plan.gate)
 
 
 class CaseItem(pytest.Item):
-    """One case with one method."""
+    """One planned case with one method."""
 
-    def __init__(self, *, job: CaseJob, **kwargs: Any) -> None:
+    def __init__(self, *, planned: PlannedCase, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.job = job
-        self.case_result: CaseResult | None = None
+        self.planned = planned
+        self.entry: CaseEntry | None = None
+
+    @property
+    def key(self) -> CaseKey:
+        return self.planned.key
 
     def runtest(self) -> None:
         state = run_state(self.config)
-        outcome = state.runner.run(self.job)
-        result = replace(outcome.result, nodeid=self.nodeid)
-        images = state.render_images(result, outcome.image, outcome.heatmap)
-        result = replace(result, images=images)
-        state.record_verdict(self.job, result)
-        self.case_result = result
-        for key, value in junit_properties(result):
-            self.user_properties.append((key, value))
-        if result.status == "error":
-            raise CaseError(result, state.overlay_display_path(images))
-        if result.status != "passed":
-            raise CaseFailed(result, state.overlay_display_path(images))
+        run = state.audit.run_case(self.key)
+        entry = replace(run.entry, images=state.render_images(run) or run.entry.images, nodeid=self.nodeid)
+        state.audit.record_case(entry)
+        self.entry = entry
+        for name, value in junit_properties(entry):
+            self.user_properties.append((name, value))
+        _outcome(entry.status, entry.reason, failure_text(entry, state.overlay_display_path(entry)))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
-        if isinstance(excinfo.value, CaseNotPassed):
-            return failure_text(excinfo.value.result, excinfo.value.overlay)
+        if isinstance(excinfo.value, EntryNotPassed):
+            return excinfo.value.text
         return super().repr_failure(excinfo)  # a bug in gradcam_audit itself: show the traceback
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        line = self.job.case.line
+        line = self.planned.entry.line
         return self.path, (line - 1) if line else None, _headline(self)
 
 
-class ProblemItem(pytest.Item):
-    """Fails with a spec's problems, listed with file, line and field; also reported as an error case."""
-
-    def __init__(self, *, problems: tuple[Problem, ...], line: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.problems = problems
-        self.line = line
-
-    def runtest(self) -> None:
-        raise SpecInvalid(format_problems(self.problems))
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        return str(excinfo.value)
-
-    def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, (self.line - 1) if self.line else None, _headline(self)
-
-    def error_result(self) -> CaseResult:
-        """The result the report shows, so an invalid spec can never look like a passed audit."""
-        return CaseResult(spec=display_path(self.path), id=self.name, method="-", status="error",
-                          reason=format_problems(self.problems), nodeid=self.nodeid)
-
-
-class InvalidCaseItem(ProblemItem):
-    """A case the loader rejected: it fails with its problems while the other cases run."""
-
-
-class SpecProblemItem(ProblemItem):
-    """File-level problems (YAML syntax, model, unknown keys): one failing item listing all of them."""
-
-
 class GateItem(pytest.Item):
-    """The spec's suite-level gate, after its cases. Cases not run in this process are computed here."""
+    """The spec's suite-level gate, judged by the core from its cases' final statuses."""
 
-    def __init__(self, *, spec: Spec, methods: tuple[str, ...], **kwargs: Any) -> None:
+    def __init__(self, *, planned: PlannedGate, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.spec = spec
-        self.methods = methods
-        self.gate_result: GateResult | None = None
+        self.planned = planned
+        self.entry: GateEntry | None = None
+
+    @property
+    def key(self) -> str:
+        return self.planned.entry.key
 
     def runtest(self) -> None:
         state = run_state(self.config)
-        results = [state.verdict_for(CaseJob(self.spec, case, method)) for case in self.spec.cases for method in self.methods]
-        assert self.spec.gate is not None
-        errored = [result.id for result in results if result.status == "error"]
-        if errored:
-            raise SpecInvalid(f"gate cannot be judged: {len(errored)} case(s) could not be computed ({', '.join(errored[:10])}); fix them first")
-        invalid_count = len(self.spec.invalid_cases) * len(self.methods)
-        self.gate_result = evaluate_gate(display_path(self.spec.path), self.spec.gate, results, invalid_count)
-        if self.gate_result.status != "passed":
-            raise GateFailed(f"gate FAILED: {self.gate_result.reason}")
+        entry = replace(state.audit.run_gate(self.key), nodeid=self.nodeid)
+        state.audit.record_gate(entry)
+        self.entry = entry
+        _outcome(entry.status, entry.reason, gate_failure_text(entry))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
-        if isinstance(excinfo.value, (SpecInvalid, GateFailed)):
-            return str(excinfo.value)
+        if isinstance(excinfo.value, EntryNotPassed):
+            return excinfo.value.text
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        line = self.spec.gate.line if self.spec.gate else None
+        line = self.planned.entry.line
         return self.path, (line - 1) if line else None, _headline(self)
 
 
 def _headline(item: pytest.Item) -> str:
     # Not a suffix of the node id on purpose: pytest would read dots in it as Python module separators.
     return f"{item.name} ({item.path.name})"
-
-
-def format_problems(problems: tuple[Problem, ...]) -> str:
-    count = len(problems)
-    return f"{count} problem{'s' if count != 1 else ''} in the spec:\n" + "\n".join(problem.format() for problem in problems)
-
-
-def junit_properties(result: CaseResult) -> list[tuple[str, object]]:
-    """Flat numbers for --junitxml (record_property style)."""
-    properties: list[tuple[str, object]] = [("gradcam_method", result.method), ("gradcam_layer", result.layer or "")]
-    if result.predicted is not None:
-        properties.append(("gradcam_predicted", result.predicted.label or result.predicted.index))
-    for region in result.regions:
-        properties.append((f"gradcam_{region.name}_mass", round(region.mass, 6)))
-        properties.append((f"gradcam_{region.name}_lift", round(region.lift, 6)))
-    return properties
-

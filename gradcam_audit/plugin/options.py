@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,20 +75,28 @@ class Settings:
     shard: tuple[int, int] | None = None
     overlay_style: Any = None  # rendering.overlay.OverlayStyle, built lazily so --help stays fast
 
+    @property
+    def results_folder(self) -> Path:
+        """Where results.json lives; case pictures are written below it and named relative to it."""
+        return self.json_path.parent
 
-def read_settings(config: pytest.Config) -> Settings:
+
+def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()) -> Settings:
     from gradcam_audit.core.method_names import METHOD_NAMES
 
     invocation = config.invocation_params.dir
+    # Command-line paths are relative to where pytest was started; ini paths to the ini file's folder, so a run
+    # from a subfolder finds the same specs and writes the same report.
+    ini_base = config.inipath.parent if config.inipath else config.rootpath
     command_line = config.getoption("gradcam_specs") or []
     spec_paths = tuple((invocation / path).resolve() for path in command_line)
     if not spec_paths:
-        ini_base = config.inipath.parent if config.inipath else config.rootpath
         spec_paths = tuple((ini_base / str(path)).resolve() for path in (config.getini("gradcam_specs") or []))
-    report_value = str(get(config, "gradcam_report"))
-    report = None if get(config, "gradcam_no_report") else (invocation / report_value).resolve()
-    json_value = get(config, "gradcam_json")
-    json_path = (invocation / json_value).resolve() if json_value else (invocation / report_value).resolve().parent / "results.json"
+    spec_paths = tuple(dict.fromkeys((*spec_paths, *extra_spec_paths)))
+    report_value, report_base = _path_option(config, "gradcam_report", invocation, ini_base)
+    report = None if get(config, "gradcam_no_report") else (report_base / report_value).resolve()
+    json_value, json_base = _path_option(config, "gradcam_json", invocation, ini_base)
+    json_path = (json_base / json_value).resolve() if json_value else (report_base / report_value).resolve().parent / "results.json"
     try:
         batch_size = int(get(config, "gradcam_batch_size"))
         if batch_size < 1:
@@ -97,15 +106,12 @@ def read_settings(config: pytest.Config) -> Settings:
     method = get(config, "gradcam_method") or None
     if method is not None and method not in METHOD_NAMES:
         raise pytest.UsageError(f"--gradcam-method {method!r} is not one of: {', '.join(METHOD_NAMES)}")
-    overrides: dict[str, float] = {}
-    for item in get(config, "gradcam_override") or []:
-        key, _, value = str(item).partition("=")
-        if key not in ("min_mass", "max_mass", "min_lift", "min_iou") or not value:
-            raise pytest.UsageError(f"--gradcam-override {item!r}: expected KEY=VALUE with KEY in min_mass, max_mass, min_lift, min_iou")
-        try:
-            overrides[key] = float(value)
-        except ValueError:
-            raise pytest.UsageError(f"--gradcam-override {item!r}: {value!r} is not a number") from None
+    from gradcam_audit.core.audit import OverrideError, parse_overrides
+
+    try:
+        overrides = parse_overrides(get(config, "gradcam_override") or [])
+    except OverrideError as error:
+        raise pytest.UsageError(str(error)) from None
     images = str(get(config, "gradcam_report_images") or "inline")
     if images not in ("inline", "files"):
         raise pytest.UsageError(f"gradcam_report_images must be 'inline' or 'files', got {images!r}")
@@ -131,6 +137,36 @@ def _overlay_style(config: pytest.Config, report: Path | None) -> Any:
                             image_format=str(get(config, "gradcam_image_format")))
     except GradcamAuditError as error:
         raise pytest.UsageError(str(error)) from None
+
+
+def _path_option(config: pytest.Config, name: str, invocation: Path, ini_base: Path) -> tuple[str, Path]:
+    """The option's value and the folder it is relative to (the invocation folder, or the ini file's)."""
+    value = config.getoption(name)
+    if value:
+        return str(value), invocation
+    ini_value = config.getini(name)
+    return (str(ini_value) if ini_value else ""), ini_base
+
+
+def check_writable(settings: Settings) -> None:
+    """Fail before any model runs when the results or the report cannot be written (pytest's usage error, exit 4)."""
+    targets = [settings.json_path] + ([settings.report] if settings.report is not None else [])
+    for target in targets:
+        folder = target.parent
+        blocker = next((parent for parent in (folder, *folder.parents) if parent.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise pytest.UsageError(f"cannot write {target}: {blocker} is a file, not a folder; choose another path with "
+                                    "--gradcam-report / --gradcam-json (or remove the file)")
+        if target.is_dir():
+            raise pytest.UsageError(f"cannot write {target}: it is a folder; give a file name such as {target / 'index.html'}")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".gradcam-write-check-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            raise pytest.UsageError(f"cannot write to {folder} ({error.strerror or error}); choose a writable place with "
+                                    "--gradcam-report / --gradcam-json, or fix the folder's permissions") from None
 
 
 def _parse_shard(value: Any) -> tuple[int, int] | None:

@@ -1,23 +1,21 @@
 """pytest glue (entry point ``pytest11: gradcam_audit``): options, collection, outcomes, outputs.
 
-No maths here: the core computes, the renderers draw, this module wires them into pytest.
+No maths and no verdicts here: the core's Audit plans and decides, the renderers draw, this module wires them
+into pytest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gradcam_audit.core.results import case_to_dict, gate_to_dict
-from gradcam_audit.core.runner import base_result
-from gradcam_audit.core.spec.load import is_spec_file
 from gradcam_audit.plugin.collector import ResultCollector
-from gradcam_audit.plugin.items import CaseItem, GateItem, ProblemItem, SpecFile
-from gradcam_audit.plugin.options import add_options, read_settings
+from gradcam_audit.plugin.discovery import explicit_spec_files
+from gradcam_audit.plugin.items import CaseItem, GateItem, SpecFile
+from gradcam_audit.plugin.options import add_options, check_writable, read_settings
 from gradcam_audit.plugin.state import has_run_state, install, run_state
 
 
@@ -25,41 +23,46 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
 def _route_arguments(config: pytest.Config, spec_paths: tuple[Path, ...]) -> None:
     """`pytest --gradcam-specs specs/` alone runs the audit only; with explicit test paths, both.
 
     Specs named in the ini file (`gradcam_specs`) are added to what pytest would run anyway, so a plain
-    `pytest` runs the unit tests and the audit.
+    `pytest` runs the unit tests and the audit. A node id or file inside a spec path narrows the run to it.
     """
     from_command_line = bool(config.getoption("gradcam_specs"))
     if from_command_line and config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args[:] = [str(path) for path in spec_paths]
         return
-    present = {Path(config.invocation_params.dir, argument.split("::")[0]).resolve() for argument in config.args}
-    config.args.extend(str(path) for path in spec_paths if path not in present)
+    present = [Path(config.invocation_params.dir, argument.split("::")[0]).resolve() for argument in config.args]
+    config.args.extend(str(path) for path in spec_paths if not any(_inside(argument, path) for argument in present))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    settings = read_settings(config)
-    install(config, settings)
+    # `pytest specs/x.yaml::case` needs no --gradcam-specs: a YAML file given by name that looks like a spec is one.
+    settings = read_settings(config, extra_spec_paths=explicit_spec_files(config.args, config.invocation_params.dir))
+    state = install(config, settings)
     config.addinivalue_line("markers", "gradcam: a gradcam_audit spec case")
     if settings.spec_paths:
         missing = [str(path) for path in settings.spec_paths if not path.exists()]
         if missing:
             raise pytest.UsageError(f"--gradcam-specs: no such file or directory: {', '.join(missing)}")
+        if not hasattr(config, "workerinput"):
+            check_writable(settings)
         _route_arguments(config, settings.spec_paths)
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(ResultCollector(config, settings), "gradcam-result-collector")
+        config.pluginmanager.register(ResultCollector(config, settings, state), "gradcam-result-collector")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile | None:
-    if not has_run_state(parent.config) or not is_spec_file(file_path):
+    if not has_run_state(parent.config) or not run_state(parent.config).settings.spec_paths:
         return None
-    resolved = file_path.resolve()
-    for spec_path in run_state(parent.config).settings.spec_paths:
-        if resolved == spec_path or spec_path in resolved.parents:
-            return SpecFile.from_parent(parent, path=file_path)
-    return None
+    if run_state(parent.config).plan.for_path(file_path) is None:
+        return None
+    return SpecFile.from_parent(parent, path=file_path)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -70,12 +73,69 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if shard is None:
         return
     index, count = shard
-    audit_items = [item for item in items if isinstance(item.parent, SpecFile)]
+    audit_items = [item for item in items if isinstance(item, CaseItem)]
     deselected = [item for position, item in enumerate(audit_items) if position % count != index - 1]
     if deselected:
         deselected_ids = {id(item) for item in deselected}
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if id(item) not in deselected_ids]
+
+
+def _isolated_specs(config: pytest.Config) -> list[Path]:
+    """Spec files a restarted xdist worker must compute one case at a time (a worker crashed on them)."""
+    workerinput = getattr(config, "workerinput", None) or {}
+    return [(config.rootpath / path).resolve() for path in workerinput.get("gradcam_isolate", [])]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The core's audit learns which entries run in this session; the rest are recorded as not run, and why."""
+    if not has_run_state(session.config) or not run_state(session.config).settings.spec_paths:
+        return
+    state = run_state(session.config)
+    rest = "other_shard" if state.settings.shard else "deselected"
+    case_keys = [item.key for item in session.items if isinstance(item, CaseItem)]
+    gate_keys = [item.key for item in session.items if isinstance(item, GateItem)]
+    if not hasattr(session.config, "workerinput") and session.config.pluginmanager.hasplugin("dsession"):
+        return  # the xdist controller collects nothing; it learns the selection from the workers' collections
+    state.audit.select(case_keys, gate_keys, rest=rest, isolated=_isolated_specs(session.config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """On the xdist controller: the first worker's collection is the session's selection."""
+    config = node.config
+    if not has_run_state(config) or not run_state(config).settings.spec_paths:
+        return
+    state = run_state(config)
+    if state.selection_known:
+        return
+    state.selection_known = True
+    keys = [state.key_for_nodeid(nodeid) for nodeid in ids]
+    state.audit.select([key for key in keys if isinstance(key, tuple)], [key for key in keys if isinstance(key, str)],
+                       rest="other_shard" if state.settings.shard else "deselected")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With `-n` and the default `--dist load`, keep each spec file on one worker so its cases batch there."""
+    if not has_run_state(config) or not run_state(config).settings.spec_paths or config.getoption("dist") != "load":
+        return None
+    from gradcam_audit.plugin.xdist_scheduling import make_scheduler
+
+    return make_scheduler(config, log, run_state(config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """A (re)started xdist worker learns which spec files to compute one case at a time after a crash."""
+    if has_run_state(node.config):
+        node.workerinput["gradcam_isolate"] = sorted(run_state(node.config).isolated_specs)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    if error and has_run_state(node.config):
+        run_state(node.config).last_worker_error[node.gateway.id] = str(error).strip().splitlines()[-1] if str(error).strip() else ""
 
 
 @pytest.fixture
@@ -89,53 +149,20 @@ def gradcam_audit() -> Any:
     return SimpleNamespace(assert_attention=assert_attention, explain=explain)
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    if has_run_state(session.config):
-        case_items = [item for item in session.items if isinstance(item, CaseItem)]
-        # Batches never span spec files: under xdist each spec file runs on one worker (xdist_scheduling).
-        run_state(session.config).runner.plan([item.job for item in case_items], groups=[str(item.path) for item in case_items])
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """With `-n` and the default `--dist load`, keep each spec file on one worker so its cases batch there."""
-    if not has_run_state(config) or not run_state(config).settings.spec_paths or config.getoption("dist") != "load":
-        return None
-    from gradcam_audit.plugin.xdist_scheduling import make_scheduler
-
-    return make_scheduler(config, log)
-
-
-def _final_status(item: CaseItem, report: pytest.TestReport) -> tuple[str, str | None]:
-    was_xfail = hasattr(report, "wasxfail")
-    if report.skipped:
-        return ("xfailed", None) if was_xfail else ("skipped", str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else None)
-    if report.passed:
-        return ("xpassed", None) if was_xfail else ("passed", None)
-    if "XPASS(strict)" in str(report.longrepr):
-        return "xpassed", f"expected to fail ({item.job.case.xfail}) but passed: the strict expected failure no longer holds"
-    if item.case_result is not None:
-        return item.case_result.status, None
-    return "error", f"internal error: {str(report.longrepr).strip().splitlines()[-1] if report.longrepr else 'unknown'}"
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the item's ledger entry to its report, so it reaches the controller (also across xdist)."""
     report = yield
     if isinstance(item, CaseItem):
-        is_setup_skip = report.when == "setup" and report.skipped
-        if report.when == "call" or is_setup_skip:
-            status, reason = _final_status(item, report)
-            result = item.case_result or base_result(item.job, status, reason or "")
-            # Travels to the xdist controller with the report (pytest serialises plain attributes).
-            report.gradcam_case = case_to_dict(result.with_status(status, reason))  # type: ignore[attr-defined]
-    elif isinstance(item, ProblemItem) and report.when == "call":
-        report.gradcam_case = case_to_dict(item.error_result())  # type: ignore[attr-defined]
-    elif isinstance(item, GateItem) and report.when == "call" and item.gate_result is not None:
-        status = item.gate_result.status
-        if hasattr(report, "wasxfail"):
-            status = "xfailed" if report.skipped else "xpassed"
-        elif "XPASS(strict)" in str(report.longrepr):
-            status = "xpassed"
-        report.gradcam_gate = gate_to_dict(replace(item.gate_result, status=status))  # type: ignore[attr-defined]
+        entry = item.entry
+        if report.when == "setup" and report.skipped:
+            reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+            entry = run_state(item.config).audit.record_skipped(item.key, reason)
+        if entry is not None and (report.when == "call" or (report.when == "setup" and report.skipped)):
+            report.gradcam_case = entry.to_dict()  # type: ignore[attr-defined]
+            if report.when == "call" and entry.result is not None:
+                # The case's share of its batch, not the whole batch's time on the batch's first case.
+                report.duration = entry.duration_s
+    elif isinstance(item, GateItem) and report.when == "call" and item.entry is not None:
+        report.gradcam_gate = item.entry.to_dict()  # type: ignore[attr-defined]
     return report

@@ -1,15 +1,15 @@
-"""Per-process plugin state (runner, settings, verdicts), kept in config.stash."""
+"""Per-process plugin state (settings, the core's Audit, node ids), kept in config.stash."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from gradcam_audit.core.results import CaseResult
-from gradcam_audit.core.runner import AuditRunner, CaseJob
+from gradcam_audit.core.audit import Audit, AuditPlan, CaseKey, CaseRun, plan_audit
+from gradcam_audit.core.ledger import CaseEntry
+from gradcam_audit.core.runner import AuditRunner
 from gradcam_audit.plugin.options import Settings
 
 _STATE_KEY = pytest.StashKey["RunState"]()
@@ -18,13 +18,46 @@ CASE_IMAGES_FOLDER = "cases"
 
 
 class RunState:
-    """What one pytest process (controller or xdist worker) needs while running cases."""
+    """What one pytest process (controller or xdist worker) needs: the plan, the audit, and node-id lookups."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, rootpath: Path) -> None:
         self.settings = settings
-        self.runner = AuditRunner(batch_size=settings.batch_size)
-        self._verdicts: dict[tuple[str, str, str], CaseResult] = {}
+        self.rootpath = rootpath
+        self._audit: Audit | None = None
         self._markers: set[str] = set()
+        # (resolved spec path, item name) → case key, or the spec's gate key; for crash reports, which carry only a node id.
+        self._by_name: dict[tuple[Path, str], CaseKey | str] = {}
+        # xdist controller only: whether the selection is known, crashes seen, and what restarted workers isolate.
+        self.selection_known = False
+        self.crash_counts: dict[str, int] = {}
+        self.crash_details: dict[str, str] = {}
+        self.isolated_specs: set[str] = set()
+        self.last_worker_error: dict[str, str] = {}
+
+    @property
+    def audit(self) -> Audit:
+        """Planned on first use (collection), not at configure time: `pytest --help` must not read specs."""
+        if self._audit is None:
+            plan = plan_audit(self.settings.spec_paths, method=self.settings.method, overrides=self.settings.overrides)
+            self._audit = Audit(plan, AuditRunner(batch_size=self.settings.batch_size))
+            for spec_plan in plan.specs:
+                for case in spec_plan.cases:
+                    self._by_name[(spec_plan.path, case.name)] = case.key
+                if spec_plan.gate is not None:
+                    self._by_name[(spec_plan.path, spec_plan.gate.name)] = spec_plan.gate.entry.key
+        return self._audit
+
+    @property
+    def plan(self) -> AuditPlan:
+        return self.audit.plan
+
+    def key_for_nodeid(self, nodeid: str) -> CaseKey | str | None:
+        """The planned entry a node id names (``specs/x.yaml::case-1``), or None when it names no audit item."""
+        path_part, _, name = nodeid.partition("::")
+        if not name:
+            return None
+        self.audit  # noqa: B018 - make sure the index is built
+        return self._by_name.get(((self.rootpath / path_part).resolve(), name))
 
     def register_marker(self, config: pytest.Config, tag: str) -> None:
         """Spec tags become markers; registering them keeps --strict-markers and -m working."""
@@ -32,38 +65,30 @@ class RunState:
             self._markers.add(tag)
             config.addinivalue_line("markers", f"{tag}: gradcam spec tag")
 
-    def record_verdict(self, job: CaseJob, result: CaseResult) -> None:
-        self._verdicts[job.key] = result
-
-    def verdict_for(self, job: CaseJob) -> CaseResult:
-        """A case's result for a gate: from this process if it ran here, else computed now."""
-        if job.key not in self._verdicts:
-            self._verdicts[job.key] = self.runner.run(job).result
-        return self._verdicts[job.key]
-
     @property
     def images_directory(self) -> Path | None:
-        return None if self.settings.report is None else self.settings.report.parent / CASE_IMAGES_FOLDER
+        return None if self.settings.report is None else self.settings.results_folder / CASE_IMAGES_FOLDER
 
-    def render_images(self, result: CaseResult, image: np.ndarray | None, heatmap: np.ndarray | None) -> dict[str, str]:
-        """Write the case's pictures beside the report; paths come back relative to the report's folder."""
+    def render_images(self, run: CaseRun) -> dict[str, str]:
+        """Write the case's pictures beside the results; paths come back relative to the results' folder."""
         directory = self.images_directory
-        if directory is None or image is None or self.settings.report is None:
+        result = run.entry.result
+        if directory is None or run.image is None or result is None:
             return {}
         from gradcam_audit.rendering.overlay import render_case_images
 
-        written = render_case_images(result, image, heatmap, directory, self.settings.overlay_style)
-        base = self.settings.report.parent
-        return {kind: os.path.relpath(path, base) for kind, path in written.items()}
+        written = render_case_images(result, run.image, run.heatmap, directory, self.settings.overlay_style)
+        base = self.settings.results_folder
+        return {kind: Path(os.path.relpath(path, base)).as_posix() for kind, path in written.items()}
 
-    def overlay_display_path(self, images: dict[str, str]) -> str | None:
-        if self.settings.report is None or "overlay" not in images:
+    def overlay_display_path(self, entry: CaseEntry) -> str | None:
+        if "overlay" not in entry.images:
             return None
-        return os.path.relpath(self.settings.report.parent / images["overlay"])
+        return os.path.relpath(self.settings.results_folder / entry.images["overlay"])
 
 
 def install(config: pytest.Config, settings: Settings) -> RunState:
-    state = RunState(settings)
+    state = RunState(settings, config.rootpath)
     config.stash[_STATE_KEY] = state
     return state
 

@@ -7,18 +7,18 @@ import base64
 import io
 import warnings
 
-from gradcam_audit.core.results import CaseResult, RunResults
+from gradcam_audit.core.ledger import CaseEntry, RunResults
 
 MAX_CLASSES = 30  # beyond this a chart is unreadable; the classes with the lowest pass rate are kept
 
 
-def _class_label(case: CaseResult) -> str:
+def _class_label(case: CaseEntry) -> str:
     if case.target is None:
         return "unknown class"
     return case.target.label if case.target.label is not None else f"class {case.target.index}"
 
 
-def _chart(cases: list[CaseResult]) -> str:
+def _chart(cases: list[CaseEntry]) -> str:
     from matplotlib.figure import Figure
 
     masses: dict[str, list[float]] = {}
@@ -80,7 +80,9 @@ def suite_charts(results: RunResults) -> dict[str, str]:
     matplotlib.use("Agg")
     charts: dict[str, str] = {}
     # Text stays text (smaller files, readable by screen readers); fixed hash salt keeps the SVG reproducible.
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gradcam_audit"}), warnings.catch_warnings():
+    # Class names are the user's data, never mathtext: a label like "$\notacommand$" would otherwise abort the run.
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gradcam_audit", "text.parse_math": False,
+                                "text.usetex": False}), warnings.catch_warnings():
         # Class names in scripts the layout font lacks (猫, …) only get approximate widths; the browser draws them.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
         for suite in sorted({case.spec for case in results.cases}):

@@ -5,17 +5,67 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING
 
-from gradcam_audit.core.results import RunResults
+from gradcam_audit.core.ledger import RunResults
+from gradcam_audit.errors import UnsafePathError
 from gradcam_audit.rendering.view_models import ReportView, build_report_view
 
 if TYPE_CHECKING:
     from jinja2 import Environment, PackageLoader
 
 _MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".svg": "image/svg+xml"}
+
+
+def confined_picture(root: Path, name: object) -> Path | None:
+    """The picture ``name`` (a path written in a results file) as a file inside ``root``, or None if it is missing.
+
+    A results JSON may come from anywhere (a CI artefact, a colleague): the paths in it are data, never trusted.
+    Only relative paths without ``..`` whose real location (symlinks resolved) stays inside ``root`` are read,
+    so a crafted ``images.overlay: /etc/passwd`` can never be copied into a report. Every place that reads a
+    picture for the report goes through here.
+
+    Raises:
+        UnsafePathError: the path is absolute, climbs out with ``..``, leaves ``root`` through a symlink,
+            or names something that is not a regular file.
+    """
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise UnsafePathError(f"{name!r} is not a relative file name")
+    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
+        raise UnsafePathError(f"{name!r} is an absolute path; pictures are read only from inside {root}")
+    if ".." in PurePosixPath(name.replace("\\", "/")).parts:
+        raise UnsafePathError(f"{name!r} climbs out with '..'; pictures are read only from inside {root}")
+    real_root = root.resolve()
+    candidate = (real_root / name).resolve()
+    if not candidate.is_relative_to(real_root):
+        raise UnsafePathError(f"{name!r} leads (through a symlink) to {candidate}, outside {root}")
+    if not candidate.exists():
+        return None
+    if not candidate.is_file():
+        raise UnsafePathError(f"{name!r} is not a regular file")
+    return candidate
+
+
+def confined_pictures(images: dict[str, str], root: Path, warn: Callable[[str], None], context: str = "") -> dict[str, Path]:
+    """The readable pictures of one case, by kind; each refused one is skipped with a warning naming it."""
+    found: dict[str, Path] = {}
+    for kind, name in images.items():
+        try:
+            path = confined_picture(root, name)
+        except UnsafePathError as error:
+            warn(f"{context}images.{kind}: skipped: {error}")
+            continue
+        if path is not None:
+            found[kind] = path
+    return found
+
+
+def warn_on_stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def data_uri(path: Path) -> str:
@@ -39,13 +89,10 @@ def content_security_policy(script: str, style: str, *, image_files: bool) -> st
             "base-uri 'none'; form-action 'none'")
 
 
-def _inline_images(view: ReportView, base: Path) -> ReportView:
-    """Replace image paths (relative to the report) by data URIs so the report is one file."""
-    cases = []
-    for case in view.cases:
-        images = {kind: data_uri(base / path) for kind, path in case.images.items() if (base / path).is_file()}
-        cases.append(replace(case, images=images))
-    return replace(view, cases=tuple(cases))
+def _confined_view(view: ReportView, base: Path, warn: Callable[[str], None]) -> dict[int, dict[str, Path]]:
+    """Each case's readable pictures (by position in the view), confined to ``base``."""
+    return {number: confined_pictures(case.images, base, warn, f"case {case.case_id!r}: ")
+            for number, case in enumerate(view.cases)}
 
 
 def _environment() -> tuple[PackageLoader, Environment]:
@@ -78,21 +125,26 @@ def render_html(view: ReportView, *, image_files: bool = False) -> str:
     )
 
 
-def write_html_report(results: RunResults, path: Path, *, inline_images: bool = True, images_base: Path | None = None) -> Path:
-    """Render the report to ``path``. Case image paths are relative to ``images_base`` (default: the report's folder)."""
+def write_html_report(results: RunResults, path: Path, *, inline_images: bool = True, images_base: Path | None = None,
+                      warn: Callable[[str], None] = warn_on_stderr) -> Path:
+    """Render the report to ``path``. Case image paths are relative to ``images_base`` (default: the report's folder).
+
+    Pictures are read only from inside ``images_base`` (see ``confined_picture``); ``warn`` is told of each one skipped.
+    """
     from gradcam_audit.rendering.charts import suite_charts
 
     path.parent.mkdir(parents=True, exist_ok=True)
     base = images_base or path.parent
     view = build_report_view(results, suite_charts(results))
-    if inline_images:
-        view = _inline_images(view, base)
-    else:
-        relocated = []
-        for case in view.cases:
-            images = {kind: Path(os.path.relpath(base / image, path.parent)).as_posix()
-                      for kind, image in case.images.items() if (base / image).is_file()}
-            relocated.append(replace(case, images=images))
-        view = replace(view, cases=tuple(relocated))
+    pictures = _confined_view(view, base, warn)
+    cases = []
+    for number, case in enumerate(view.cases):
+        if inline_images:  # data URIs: the report is one file
+            images = {kind: data_uri(picture) for kind, picture in pictures[number].items()}
+        else:
+            images = {kind: Path(os.path.relpath(picture, path.parent.resolve())).as_posix()
+                      for kind, picture in pictures[number].items()}
+        cases.append(replace(case, images=images))
+    view = replace(view, cases=tuple(cases))
     path.write_text(render_html(view, image_files=not inline_images), encoding="utf-8")
     return path

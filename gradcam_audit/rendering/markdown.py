@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from gradcam_audit.core.results import RunResults
+from gradcam_audit.core.ledger import RunResults
 from gradcam_audit.rendering.view_models import build_report_view
 
 # Characters that Markdown (GitHub flavour) or HTML would interpret inside a table cell.
@@ -21,6 +21,8 @@ def markdown_summary(results: RunResults, report_link: str | None = None, *, lim
     view = build_report_view(results)
     icon = "✅" if view.verdict_ok else "❌"
     lines = [f"## {icon} Grad-CAM audit: {_cell(view.verdict)}", "", _cell(view.verdict_detail), ""]
+    if view.notes:
+        lines += [f"- {_cell(note)}" for note in view.notes] + [""]
     lines.append(" · ".join(f"**{count}** {words}" for _, count, words in view.counts))
     lines.append("")
     failing = [case for case in view.cases if case.blocking]

@@ -1,44 +1,40 @@
-"""The compact plain-text table a failing case prints in the terminal (pytest, CLI, assert helpers)."""
+"""Plain-text renderings for the terminal (pytest, CLI, assert helpers): a case's table, a gate's, JUnit properties.
+
+Every verdict shown here is a check record's `passed`; nothing is compared here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gradcam_audit.core.results import CaseResult, ClassInfo
+from gradcam_audit.core.checks import Check
+from gradcam_audit.core.ledger import CaseEntry, GateEntry
+from gradcam_audit.core.results import ClassInfo
 from gradcam_audit.core.scoring import RegionScore
+from gradcam_audit.rendering.check_format import chance_text, limit_words, value_text
 
 
 def _class_text(info: ClassInfo | None) -> str:
     if info is None:
         return "?"
-    name = info.name
     details = []
     if info.score is not None:
         details.append(f"p={info.score:.2f}")
     if info.logit is not None:
         details.append(f"logit {info.logit:.2f}")
-    return f"{name!r}" + (f" ({', '.join(details)})" if details else "")
+    return f"{info.name!r}" + (f" ({', '.join(details)})" if details else "")
+
+
+def check_row(check: Check, region: RegionScore | None = None) -> tuple[str, str, str, str, str, str]:
+    """(subject, metric, value, threshold, chance, verdict) for one decided check."""
+    return (check.subject, check.metric.replace("_", " "), value_text(check, plain=True), limit_words(check, plain=True),
+            chance_text(check, region, plain=True), "ok" if check.passed else "FAIL")
 
 
 def region_rows(region: RegionScore) -> list[tuple[str, str, str, str, str, str]]:
-    """(region, metric, value, threshold, chance, verdict) rows for one region."""
-    rows: list[tuple[str, str, str, str, str, str]] = []
-
-    def verdict(ok: bool) -> str:
-        return "ok" if ok else "FAIL"
-
-    if region.min_mass is not None:
-        rows.append((region.name, "mass", f"{region.mass:.3f}", f">= {region.min_mass:g}", f"{region.area_share:.3f}", verdict(region.mass >= region.min_mass)))
-    if region.max_mass is not None:
-        rows.append((region.name, "mass", f"{region.mass:.3f}", f"<= {region.max_mass:g}", f"{region.area_share:.3f}", verdict(region.mass <= region.max_mass)))
-    if region.min_lift is not None:
-        rows.append((region.name, "lift", f"{region.lift:.2f}", f">= {region.min_lift:g}", "1.00", verdict(region.lift >= region.min_lift)))
-    if region.peak_inside is not None:
-        rows.append((region.name, "peak inside", "yes" if region.peak_inside else "no", "yes", f"{region.area_share:.3f}", verdict(region.peak_inside)))
-    if region.iou is not None and region.min_iou is not None:
-        rows.append((region.name, "IoU", f"{region.iou:.3f}", f">= {region.min_iou:g}", "-", verdict(region.iou >= region.min_iou)))
+    rows = [check_row(check, region) for check in region.checks]
     if not rows:
-        rows.append((region.name, "mass", f"{region.mass:.3f}", "-", f"{region.area_share:.3f}", verdict(region.passed)))
+        rows.append((region.name, "mass", f"{region.mass:.3f}", "-", f"{region.area_share:.3f}", "measured"))
     return rows
 
 
@@ -47,23 +43,51 @@ def format_table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> li
     return ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
 
 
-def failure_text(result: CaseResult, overlay_path: str | None = None) -> str:
-    """What a failing case shows instead of a traceback."""
-    lines = [f"{result.status.upper()}: {result.reason}" if result.reason else result.status.upper()]
-    if result.predicted is not None:
+def failure_text(entry: CaseEntry, overlay_path: str | None = None) -> str:
+    """What a case that did not pass shows instead of a traceback."""
+    words = {"not_run": "NOT RUN", "xpassed": "XPASS(strict)"}.get(entry.status, entry.status.upper())
+    lines = [f"{words}: {entry.reason}" if entry.reason else words]
+    result = entry.result
+    if result is not None and result.predicted is not None:
         lines.append(
             f"predicted {_class_text(result.predicted)}; explained target {_class_text(result.target)}; "
             f"layer {result.layer} ({result.layer_reason}); method {result.method}; score {result.score_kind}"
         )
-    if result.regions:
+    if result is not None and (result.regions or result.checks):
         header = ("region", "metric", "value", "threshold", "chance", "verdict")
-        rows = [row for region in result.regions for row in region_rows(region)]
+        rows = [check_row(check) for check in result.checks] + [row for region in result.regions for row in region_rows(region)]
         lines.extend("  " + line for line in format_table(rows, header))
-    for region in result.regions:
-        if region.unseen_share > 0:
-            lines.append(f"note: {region.unseen_share:.0%} of {region.name!r} lies outside what the model saw (resize: {result.resize})")
-    if result.image:
+        for region in result.regions:
+            if region.unseen_share > 0:
+                lines.append(f"note: {region.unseen_share:.0%} of {region.name!r} lies outside what the model saw (resize: {result.resize})")
+    if result is not None and result.image:
         lines.append(f"image: {result.image}")
     if overlay_path:
         lines.append(f"overlay: {overlay_path}")
     return "\n".join(lines)
+
+
+def gate_failure_text(entry: GateEntry) -> str:
+    words = {"not_run": "NOT RUN", "xpassed": "XPASS(strict)"}.get(entry.status, entry.status.upper())
+    lines = [f"gate {words}: {entry.reason}" if entry.reason else f"gate {words}"]
+    if entry.result is not None and entry.result.checks:
+        header = ("scope", "metric", "value", "threshold", "verdict")
+        rows = [check_row(check)[:4] + (check_row(check)[5],) for check in entry.result.checks]
+        lines.extend("  " + line for line in format_table(rows, header))
+    return "\n".join(lines)
+
+
+def junit_properties(entry: CaseEntry) -> list[tuple[str, object]]:
+    """Flat numbers for --junitxml (record_property style)."""
+    result = entry.result
+    properties: list[tuple[str, object]] = [("gradcam_status", entry.status), ("gradcam_method", entry.method)]
+    if result is None:
+        return properties
+    properties.append(("gradcam_layer", result.layer or ""))
+    if result.predicted is not None:
+        properties.append(("gradcam_predicted", result.predicted.label or result.predicted.index))
+    for region in result.regions:
+        properties.append((f"gradcam_{region.name}_mass", round(region.mass, 6)))
+        properties.append((f"gradcam_{region.name}_lift", round(region.lift, 6)))
+        properties.append((f"gradcam_{region.name}_passed", region.passed))
+    return properties

@@ -7,11 +7,14 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from gradcam_audit.core.results import CaseResult, ClassInfo, GateResult, RunResults
+from gradcam_audit.core.checks import Check
+from gradcam_audit.core.ledger import BLOCKING_STATUSES, CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.scoring import RegionScore
+from gradcam_audit.rendering.check_format import chance_text, finding_words, limit_words, percent, value_text, words_for
 
 # Order in which cases are listed: what needs attention first.
-STATUS_ORDER = ("failed", "error", "xpassed", "xfailed", "skipped", "passed")
+STATUS_ORDER = ("failed", "error", "xpassed", "not_run", "xfailed", "skipped", "passed")
 STATUS_WORDS = {
     "passed": "passed",
     "failed": "FAILED",
@@ -19,6 +22,7 @@ STATUS_WORDS = {
     "xfailed": "expected failure",
     "xpassed": "UNEXPECTEDLY PASSED",
     "skipped": "skipped",
+    "not_run": "NOT RUN",
 }
 # How a count reads: (one, many).
 COUNT_WORDS = {
@@ -28,8 +32,8 @@ COUNT_WORDS = {
     "xfailed": ("expected failure", "expected failures"),
     "xpassed": ("unexpectedly passed", "unexpectedly passed"),
     "skipped": ("skipped", "skipped"),
+    "not_run": ("not run", "not run"),
 }
-BLOCKING_STATUSES = ("failed", "error", "xpassed")
 ROLE_WORDS = {"required": "must look here", "forbidden": "must not look here", "check": "measured only"}
 
 GLOSSARY = (
@@ -161,27 +165,13 @@ class ReportView:
     tag_options: tuple[tuple[str, str], ...]
     glossary: tuple[tuple[str, str], ...]
     total_cases: int
+    scope: str  # "48 cases in 2 suites"
+    notes: tuple[str, ...]  # why the run is incomplete, merge warnings, crashes
+    unfinished: tuple[str, ...]  # the first entries that did not run, each with why
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
-
-
-def percent(share: float) -> str:
-    """0.146 → '14.6%', 0.5 → '50%', 0.004 → '0.4%'."""
-    value = share * 100.0
-    if 0 < value < 0.1:
-        return "under 0.1%"
-    text = f"{value:.1f}".rstrip("0").rstrip(".") if abs(value) < 99.95 else f"{value:.0f}"
-    return f"{text}%"
-
-
-def _times(lift: float) -> str:
-    return f"{lift:.1f}×" if lift >= 0.095 or lift == 0 else f"{lift:.2f}×"
-
-
-def _limit(share: float) -> str:
-    return f"{share * 100:g}%"
 
 
 def _class_text(info: ClassInfo | None) -> str:
@@ -197,46 +187,29 @@ def _class_text(info: ClassInfo | None) -> str:
 
 
 def _region_rows(region: RegionScore) -> list[RowView]:
-    rows: list[RowView] = []
-
-    def add(metric: str, value: str, threshold: str, chance: str, ok: bool | None) -> None:
-        verdict, state = ("measured only", "info") if ok is None else (("pass", "ok") if ok else ("FAIL", "fail"))
-        rows.append(RowView(region.name, region.role, ROLE_WORDS.get(region.role, region.role), metric, value, threshold, chance, verdict, state))
-
-    chance = percent(region.area_share)
-    if region.min_mass is not None:
-        add("attention share", percent(region.mass), f"≥ {_limit(region.min_mass)}", chance, region.mass >= region.min_mass)
-    if region.max_mass is not None:
-        add("attention share", percent(region.mass), f"≤ {_limit(region.max_mass)}", chance, region.mass <= region.max_mass)
-    if region.min_lift is not None:
-        add("lift over chance", f"{region.lift:.2f}×", f"≥ {region.min_lift:g}×", "1×", region.lift >= region.min_lift)
-    if region.peak_inside is not None:
-        add("hottest point inside", "yes" if region.peak_inside else "no", "yes", "—", region.peak_inside)
-    if region.iou is not None and region.min_iou is not None:
-        add("overlap with hot area (IoU)", percent(region.iou), f"≥ {_limit(region.min_iou)}", "—", region.iou >= region.min_iou)
+    rows = [
+        RowView(region.name, region.role, ROLE_WORDS.get(region.role, region.role), words_for(check.metric).label, value_text(check),
+                limit_words(check), chance_text(check, region), "pass" if check.passed else "FAIL", "ok" if check.passed else "fail")
+        for check in region.checks
+    ]
     if not rows:
-        add("attention share", percent(region.mass), "—", chance, None if region.passed else False)
+        rows.append(RowView(region.name, region.role, ROLE_WORDS.get(region.role, region.role), "attention share", percent(region.mass),
+                            "—", percent(region.area_share), "measured only", "info"))
     return rows
 
 
+def _case_rows(case: CaseEntry) -> list[RowView]:
+    result = case.result
+    if result is None:
+        return []
+    rows = [RowView(check.subject, "check", "must hold", words_for(check.metric).label, value_text(check), limit_words(check), "—",
+                    "pass" if check.passed else "FAIL", "ok" if check.passed else "fail") for check in result.checks]
+    return rows + [row for region in result.regions for row in _region_rows(region)]
+
+
 def _region_findings(region: RegionScore) -> list[str]:
-    """Each missed threshold of a region as a plain sentence fragment."""
-    name = f"“{region.name}”"
-    findings: list[str] = []
-    if region.area_share == 0:
-        findings.append(f"{name} lies outside the picture (it covers no pixel)")
-    if region.min_mass is not None and region.mass < region.min_mass:
-        findings.append(f"only {percent(region.mass)} of the attention fell on {name} (at least {_limit(region.min_mass)} required)")
-    if region.max_mass is not None and region.mass > region.max_mass:
-        where = "the forbidden region " if region.role == "forbidden" else ""
-        findings.append(f"{percent(region.mass)} of the attention fell on {where}{name} (at most {_limit(region.max_mass)} allowed)")
-    if region.min_lift is not None and region.lift < region.min_lift:
-        findings.append(f"{name} got {_times(region.lift)} the attention its size alone explains (at least {region.min_lift:g}× required)")
-    if region.peak_inside is False:
-        findings.append(f"the heatmap's hottest point is outside {name}")
-    if region.iou is not None and region.min_iou is not None and region.iou < region.min_iou:
-        findings.append(f"the heatmap's hot area overlaps {name} by only {percent(region.iou)} (at least {_limit(region.min_iou)} required)")
-    return findings
+    """Each missed check of a region as a plain sentence fragment."""
+    return [finding_words(check, region) for check in region.checks if not check.passed]
 
 
 def _sentence(parts: list[str], *, capital: bool = True) -> str:
@@ -246,62 +219,68 @@ def _sentence(parts: list[str], *, capital: bool = True) -> str:
     return (text[:1].upper() if capital else text[:1]) + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def _wrong_prediction(case: CaseResult) -> str:
-    if case.expect_class is not None and case.predicted is not None and case.predicted.index != case.expect_class.index:
-        return f"the model predicted “{case.predicted.name}”, but the expected class is “{case.expect_class.name}”"
-    return ""
+def _wrong_prediction(result: CaseResult | None) -> str:
+    if result is None:
+        return ""
+    return next((finding_words(check) for check in result.checks if check.metric == "predicted_class" and not check.passed), "")
 
 
-def _class_note(case: CaseResult) -> str:
-    notes = [_wrong_prediction(case)]
-    if case.target is not None and case.predicted is not None and case.target.index != case.predicted.index:
-        notes.append(f"the heatmap explains “{case.target.name}”, which is not the class the model predicted")
+def _class_note(result: CaseResult | None) -> str:
+    if result is None:
+        return ""
+    notes = [_wrong_prediction(result)]
+    if result.target is not None and result.predicted is not None and result.target.index != result.predicted.index:
+        notes.append(f"the heatmap explains “{result.target.name}”, which is not the class the model predicted")
     return _sentence(notes)
 
 
-def _headline(case: CaseResult, findings: list[str]) -> str:
+def _headline(case: CaseEntry, findings: list[str]) -> str:
     """The case's story in one sentence a non-engineer can act on."""
-    problems = [_wrong_prediction(case), *findings]
+    result = case.result
+    problems = [_wrong_prediction(result), *findings]
     if case.status == "passed":
         return "Met every threshold: the model looked where it should and not where it must not."
-    if case.status == "skipped":
+    if case.status == "not_run":
         return f"Not run: {_sentence([case.reason], capital=False)}" if case.reason else "Not run."
+    if case.status == "skipped":
+        return f"Skipped: {_sentence([case.reason], capital=False)}" if case.reason else "Skipped."
     if case.status == "xpassed":
         return ("Expected to fail, but met every threshold: if the known problem is fixed, remove the expected-failure mark "
                 "from the spec; until then this blocks the release.")
     prefix = {"failed": "Failed", "xfailed": "Failed, as expected", "error": "Could not be checked"}.get(case.status, case.status)
-    if case.degenerate:
-        return f"{prefix}: no usable heatmap — {case.degenerate}."
+    if result is not None and result.degenerate:
+        return f"{prefix}: no usable heatmap — {result.degenerate}."
     if case.status == "error" or not any(problems):
         return f"{prefix}: {case.reason or 'no reason was recorded'}" + ("" if (case.reason or "").endswith(".") else ".")
     return f"{prefix}: " + _sentence(problems, capital=False)
 
 
-def _pictures_note(case: CaseResult) -> str:
+def _pictures_note(case: CaseEntry) -> str:
     if "overlay" in case.images:
         return ""
-    if case.degenerate:
+    if case.result is not None and case.result.degenerate:
         return "No heatmap overlay: the heatmap is degenerate (see above), so there is nothing to draw."
-    if case.status in ("error", "skipped") and not case.images:
+    if case.status in ("error", "skipped", "not_run") and not case.images:
         return "No pictures: the case did not run far enough to produce any."
     if not case.images:
         return "No pictures were written for this case (report written without images, or the image could not be read)."
     return "No heatmap overlay was produced for this case."
 
 
-def _case_view(case: CaseResult, index: int) -> CaseView:
-    rows = tuple(row for region in case.regions for row in _region_rows(region))
-    findings = [finding for region in case.regions for finding in _region_findings(region)]
-    class_note = _class_note(case)
+def _case_view(case: CaseEntry, index: int, show_method: bool) -> CaseView:
+    result = case.result
+    regions = result.regions if result is not None else ()
+    rows = tuple(_case_rows(case))
+    findings = [finding for region in regions for finding in _region_findings(region)]
     notes = [
         f"{percent(region.unseen_share)} of “{region.name}” is cropped away before the model sees the picture"
-        for region in case.regions if region.unseen_share > 0
+        for region in regions if region.unseen_share > 0
     ]
-    required_masses = [region.mass for region in case.regions if region.role == "required"]
+    required_masses = [region.mass for region in regions if region.role == "required"]
     return CaseView(
         anchor=f"case-{index}",
         suite=case.spec,
-        case_id=case.id,
+        case_id=case.id + (f" [{case.method}]" if show_method else ""),
         method=case.method,
         status=case.status,
         status_words=STATUS_WORDS.get(case.status, case.status),
@@ -310,16 +289,16 @@ def _case_view(case: CaseResult, index: int) -> CaseView:
         findings=tuple(_sentence([finding]) for finding in findings),
         notes=tuple(_sentence([note]) for note in notes),
         reason=case.reason,
-        degenerate=case.degenerate or "",
+        degenerate=(result.degenerate if result is not None else None) or "",
         xfail=case.xfail or "",
         tags=case.tags,
         tags_json=json.dumps(list(case.tags), ensure_ascii=False),
-        predicted=_class_text(case.predicted),
-        target=_class_text(case.target),
-        expected=_class_text(case.expect_class) if case.expect_class else "",
-        class_note=class_note,
-        layer=case.layer or "—",
-        image_path=case.image or "",
+        predicted=_class_text(result.predicted if result is not None else None),
+        target=_class_text(result.target if result is not None else None),
+        expected=_class_text(result.expect_class) if result is not None and result.expect_class else "",
+        class_note=_class_note(result),
+        layer=(result.layer if result is not None else None) or "—",
+        image_path=(result.image if result is not None else None) or "",
         rows=rows,
         images=dict(case.images),
         pictures_note=_pictures_note(case),
@@ -328,82 +307,85 @@ def _case_view(case: CaseResult, index: int) -> CaseView:
     )
 
 
-def _gate_row(metric: str, value: float | None, threshold: float | None, as_percent: bool) -> GateRowView:
-    def show(number: float) -> str:
-        return percent(number) if as_percent else f"{number:.2f}×"
+def _gate_rows(gate: GateEntry) -> list[GateRowView]:
+    result = gate.result
+    if result is None:
+        return []
+    rows = [GateRowView(("" if check.subject == "gate" else f"{check.subject}: ") + words_for(check.metric).label, value_text(check),
+                        limit_words(check), "pass" if check.passed else "FAIL", "ok" if check.passed else "fail") for check in result.checks]
+    gated = {check.metric for check in result.checks if check.subject == "gate"}
+    for metric, value in result.measurements.items():
+        if metric not in gated:
+            info = Check("gate", metric, value, None, ">=", False)
+            rows.append(GateRowView(words_for(metric).label, value_text(info), "not gated", "for information", "info"))
+    return rows
 
-    value_text = "—" if value is None else show(value)
-    if threshold is None:
-        return GateRowView(metric, value_text, "not gated", "for information", "info")
-    limit = _limit(threshold) if as_percent else f"{threshold:g}×"
-    ok = value is not None and value >= threshold
-    return GateRowView(metric, value_text, f"≥ {limit}", "pass" if ok else "FAIL", "ok" if ok else "fail")
 
-
-def _gate_view(gate: GateResult) -> GateView:
-    rows = [
-        _gate_row("cases that passed (pass rate)", gate.pass_rate, gate.min_pass_rate, True),
-        _gate_row("average attention share on required regions", gate.mean_mass, gate.min_mean_mass, True),
-        _gate_row("average lift of required regions", gate.mean_lift, gate.min_mean_lift, False),
-    ]
-    for label, numbers in gate.per_class.items():
-        for key, metric, threshold, as_percent in (
-            ("pass_rate", "pass rate", gate.min_pass_rate, True),
-            ("mean_mass", "average attention share", gate.min_mean_mass, True),
-            ("mean_lift", "average lift", gate.min_mean_lift, False),
-        ):
-            if threshold is not None:
-                rows.append(_gate_row(f"class “{label}”: {metric}", numbers.get(key), threshold, as_percent))
+def _gate_view(gate: GateEntry) -> GateView:
+    rows = _gate_rows(gate)
     misses = [row.metric for row in rows if row.state == "fail"]
-    counted = f" over {plural(gate.cases_counted, 'case')}" if gate.cases_counted else ""
+    counted = gate.result.cases_counted if gate.result is not None else 0
+    over = f" over {plural(counted, 'case')}" if counted else ""
     if gate.status == "passed":
-        headline = f"Gate passed{counted}: every suite-level threshold is met."
+        headline = f"Gate passed{over}: every suite-level threshold is met."
     elif gate.status == "xfailed":
-        headline = f"Gate failed{counted}, as expected (known problem): " + ", ".join(misses) + " below threshold." if misses \
-            else f"Gate failed{counted}, as expected (known problem)."
+        headline = f"Gate failed{over}, as expected (known problem)" + (": " + ", ".join(misses) + " below threshold." if misses else ".")
     elif gate.status == "xpassed":
-        headline = f"Gate was expected to fail but passed{counted}: remove the expected-failure mark if the problem is fixed."
+        headline = f"Gate was expected to fail but passed{over}: remove the expected-failure mark if the problem is fixed."
+    elif gate.status == "not_run":
+        headline = f"Gate not judged: {_sentence([gate.reason], capital=False)}"
+    elif gate.status == "error":
+        headline = f"Gate could not be judged: {_sentence([gate.reason], capital=False)}"
     elif misses:
-        headline = f"Gate FAILED{counted}: " + ", ".join(misses) + " below threshold."
+        headline = f"Gate FAILED{over}: " + ", ".join(misses) + " below threshold."
     else:
-        headline = f"Gate {STATUS_WORDS.get(gate.status, gate.status)}{counted}."
+        headline = f"Gate {STATUS_WORDS.get(gate.status, gate.status)}{over}."
     return GateView(gate.spec, gate.status, STATUS_WORDS.get(gate.status, gate.status), headline, gate.reason, tuple(rows))
 
 
 def _verdict(results: RunResults) -> tuple[str, bool, str]:
+    """The headline: the ledger's verdict in words (decided in the core, never here)."""
     cases = results.cases
-    blocking = [case for case in cases if case.status in BLOCKING_STATUSES]
-    failed_gates = [gate for gate in results.gates if gate.status in BLOCKING_STATUSES]
+    blocking_cases = [case for case in cases if case.status in BLOCKING_STATUSES]
+    blocking_gates = [gate for gate in results.gates if gate.status in BLOCKING_STATUSES]
     expected = sum(1 for case in cases if case.status == "xfailed")
     expected_text = f" {plural(expected, 'expected failure')} (known problems) do not block the release." if expected else ""
-    if blocking or failed_gates:
-        parts = [f"{len(blocking)} of {plural(len(cases), 'case')}"]
-        if results.gates:
-            parts.append(f"{len(failed_gates)} of {plural(len(results.gates), 'gate')}")
+    scope = [f"{len(blocking_cases)} of {plural(len(cases), 'case')}"]
+    if results.gates:
+        scope.append(f"{len(blocking_gates)} of {plural(len(results.gates), 'gate')}")
+    if results.verdict == "incomplete":
+        unfinished = results.unfinished
+        detail = ("Not every planned case and gate finished, so this audit cannot pass: " + "; ".join(results.incomplete_reasons)
+                  + f". {len(blocking_cases) + len(blocking_gates)} of those that finished block the release.")
+        return f"Release gate INCOMPLETE: {len(unfinished)} of {plural(len(results.entries), 'planned check')} did not run", False, detail
+    if results.verdict == "failed":
         detail = "Failing cases are listed first below; each says in words what went wrong." + expected_text
-        return "Release gate FAILED: " + ", ".join(parts), False, detail
+        return "Release gate FAILED: " + ", ".join(scope), False, detail
+    selected = [entry for entry in results.entries if entry.status != "not_run"]
     gates = f" and {plural(len(results.gates), 'gate')}" if results.gates else ""
     detail = "Every case looked where it should." if not expected else expected_text.strip()
+    if len(selected) < len(results.entries):
+        detail += f" {len(results.entries) - len(selected)} planned entries were not selected for this run (-k, -m, node ids or a shard)."
     return f"Release gate PASSED: {plural(len(cases), 'case')}{gates}", True, detail
 
 
-def _models(cases: tuple[CaseResult, ...]) -> tuple[ModelView, ...]:
+def _models(cases: tuple[CaseEntry, ...]) -> tuple[ModelView, ...]:
     grouped: dict[str, list[CaseResult]] = {}
     for case in cases:
-        if case.model:
-            grouped.setdefault(case.model, []).append(case)
+        if case.result is not None and case.result.model:
+            grouped.setdefault(case.result.model, []).append(case.result)
     views = []
     for path, group in sorted(grouped.items()):
-        layers = sorted({f"{case.layer} — {case.layer_reason}" if case.layer_reason else case.layer for case in group if case.layer})
+        layers = sorted({f"{result.layer} — {result.layer_reason}" if result.layer_reason else result.layer for result in group if result.layer})
         views.append(
             ModelView(
                 path=path,
-                sha256=next((case.model_sha256 for case in group if case.model_sha256), "") or "—",
+                sha256=next((result.model_sha256 for result in group if result.model_sha256), "") or "—",
                 layers="; ".join(layers) or "—",
-                methods=", ".join(sorted({case.method for case in group})),
-                score="; ".join(sorted({case.score_kind for case in group if case.score_kind})) or "—",
-                preprocess=", ".join(sorted({case.preprocess for case in group if case.preprocess})) or "—",
-                resize=", ".join(sorted({case.resize for case in group if case.resize})) or "—",
+                methods=", ".join(sorted({result.method for result in group})),
+                score="; ".join(sorted({result.score_kind for result in group if result.score_kind})) or "—",
+                preprocess=", ".join(sorted({result.preprocess for result in group if result.preprocess})) or "—",
+                resize=", ".join(sorted({result.resize for result in group if result.resize})) or "—",
             )
         )
     return tuple(views)
@@ -423,7 +405,10 @@ def _counts_text(counter: Counter[str]) -> str:
 def build_report_view(results: RunResults, charts: dict[str, str] | None = None, *, attention_limit: int = 20) -> ReportView:
     """The whole report's content; ``charts`` maps suite name → chart image (data URI or path)."""
     ordered = sorted(results.cases, key=lambda case: (STATUS_ORDER.index(case.status) if case.status in STATUS_ORDER else 0, case.spec, case.id, case.method))
-    case_views = tuple(_case_view(case, index) for index, case in enumerate(ordered))
+    methods_per_suite: dict[str, set[str]] = {}
+    for case in results.cases:
+        methods_per_suite.setdefault(case.spec, set()).add(case.method)
+    case_views = tuple(_case_view(case, index, len(methods_per_suite.get(case.spec, ())) > 1) for index, case in enumerate(ordered))
     counts = Counter(case.status for case in results.cases)
     verdict, ok, detail = _verdict(results)
     gates = {gate.spec: gate for gate in results.gates}
@@ -468,4 +453,7 @@ def build_report_view(results: RunResults, charts: dict[str, str] | None = None,
         tag_options=tuple((tag, f"{tag} ({tag_counts[tag]})") for tag in sorted(tag_counts)),
         glossary=GLOSSARY,
         total_cases=len(case_views),
+        scope=f"{plural(len(case_views), 'case')} in {plural(len(suites), 'suite')}",
+        notes=tuple((*results.incomplete_reasons, *results.notes)),
+        unfinished=tuple(f"{entry.spec} · {getattr(entry, 'id', 'gate')}: {entry.reason}" for entry in results.unfinished[:attention_limit]),
     )

@@ -6,7 +6,7 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
-from gradcam_audit.core.results import CaseResult, RunResults, write_results
+from gradcam_audit.core.ledger import CaseEntry, RunResults, write_results
 from tests.cli.conftest import assert_clean_error, run_cli, write_image
 
 
@@ -29,9 +29,9 @@ def image_sources(html: str) -> list[str]:
 def shard(folder: Path, case_id: str, status: str) -> Path:
     """A results.json as the plugin writes it beside its report, with a case picture relative to that folder."""
     write_image(folder / "case_images" / f"{case_id}.overlay.jpg", (32, 32), (200, 30, 30))
-    case = CaseResult(spec="specs/pets.yaml", id=case_id, method="gradcam", status=status,
-                      reason="" if status == "passed" else "mass 0.100 < min_mass 0.4",
-                      images={"overlay": f"case_images/{case_id}.overlay.jpg"})
+    case = CaseEntry(spec="specs/pets.yaml", id=case_id, method="gradcam", status=status,
+                     reason="" if status == "passed" else "mass 0.100 < min_mass 0.4",
+                     images={"overlay": f"case_images/{case_id}.overlay.jpg"})
     path = folder / "results.json"
     write_results(RunResults(cases=(case,), started="2025-01-01T00:00:00+00:00", command="pytest"), path)
     return path

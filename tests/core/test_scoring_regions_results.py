@@ -9,7 +9,8 @@ import pytest
 
 from gradcam_audit.core.engine.mapping import plan_geometry, upsample_heatmap
 from gradcam_audit.core.regions import region_mask
-from gradcam_audit.core.results import RunResults, case_from_dict, case_to_dict, CaseResult
+from gradcam_audit.core.ledger import CaseEntry, RunResults
+from gradcam_audit.core.results import CaseResult
 from gradcam_audit.core.runner import AuditRunner, CaseJob
 from gradcam_audit.core.scoring import score_region
 from gradcam_audit.core.spec.model import Case, ModelRef, Region, Shape, Spec
@@ -42,20 +43,23 @@ def test_polygon_and_box_cover_the_same_pixels() -> None:
 
 
 def test_results_reader_ignores_keys_added_by_later_versions() -> None:
-    data = case_to_dict(CaseResult(spec="s.yaml", id="c", method="gradcam", status="passed"))
+    result = CaseResult(spec="s.yaml", id="c", method="gradcam", verdict="passed")
+    data = CaseEntry(spec="s.yaml", id="c", method="gradcam", status="passed", result=result).to_dict()
     data["added_later"] = 1
-    assert case_from_dict(data).id == "c"
+    data["result"]["added_later"] = {"anything": [1, 2]}
     document = RunResults(cases=()).to_dict()
-    document["gates"] = [{"spec": "s.yaml", "status": "passed", "reason": "", "pass_rate": 1.0, "mean_mass": None, "mean_lift": None,
-                          "min_pass_rate": 0.9, "min_mean_mass": None, "min_mean_lift": None, "new_key": True}]
-    assert RunResults.from_dict(document).gates[0].pass_rate == 1.0
+    document["cases"] = [data]
+    document["gates"] = [{"spec": "s.yaml", "status": "passed", "reason": "", "thresholds": {"min_pass_rate": 0.9}, "new_key": True}]
+    parsed = RunResults.from_dict(document)
+    assert parsed.cases[0].id == "c" and parsed.cases[0].result == result
+    assert parsed.gates[0].status == "passed"
 
 
 def test_results_reader_rejects_an_unknown_status() -> None:
-    data = case_to_dict(CaseResult(spec="s.yaml", id="c", method="gradcam", status="passed"))
-    data["status"] = "fail"
+    document = RunResults(cases=(CaseEntry(spec="s.yaml", id="c", method="gradcam", status="passed"),)).to_dict()
+    document["cases"][0]["status"] = "fail"
     with pytest.raises(ResultsError, match="status 'fail' is not one of"):
-        case_from_dict(data)
+        RunResults.from_dict(document)
 
 
 def _jobs(count: int) -> list[CaseJob]:

@@ -19,7 +19,7 @@ def test_passing_attention_returns_the_numbers() -> None:
     model = keras.saving.load_model(HONEST_MODEL)
     result = assert_attention(model, SPECS / FIRST["image"].split("specs/")[-1], box=STRIPES_BOX, min_lift=2.0,
                               preprocess="scale01", labels=["horizontal", "vertical"], target=FIRST["target"])
-    assert result.status == "passed"
+    assert result.verdict == "passed"
     assert result.regions[0].lift >= 2.0
 
 

@@ -51,9 +51,9 @@ def test_specs_sharing_a_model_resolve_class_names_with_their_own_labels(
     document = json.loads((pytester.path / "out.json").read_text(encoding="utf-8"))
     for case in document["cases"]:
         labels = ["horizontal", "vertical"] if case["spec"] == "a.yaml" else ["vertical", "horizontal"]
-        assert labels[case["target"]["index"]] == case["target"]["label"]
-    a_targets = {case["id"]: case["target"]["index"] for case in document["cases"] if case["spec"] == "a.yaml"}
-    b_targets = {case["id"]: case["target"]["index"] for case in document["cases"] if case["spec"] == "b.yaml"}
+        assert labels[case["result"]["target"]["index"]] == case["result"]["target"]["label"]
+    a_targets = {case["id"]: case["result"]["target"]["index"] for case in document["cases"] if case["spec"] == "a.yaml"}
+    b_targets = {case["id"]: case["result"]["target"]["index"] for case in document["cases"] if case["spec"] == "b.yaml"}
     assert all(a_targets[key] != b_targets[key] for key in a_targets)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,14 +23,19 @@ def test_shipped_audit_passes_honest_and_catches_shortcut(pytester: pytest.Pytes
     assert {case["status"] for case in honest} == {"passed"}
     assert {case["status"] for case in shortcut} == {"xfailed"}
     for case in shortcut:
-        failing = {region["name"] for region in case["regions"] if not region["passed"]}
+        failing = {region["name"] for region in case["result"]["regions"] if not region["passed"]}
         assert "corner-tag" in failing, case["id"]
-        tag = next(region for region in case["regions"] if region["name"] == "corner-tag")
-        assert tag["mass"] > tag["max_mass"]
+        tag = next(region for region in case["result"]["regions"] if region["name"] == "corner-tag")
+        assert tag["mass"] > limit(tag, "max_mass")
     for case in honest:
-        tag = next(region for region in case["regions"] if region["name"] == "corner-tag")
-        stripes = next(region for region in case["regions"] if region["name"] == "stripes")
-        assert tag["mass"] <= tag["max_mass"] and stripes["lift"] >= stripes["min_lift"]
+        tag = next(region for region in case["result"]["regions"] if region["name"] == "corner-tag")
+        stripes = next(region for region in case["result"]["regions"] if region["name"] == "stripes")
+        assert tag["mass"] <= limit(tag, "max_mass") and stripes["lift"] >= limit(stripes, "min_lift")
+
+
+def limit(region: dict[str, Any], key: str) -> float:
+    """The limit a region's check for ``key`` was decided against."""
+    return float(next(check["limit"] for check in region["checks"] if check["threshold_key"] == key))
 
 
 def test_shortcut_model_without_xfail_fails_with_numbers_in_output(pytester: pytest.Pytester) -> None:
@@ -40,5 +46,5 @@ def test_shortcut_model_without_xfail_fails_with_numbers_in_output(pytester: pyt
     spec.write_text(text, encoding="utf-8")
     result = pytester.runpytest("--gradcam-specs", str(spec), "--gradcam-no-report", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=25)
-    result.stdout.fnmatch_lines(["*corner-tag: mass 0.* > max_mass 0.04*", "*corner-tag*mass*0.*<= 0.04*FAIL*", "*gate FAILED: pass_rate 0.000 < 0.9*"])
+    result.stdout.fnmatch_lines(["*corner-tag: mass 0.* > max_mass 0.04*", "*corner-tag*mass*0.*<= 0.04*FAIL*", "*gate FAILED: pass_rate 0.000 < min_pass_rate 0.9*"])
     assert "Traceback" not in result.stdout.str()

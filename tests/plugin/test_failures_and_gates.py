@@ -48,7 +48,7 @@ def test_gate_runs_after_cases_as_its_own_test(pytester: pytest.Pytester, write_
     write_spec(cases=cases, gate={"min_pass_rate": 0.9, "min_mean_lift": 1.5, "per_class": True})
     result = pytester.runpytest("--gradcam-specs", "suite.yaml", "-v", *NO_REPORT)
     result.assert_outcomes(passed=3, failed=2)
-    result.stdout.fnmatch_lines(["*suite.yaml::stripes-0003 PASSED*", "*suite.yaml::gate FAILED*", "gate FAILED: pass_rate 0.750 < 0.9*"])
+    result.stdout.fnmatch_lines(["*suite.yaml::stripes-0003 PASSED*", "*suite.yaml::gate FAILED*", "gate FAILED: pass_rate 0.750 < min_pass_rate 0.9*"])
 
 
 def test_gate_passes_when_thresholds_hold(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:

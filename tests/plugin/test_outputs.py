@@ -17,19 +17,23 @@ def test_json_results_follow_the_schema_contract(pytester: pytest.Pytester, writ
     write_spec(cases=cases)
     pytester.runpytest("--gradcam-specs", "suite.yaml", "--gradcam-json", "out.json", "--gradcam-no-report", "-p", "no:cacheprovider")
     document = read_json(pytester.path / "out.json")
-    assert document["schema"] == 1
-    assert {"started", "duration_s", "command", "versions", "cases", "gates"} <= set(document)
+    assert document["schema"] == 2
+    assert {"verdict", "complete", "incomplete_reasons", "counts", "started", "duration_s", "command", "versions", "cases", "gates"} <= set(document)
+    assert document["verdict"] == "failed" and document["complete"] is True and document["counts"] == {"passed": 1, "failed": 1}
     assert {"gradcam_audit", "tensorflow", "keras"} <= set(document["versions"])
     passed, failed = sorted(document["cases"], key=lambda case: case["id"])
     assert passed["spec"] == "suite.yaml" and passed["id"] == "stripes-0000" and passed["method"] == "gradcam"
-    assert passed["layer"] == "conv3" and passed["status"] == "passed" and passed["reason"] == ""
-    assert set(passed["predicted"]) >= {"index", "label", "score"} and 0.0 <= passed["predicted"]["score"] <= 1.0
-    assert passed["target"]["label"] == cases[0]["target"]
-    region = passed["regions"][0]
-    assert {"name", "mass", "lift", "area_share", "min_mass", "max_mass", "min_lift", "passed"} <= set(region)
+    assert passed["result"]["layer"] == "conv3" and passed["status"] == "passed" and passed["reason"] == ""
+    assert set(passed["result"]["predicted"]) >= {"index", "label", "score"} and 0.0 <= passed["result"]["predicted"]["score"] <= 1.0
+    assert passed["result"]["target"]["label"] == cases[0]["target"]
+    region = passed["result"]["regions"][0]
+    assert {"name", "mass", "lift", "area_share", "checks", "passed"} <= set(region)
     assert region["lift"] == pytest.approx(region["mass"] / region["area_share"])
+    assert {"subject", "metric", "value", "limit", "comparison", "passed", "reason"} <= set(region["checks"][0])
     assert failed["status"] == "failed" and "min_mass 0.99" in failed["reason"]
-    assert failed["regions"][0]["passed"] is False
+    assert failed["result"]["regions"][0]["passed"] is False
+    failed_check = next(check for check in failed["result"]["regions"][0]["checks"] if check["threshold_key"] == "min_mass")
+    assert failed_check == {**failed_check, "metric": "mass", "limit": 0.99, "comparison": ">=", "passed": False}
 
 
 def test_junit_xml_carries_case_numbers_as_properties(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
@@ -59,7 +63,7 @@ def test_github_step_summary_is_appended(pytester: pytest.Pytester, write_spec: 
 def test_terminal_summary_line_names_counts_and_report(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
     write_spec(count=2)
     result = pytester.runpytest("--gradcam-specs", "suite.yaml", "--gradcam-report", "out/index.html", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["*gradcam audit: 2 passed → JSON out/results.json; report out/index.html*"])
+    result.stdout.fnmatch_lines(["*gradcam audit PASSED: 2 passed → JSON out/results.json; report out/index.html*"])
     assert (pytester.path / "out" / "index.html").is_file()
 
 

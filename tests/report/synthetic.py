@@ -6,7 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gradcam_audit.core.results import CaseResult, ClassInfo, GateResult, RunResults
+from gradcam_audit.core.checks import decide
+from gradcam_audit.core.gates import GateResult
+from gradcam_audit.core.ledger import CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.scoring import RegionScore
 
 HOSTILE = '<script>alert(1)</script> | "quoted" \'single\' </textarea> {{ 7*7 }} {% raw %} & ünïcödé ✓ 猫'
@@ -31,24 +34,22 @@ def region(
     min_iou: float | None = None,
     unseen_share: float = 0.0,
 ) -> RegionScore:
-    """A RegionScore whose verdict and failures follow from the numbers, as the scorer would set them."""
+    """A RegionScore whose checks are decided by the core's `decide`, as the scorer would set them."""
     lift = mass / area_share if area_share else 0.0
-    failures = []
-    if min_mass is not None and mass < min_mass:
-        failures.append(f"mass {mass:.3f} < min_mass {min_mass:g}")
-    if max_mass is not None and mass > max_mass:
-        failures.append(f"mass {mass:.3f} > max_mass {max_mass:g}")
-    if min_lift is not None and lift < min_lift:
-        failures.append(f"lift {lift:.2f} < min_lift {min_lift:g}")
-    if peak_inside is False:
-        failures.append("heatmap peak is not inside")
-    if iou is not None and min_iou is not None and iou < min_iou:
-        failures.append(f"IoU {iou:.3f} < min_iou {min_iou:g}")
-    return RegionScore(
-        name=name, role=role, mass=mass, lift=lift, area_share=area_share, unseen_share=unseen_share,
-        peak_inside=peak_inside, iou=iou, min_mass=min_mass, max_mass=max_mass, min_lift=min_lift, min_iou=min_iou,
-        iou_threshold=0.5, passed=not failures, failures=tuple(failures), outline=outline,
-    )
+    checks = []
+    if min_mass is not None:
+        checks.append(decide(name, "mass", mass, ">=", min_mass, threshold_key="min_mass"))
+    if max_mass is not None:
+        checks.append(decide(name, "mass", mass, "<=", max_mass, threshold_key="max_mass"))
+    if min_lift is not None:
+        checks.append(decide(name, "lift", lift, ">=", min_lift, threshold_key="min_lift"))
+    if peak_inside is not None:
+        checks.append(decide(name, "peak_inside", peak_inside, "==", True, threshold_key="peak_inside",
+                             reason="heatmap peak is not inside"))
+    if min_iou is not None:
+        checks.append(decide(name, "iou", iou, ">=", min_iou, threshold_key="min_iou"))
+    return RegionScore(name=name, role=role, mass=mass, lift=lift, area_share=area_share, unseen_share=unseen_share,
+                       checks=tuple(checks), iou_threshold=0.5, outline=outline)
 
 
 def case(
@@ -64,21 +65,42 @@ def case(
     degenerate: str | None = None,
     xfail: str | None = None,
     images: dict[str, str] | None = None,
-) -> CaseResult:
+) -> CaseEntry:
     labels = ["cat", "dog", "fox"]
     predicted = predicted or target
     if not reason and regions:
         reason = "; ".join(f"{score.name}: {'; '.join(score.failures)}" for score in regions if not score.passed)
-    return CaseResult(
-        spec=spec, id=case_id, method="gradcam", status=status, reason=reason,
+    checks = (decide("prediction", "predicted_class", predicted, "==", target,
+                     reason=f"predicted {predicted!r} (p=0.91), expected {target!r}"),) if predicted != target else ()
+    verdict = {"xfailed": "failed", "xpassed": "passed", "skipped": "passed", "not_run": "passed"}.get(status, status)
+    result = CaseResult(
+        spec=spec, id=case_id, method="gradcam", verdict=verdict, reason=reason,
         layer="block5_conv3", layer_reason="last convolutional layer (chosen automatically)", score_kind="logit",
         predicted=ClassInfo(labels.index(predicted) if predicted in labels else 0, predicted, 0.91, 7.25),
         target=ClassInfo(labels.index(target) if target in labels else 0, target, 0.91 if predicted == target else 0.05, 7.25),
         expect_class=ClassInfo(labels.index(target) if target in labels else 0, target),
-        regions=regions, degenerate=degenerate, image=f"images/{case_id}.jpg", image_size=(224, 224),
+        regions=regions, checks=checks, degenerate=degenerate, image=f"images/{case_id}.jpg", image_size=(224, 224),
         model="models/pets.keras", model_sha256="ab" * 32, preprocess="imagenet (caffe)", resize="224x224 (stretch)",
-        tags=tags, xfail=xfail, duration_s=0.05, images=images or {}, nodeid=f"{spec}::{case_id}",
     )
+    computed = status not in ("error", "skipped", "not_run")
+    return CaseEntry(spec=spec, id=case_id, method="gradcam", status=status, reason=reason,
+                     cause="interrupted" if status == "not_run" else "", tags=tags, xfail=xfail,
+                     result=result if computed else None, images=images or {}, nodeid=f"{spec}::{case_id}", duration_s=0.05)
+
+
+def gate(spec: str, status: str, reason: str, numbers: dict[str, float | None], limits: dict[str, float], *,
+         per_class: dict[str, dict[str, float | None]] | None = None, cases_counted: int = 0, xfail: str | None = None) -> GateEntry:
+    """A gate entry whose checks are decided by the core's `decide`."""
+    checks = [decide("gate", metric, numbers.get(metric), ">=", limit, threshold_key=f"min_{metric}")
+              for metric, limit in limits.items()]
+    for label, class_numbers in (per_class or {}).items():
+        checks.extend(decide(f"class {label!r}", metric, class_numbers.get(metric), ">=", limit, threshold_key=f"min_{metric}")
+                      for metric, limit in limits.items())
+    verdict = "failed" if status in ("failed", "xfailed") else "passed"
+    result = GateResult(spec=spec, status=verdict, reason=reason, measurements=numbers, checks=tuple(checks),
+                        per_class=per_class or {}, cases_counted=cases_counted)
+    return GateEntry(spec=spec, status=status, reason=reason, xfail=xfail, result=result,
+                     thresholds={f"min_{metric}": limit for metric, limit in limits.items()})
 
 
 def fixed_results() -> RunResults:
@@ -105,13 +127,12 @@ def fixed_results() -> RunResults:
         case("fox-003", "skipped", (), spec="specs/wild.yaml", target="fox", reason="needs a GPU"),
     )
     gates = (
-        GateResult(spec="specs/pets.yaml", status="failed", reason="pass_rate 0.250 < 0.9", pass_rate=0.25, mean_mass=0.363,
-                   mean_lift=1.81, min_pass_rate=0.9, min_mean_mass=None, min_mean_lift=2.0,
-                   per_class={"cat": {"pass_rate": 0.5, "mean_mass": 0.37, "mean_lift": 1.85, "cases": 2.0},
-                              "dog": {"pass_rate": 0.0, "mean_mass": 0.35, "mean_lift": 1.75, "cases": 2.0}},
-                   cases_counted=4),
-        GateResult(spec="specs/wild.yaml", status="xfailed", reason="pass_rate 0.500 < 0.9", pass_rate=0.5, mean_mass=0.45,
-                   mean_lift=2.25, min_pass_rate=0.9, min_mean_mass=None, min_mean_lift=None, cases_counted=2),
+        gate("specs/pets.yaml", "failed", "pass_rate 0.250 < min_pass_rate 0.9", {"pass_rate": 0.25, "mean_mass": 0.363, "mean_lift": 1.81},
+             {"pass_rate": 0.9, "mean_lift": 2.0},
+             per_class={"cat": {"pass_rate": 0.5, "mean_mass": 0.37, "mean_lift": 1.85},
+                        "dog": {"pass_rate": 0.0, "mean_mass": 0.35, "mean_lift": 1.75}}, cases_counted=4),
+        gate("specs/wild.yaml", "xfailed", "pass_rate 0.500 < min_pass_rate 0.9", {"pass_rate": 0.5, "mean_mass": 0.45, "mean_lift": 2.25},
+             {"pass_rate": 0.9}, cases_counted=2, xfail="known: snow background"),
     )
     return RunResults(cases=cases, gates=gates, started="2025-03-04T05:06:07+00:00", duration_s=83.4,
                       command="pytest --gradcam-specs specs/", versions={"gradcam_audit": "0.1.0", "python": "3.11.9"})
@@ -127,10 +148,10 @@ def hostile_results() -> RunResults:
         case("degenerate " + HOSTILE, "failed", (), spec=f"specs/{HOSTILE}.yaml", degenerate=HOSTILE, reason=HOSTILE, xfail=None),
         case("ok-1", "xfailed", regions, spec="specs/plain.yaml", xfail=HOSTILE),
     )
-    gates = (GateResult(spec=f"specs/{HOSTILE}.yaml", status="failed", reason=HOSTILE, pass_rate=0.0, mean_mass=0.1, mean_lift=0.5,
-                        min_pass_rate=0.9, min_mean_mass=None, min_mean_lift=None, per_class={HOSTILE: {"pass_rate": 0.0}}),)
+    gates = (gate(f"specs/{HOSTILE}.yaml", "failed", HOSTILE, {"pass_rate": 0.0, "mean_mass": 0.1, "mean_lift": 0.5}, {"pass_rate": 0.9},
+                  per_class={HOSTILE: {"pass_rate": 0.0}}),)
     return RunResults(cases=cases, gates=gates, started="2025-03-04T05:06:07+00:00", duration_s=1.0,
-                      command=f"pytest --gradcam-specs '{HOSTILE}'", versions={HOSTILE: HOSTILE})
+                      command=f"pytest --gradcam-specs '{HOSTILE}'", versions={HOSTILE: HOSTILE}, notes=(HOSTILE,))
 
 
 def photo_like(seed: int, size: int = 224) -> np.ndarray:
@@ -170,11 +191,11 @@ def write_case_pictures(results: RunResults, directory: Path, size: int = 224) -
     from gradcam_audit.rendering.overlay import render_case_images
 
     cases = []
-    for index, result in enumerate(results.cases):
-        if result.status in ("error", "skipped"):
-            cases.append(result)
+    for index, entry in enumerate(results.cases):
+        if entry.result is None:
+            cases.append(entry)
             continue
-        heatmap = None if result.degenerate else heatmap_like(index, size)
-        written = render_case_images(result, photo_like(index, size), heatmap, directory / "cases")
-        cases.append(replace(result, images={kind: path.relative_to(directory).as_posix() for kind, path in written.items()}))
+        heatmap = None if entry.result.degenerate else heatmap_like(index, size)
+        written = render_case_images(entry.result, photo_like(index, size), heatmap, directory / "cases")
+        cases.append(replace(entry, images={kind: path.relative_to(directory).as_posix() for kind, path in written.items()}))
     return replace(results, cases=tuple(cases))

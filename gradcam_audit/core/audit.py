@@ -1,0 +1,352 @@
+"""The audit: plan every case and gate of a set of specs, run them through the batching runner, keep the ledger.
+
+`run_audit` is the whole audit in one call (notebooks, other runners); the pytest plugin drives the same
+`Audit` one item at a time and only maps its entries to pytest outcomes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradcam_audit.core.ledger import (
+    NOT_RUN_CAUSES,
+    CaseEntry,
+    GateEntry,
+    RunResults,
+    final_case_status,
+    judge_gate,
+)
+from gradcam_audit.core.metrics import OVERRIDABLE_KEYS
+from gradcam_audit.core.runner import AuditRunner, CaseJob
+from gradcam_audit.core.spec.load import discover_spec_files, display_path, parse_spec
+from gradcam_audit.core.spec.model import ParsedSpec, Region, Spec
+from gradcam_audit.errors import GradcamAuditError, Problem
+
+CaseKey = tuple[str, str, str]  # (spec as displayed, case id, method)
+
+SPEC_PROBLEM_ID = "spec"  # the entry of a spec file that could not be read at all
+
+
+class OverrideError(GradcamAuditError, ValueError):
+    """A `--gradcam-override` that names no threshold or gives no finite number."""
+
+
+def describe_problems(problems: tuple[Problem, ...]) -> str:
+    count = len(problems)
+    return f"{count} problem{'s' if count != 1 else ''} in the spec:\n" + "\n".join(problem.format() for problem in problems)
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, float]:
+    """``["min_lift=1.0", ...]`` → {"min_lift": 1.0}; refuses unknown keys and non-finite values where given."""
+    overrides: dict[str, float] = {}
+    for item in items:
+        key, _, value = str(item).partition("=")
+        if key not in OVERRIDABLE_KEYS or not value:
+            raise OverrideError(f"--gradcam-override {item!r}: expected KEY=VALUE with KEY one of {', '.join(OVERRIDABLE_KEYS)}, "
+                                "e.g. min_lift=1.0")
+        try:
+            number = float(value)
+        except ValueError:
+            raise OverrideError(f"--gradcam-override {item!r}: {value!r} is not a number") from None
+        if not math.isfinite(number) or number < 0:
+            raise OverrideError(f"--gradcam-override {item!r}: the value must be a finite number ≥ 0 (got {value!r})")
+        overrides[key] = number
+    return overrides
+
+
+def apply_overrides(spec: Spec, overrides: Mapping[str, float]) -> Spec:
+    """The spec with each overridden threshold replaced wherever a region sets it."""
+    if not overrides:
+        return spec
+
+    def region(original: Region) -> Region:
+        changes: dict[str, Any] = {key: value for key, value in overrides.items() if getattr(original, key) is not None}
+        return replace(original, **changes)
+
+    cases = tuple(replace(case, regions=tuple(region(item) for item in case.regions)) for case in spec.cases)
+    return replace(spec, cases=cases)
+
+
+@dataclass(frozen=True)
+class PlannedCase:
+    """One case with one method as planned; ``job`` is None when the loader already decided it is an error."""
+
+    spec_path: Path
+    name: str  # the pytest item's name: the case id, or "id[method]" when the spec has several methods
+    entry: CaseEntry  # the entry before it runs: not_run, or a decided error
+    job: CaseJob | None
+
+    @property
+    def key(self) -> CaseKey:
+        return self.entry.key
+
+
+@dataclass(frozen=True)
+class PlannedGate:
+    spec_path: Path
+    entry: GateEntry
+    case_keys: tuple[CaseKey, ...]
+    decided: bool  # the loader already decided it (an error); it never runs
+    name: str = "gate"
+
+
+@dataclass(frozen=True)
+class SpecPlan:
+    path: Path
+    parsed: ParsedSpec
+    cases: tuple[PlannedCase, ...]
+    gate: PlannedGate | None
+
+
+@dataclass(frozen=True)
+class AuditPlan:
+    specs: tuple[SpecPlan, ...]
+
+    def for_path(self, path: Path) -> SpecPlan | None:
+        resolved = path.resolve()
+        return next((spec_plan for spec_plan in self.specs if spec_plan.path == resolved), None)
+
+    @property
+    def cases(self) -> tuple[PlannedCase, ...]:
+        return tuple(case for spec_plan in self.specs for case in spec_plan.cases)
+
+    @property
+    def gates(self) -> tuple[PlannedGate, ...]:
+        return tuple(spec_plan.gate for spec_plan in self.specs if spec_plan.gate is not None)
+
+
+def _not_run(reason: str = NOT_RUN_CAUSES["no_result"]) -> dict[str, str]:
+    return {"status": "not_run", "cause": "no_result", "reason": reason}
+
+
+def plan_spec(path: Path, *, method: str | None = None, overrides: Mapping[str, float] | None = None) -> SpecPlan:
+    """Every entry of one spec file. A file that cannot be read is one error entry; a file whose model or other
+    file-level part is wrong keeps every case id and its gate, each an error naming the problems."""
+    parsed = parse_spec(path)
+    shown = display_path(parsed.path)
+    spec = parsed.spec
+    if spec is None:
+        entry = CaseEntry(spec=shown, id=SPEC_PROBLEM_ID, method="-", status="error", reason=describe_problems(parsed.problems),
+                          line=next((problem.line for problem in parsed.problems if problem.line), None))
+        return SpecPlan(parsed.path, parsed, (PlannedCase(parsed.path, SPEC_PROBLEM_ID, entry, None),), None)
+    spec = apply_overrides(spec, overrides or {})
+    methods = (method,) if method else spec.methods
+    file_problem = describe_problems(parsed.problems) if parsed.problems else None
+    invalid_by_index = {case.index: case for case in spec.invalid_cases}
+    valid = iter(spec.cases)
+    planned: list[PlannedCase] = []
+    for index in range(len(spec.cases) + len(spec.invalid_cases)):
+        if index in invalid_by_index:
+            invalid = invalid_by_index[index]
+            entry = CaseEntry(spec=shown, id=invalid.id, method="-", status="error", reason=describe_problems(invalid.problems),
+                              line=invalid.line)
+            planned.append(PlannedCase(parsed.path, invalid.id, entry, None))
+            continue
+        case = next(valid)
+        for case_method in methods:
+            name = case.id if len(methods) == 1 else f"{case.id}[{case_method}]"
+            base = CaseEntry(spec=shown, id=case.id, method=case_method, status="not_run", xfail=case.xfail, tags=case.tags,
+                             line=case.line, cause="no_result", reason=NOT_RUN_CAUSES["no_result"])
+            if file_problem is not None:
+                planned.append(PlannedCase(parsed.path, name, replace(base, status="error", cause="", reason=file_problem), None))
+            else:
+                planned.append(PlannedCase(parsed.path, name, base, CaseJob(spec, case, case_method)))
+    gate_plan: PlannedGate | None = None
+    if spec.gate is not None:
+        gate = spec.gate
+        thresholds = {"min_pass_rate": gate.min_pass_rate, "min_mean_mass": gate.min_mean_mass,
+                      "min_mean_lift": gate.min_mean_lift, "per_class": gate.per_class}
+        gate_entry = GateEntry(spec=shown, status="not_run", cause="no_result", reason=NOT_RUN_CAUSES["no_result"], xfail=spec.xfail,
+                               line=gate.line, thresholds=thresholds, methods=methods,
+                               invalid_cases=len(spec.invalid_cases) * len(methods))
+        case_keys = tuple(case.key for case in planned if case.entry.method != "-")
+        if file_problem is not None:
+            gate_entry = replace(gate_entry, status="error", cause="", reason=f"the gate cannot be judged: {file_problem}")
+        gate_plan = PlannedGate(parsed.path, gate_entry, case_keys, decided=file_problem is not None)
+    return SpecPlan(parsed.path, parsed, tuple(planned), gate_plan)
+
+
+def plan_audit(paths: Iterable[Path | str], *, method: str | None = None, overrides: Mapping[str, float] | None = None) -> AuditPlan:
+    """Every case and gate of every spec file under ``paths`` (files or folders), in order. Never imports TensorFlow."""
+    return AuditPlan(tuple(plan_spec(path, method=method, overrides=overrides) for path in discover_spec_files(paths)))
+
+
+@dataclass(frozen=True)
+class CaseRun:
+    """A case's final entry, with the arrays a caller may draw (None when nothing was computed)."""
+
+    entry: CaseEntry
+    image: np.ndarray | None = None
+    heatmap: np.ndarray | None = None
+
+
+class Audit:
+    """Runs a plan's entries on demand and keeps the ledger: each planned entry ends with one final status.
+
+    One instance per process. Entries computed elsewhere (an xdist worker, a Ray actor) are `record`ed.
+    """
+
+    def __init__(self, plan: AuditPlan, runner: AuditRunner | None = None) -> None:
+        self.plan = plan
+        self.runner = runner or AuditRunner()
+        self._planned_cases: dict[CaseKey, PlannedCase] = {case.key: case for case in plan.cases}
+        self._planned_gates: dict[str, PlannedGate] = {gate.entry.key: gate for gate in plan.gates}
+        self._cases: dict[CaseKey, CaseEntry] = {}
+        self._gates: dict[str, GateEntry] = {}
+        self._selected: set[CaseKey] = set(self._planned_cases)
+
+    # -- selection ----------------------------------------------------------------------------------
+
+    def select(self, case_keys: Iterable[CaseKey], gate_keys: Iterable[str], *, rest: str = "deselected",
+               isolated: Iterable[Path] = ()) -> None:
+        """Run only these entries in this session; the others end as not run with cause ``rest``.
+
+        The runner is told the selected jobs in plan order, so consecutive cases share forward passes.
+        """
+        chosen = set(case_keys)
+        chosen_gates = set(gate_keys)
+        self._selected = chosen
+        for key, planned in self._planned_cases.items():
+            if key not in chosen and planned.job is not None and key not in self._cases:
+                self._cases[key] = replace(planned.entry, status="not_run", cause=rest, reason=NOT_RUN_CAUSES[rest])
+        for gate_key, planned_gate in self._planned_gates.items():
+            if gate_key not in chosen_gates and not planned_gate.decided and gate_key not in self._gates:
+                self._gates[gate_key] = replace(planned_gate.entry, status="not_run", cause=rest, reason=NOT_RUN_CAUSES[rest])
+        jobs = [planned.job for planned in self.plan.cases if planned.key in chosen and planned.job is not None]
+        self.runner.plan(jobs, groups=[job.spec.path for job in jobs])
+        self.runner.isolate([path.resolve() for path in isolated])
+
+    # -- running ------------------------------------------------------------------------------------
+
+    def planned_case(self, key: CaseKey) -> PlannedCase:
+        return self._planned_cases[key]
+
+    def run_case(self, key: CaseKey) -> CaseRun:
+        """The case's final entry, computing its batch if needed. Asking twice returns the same entry."""
+        if key in self._cases:
+            return CaseRun(self._cases[key])
+        planned = self._planned_cases[key]
+        if planned.job is None:
+            self._cases[key] = planned.entry
+            return CaseRun(planned.entry)
+        outcome = self.runner.run(planned.job)
+        status, extra = final_case_status(outcome.result.verdict, planned.entry.xfail)
+        entry = replace(planned.entry, status=status, cause="", reason=extra or outcome.result.reason, result=outcome.result,
+                        duration_s=outcome.duration_s)
+        self._cases[key] = entry
+        return CaseRun(entry, outcome.image, outcome.heatmap)
+
+    def run_gate(self, key: str) -> GateEntry:
+        """The gate judged from its cases' final statuses; cases selected here but not yet run are run first."""
+        if key in self._gates:
+            return self._gates[key]
+        planned = self._planned_gates[key]
+        if planned.decided:
+            self._gates[key] = planned.entry
+            return planned.entry
+        cases = [self.run_case(case_key).entry if case_key in self._selected or case_key in self._cases
+                 else self._planned_cases[case_key].entry for case_key in planned.case_keys]
+        judged = judge_gate(planned.entry, cases)
+        if judged.status == "not_run":
+            causes = {case.cause for case in cases if case.status == "not_run"}
+            # A gate whose cases are in other shards is judged when the shards' results are merged.
+            judged = replace(judged, cause=causes.pop() if len(causes) == 1 and causes <= {"other_shard", "deselected"} else "cases_not_run")
+        self._gates[key] = judged
+        return judged
+
+    # -- facts from elsewhere ------------------------------------------------------------------------
+
+    def record_case(self, entry: CaseEntry) -> None:
+        """An entry decided in another process (or a later fact about one decided here: its pictures, node id)."""
+        self._cases[entry.key] = entry
+
+    def record_gate(self, entry: GateEntry) -> None:
+        self._gates[entry.key] = entry
+
+    def record_skipped(self, key: CaseKey, reason: str) -> CaseEntry:
+        """pytest skipped the case (a skip marker from the user's conftest): it ends as skipped, with pytest's reason."""
+        entry = replace(self._planned_cases[key].entry, status="skipped", cause="", reason=reason or "skipped by pytest")
+        self._cases[key] = entry
+        return entry
+
+    def record_crash(self, key: CaseKey, reason: str) -> CaseEntry:
+        """The process computing the case died: the case is an error naming the crash."""
+        entry = replace(self._planned_cases[key].entry, status="error", cause="", reason=reason)
+        self._cases[key] = entry
+        return entry
+
+    def has_case(self, key: CaseKey) -> bool:
+        return key in self._planned_cases
+
+    def has_gate(self, key: str) -> bool:
+        return key in self._planned_gates
+
+    def case_entry(self, key: CaseKey) -> CaseEntry | None:
+        return self._cases.get(key)
+
+    # -- the ledger ---------------------------------------------------------------------------------
+
+    def ledger(self, *, unfinished_cause: str = "no_result", started: float | None = None, command: str = "",
+               versions: Mapping[str, str] | None = None, notes: Iterable[str] = ()) -> RunResults:
+        """Every planned entry with its final status; those still open end as not run with ``unfinished_cause``."""
+        reason = NOT_RUN_CAUSES.get(unfinished_cause, unfinished_cause)
+        cases: list[CaseEntry] = []
+        for key, planned in self._planned_cases.items():
+            open_entry = replace(planned.entry, status="not_run", cause=unfinished_cause, reason=reason) if planned.job is not None else planned.entry
+            cases.append(self._cases.get(key, open_entry))
+        cases.extend(entry for key, entry in self._cases.items() if key not in self._planned_cases)
+        gates: list[GateEntry] = []
+        for gate_key, planned_gate in self._planned_gates.items():
+            open_gate = planned_gate.entry if planned_gate.decided else replace(planned_gate.entry, status="not_run", cause=unfinished_cause,
+                                                                                 reason=reason)
+            gates.append(self._gates.get(gate_key, open_gate))
+        gates.extend(entry for gate_key, entry in self._gates.items() if gate_key not in self._planned_gates)
+        begun = started if started is not None else time.time()
+        return RunResults(
+            cases=tuple(cases),
+            gates=tuple(gates),
+            started=datetime.fromtimestamp(begun, timezone.utc).isoformat(timespec="seconds"),
+            duration_s=round(max(time.time() - begun, 0.0), 3),
+            command=command,
+            versions=dict(versions or {}),
+            notes=tuple(notes),
+        )
+
+
+def run_audit(
+    paths: Iterable[Path | str],
+    *,
+    batch_size: int = 32,
+    method: str | None = None,
+    overrides: Mapping[str, float] | None = None,
+    on_case: Callable[[CaseRun], Mapping[str, str] | None] | None = None,
+) -> RunResults:
+    """The whole audit of the spec files under ``paths``: every planned case and gate, each with one final status.
+
+    ``on_case`` is called with each computed case (e.g. to draw its pictures) and may return picture paths to
+    keep beside its result. Ctrl-C stops the run and returns the ledger of what finished, the rest "interrupted".
+    """
+    started = time.time()
+    audit = Audit(plan_audit(paths, method=method, overrides=overrides), AuditRunner(batch_size))
+    audit.select([case.key for case in audit.plan.cases], [gate.entry.key for gate in audit.plan.gates])
+    cause = "no_result"
+    try:
+        for spec_plan in audit.plan.specs:
+            for planned in spec_plan.cases:
+                run = audit.run_case(planned.key)
+                images = on_case(run) if on_case is not None else None
+                if images:
+                    audit.record_case(replace(run.entry, images=dict(images)))
+            if spec_plan.gate is not None:
+                audit.run_gate(spec_plan.gate.entry.key)
+    except KeyboardInterrupt:
+        cause = "interrupted"
+    return audit.ledger(unfinished_cause=cause, started=started, command="run_audit")

@@ -1,0 +1,22 @@
+"""The one-line audit summary pytest and the CLI print at the end: the ledger's verdict and counts."""
+
+from __future__ import annotations
+
+from gradcam_audit.core.ledger import RunResults
+
+VERDICT_WORDS = {"passed": "PASSED", "failed": "FAILED", "incomplete": "INCOMPLETE"}
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in counts.items())
+
+
+def summary_line(results: RunResults) -> str:
+    """"gradcam audit INCOMPLETE: 3 passed, 45 not run; gates: 2 not run (45 not run: the run was interrupted …)"."""
+    parts = [counts_text(results.counts()) or "no cases"]
+    if results.gates:
+        parts.append("gates: " + counts_text(results.gate_counts()))
+    line = f"gradcam audit {VERDICT_WORDS[results.verdict]}: " + "; ".join(parts)
+    if not results.complete:
+        line += " (" + "; ".join(results.incomplete_reasons) + ")"
+    return line
