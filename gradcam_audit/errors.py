@@ -56,3 +56,15 @@ class ImageError(GradcamAuditError, ValueError):
 
 class ResultsError(GradcamAuditError, ValueError):
     """A JSON results file cannot be read back (wrong schema, missing keys)."""
+
+
+class UnsafePathError(GradcamAuditError, ValueError):
+    """A path named inside a file (a results JSON's pictures) points outside the folder it may be read from."""
+
+
+class InputTooLargeError(GradcamAuditError, ValueError):
+    """An input (a spec, a labels file, an image) is over a stated size limit; the message says how to raise it."""
+
+
+class LimitSettingError(GradcamAuditError, ValueError):
+    """An environment variable that sets a size limit (GRADCAM_MAX_*) does not hold a positive whole number."""

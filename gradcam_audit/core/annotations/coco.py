@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,20 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_identifier(value: Any) -> bool:
+    # A list or object as an id cannot be looked up (and a float id would never match an int one reliably).
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _entry(kind: str, index: int, item: Any) -> str:
     identifier = item.get("id") if isinstance(item, dict) else None
+    if identifier is not None and not _is_identifier(identifier):
+        identifier = _shown(identifier)
     return f"{kind}[{index}]" + (f" (id {identifier})" if identifier is not None else "")
 
 
@@ -42,6 +55,12 @@ def read_coco(source: Path, *, images_dir: Path | None = None, clip: bool = Fals
         raise AnnotationError([Problem(file, "", "annotation file not found")]) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise AnnotationError([Problem(file, "", f"not valid JSON ({error})", fix="export the annotations as COCO JSON")]) from None
+    except RecursionError:
+        raise AnnotationError([Problem(file, "", "the JSON is nested too deeply to be a COCO export",
+                                       fix="export the annotations as COCO JSON (images[], annotations[], categories[])")]) from None
+    except OSError as error:
+        raise AnnotationError([Problem(file, "", f"cannot read the file ({error.strerror or error})",
+                                       fix="give the COCO .json file")]) from None
     problems = ProblemList()
     if not isinstance(data, dict):
         raise AnnotationError([Problem(file, "", f"expected a JSON object with images, annotations and categories, got {type(data).__name__}")])
@@ -59,6 +78,10 @@ def read_coco(source: Path, *, images_dir: Path | None = None, clip: bool = Fals
         if missing:
             problems.add(file, entry, f"missing key {', '.join(map(repr, missing))}", "each category needs id and name")
             continue
+        if not _is_identifier(category["id"]):
+            problems.add(file, f"categories[{index}]", f"id must be an integer or text, got {_shown(category['id'])}",
+                         "each category needs an integer id")
+            continue
         categories[category["id"]] = str(category["name"])
 
     images: dict[Any, tuple[Path, tuple[int, int] | None, str]] = {}
@@ -67,6 +90,14 @@ def read_coco(source: Path, *, images_dir: Path | None = None, clip: bool = Fals
         missing = _missing(image, ("id", "file_name", "width", "height"))
         if missing:
             problems.add(file, entry, f"missing key {', '.join(map(repr, missing))}", "each image needs id, file_name, width and height")
+            continue
+        if not _is_identifier(image["id"]):
+            problems.add(file, f"images[{index}]", f"id must be an integer or text, got {_shown(image['id'])}",
+                         "each image needs an integer id")
+            continue
+        if not all(_is_number(image[key]) and math.isfinite(image[key]) for key in ("width", "height")):
+            problems.add(file, entry, f"width and height must be finite numbers, got {_shown(image['width'])} × {_shown(image['height'])}",
+                         "re-export the annotations; width and height are the image's size in pixels")
             continue
         if image["id"] in images:
             problems.add(file, entry, f"duplicate image id {image['id']!r}")
@@ -82,6 +113,12 @@ def read_coco(source: Path, *, images_dir: Path | None = None, clip: bool = Fals
         missing = _missing(annotation, ("image_id", "category_id", "bbox"))
         if missing:
             problems.add(file, entry, f"missing key {', '.join(map(repr, missing))}", "each annotation needs image_id, category_id and bbox")
+            continue
+        bad_ids = [key for key in ("image_id", "category_id") if not _is_identifier(annotation[key])]
+        if bad_ids:
+            problems.add(file, f"annotations[{index}]",
+                         "; ".join(f"{key} must be an integer or text, got {_shown(annotation[key])}" for key in bad_ids),
+                         "each annotation refers to an image and a category by their integer ids")
             continue
         if annotation["image_id"] not in images:
             problems.add(file, entry, f"image_id {annotation['image_id']!r} is not the id of any entry in images[]",

@@ -144,17 +144,28 @@ def read_number(
     expected = "a number between 0 and 1" if fraction else ("a number greater than 0" if positive else "a number")
     fix = _THRESHOLD_FIXES.get(key, "a lift of 1.0 is chance level; use e.g. 1.5" if positive else f"write {key}: <number>")
     number = as_finite_number(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        kind = "not a number" if math.isnan(value) else "infinite"
+        collector.add(mapping, key, field, f"got {'.nan' if math.isnan(value) else ('-' if value < 0 else '') + '.inf'} "
+                      f"({kind}); expected {expected}, a finite value", fix, case_index=case_index)
+        return None
     if number is None:
         collector.add(mapping, key, field, f"expected {expected}, got {describe_value(value)}", fix, case_index=case_index)
         return None
+    # The value as written (repr), never rounded: `1.0000001` shown as "1" would look valid.
     if fraction and not 0.0 <= number <= 1.0:
-        collector.add(mapping, key, field, f"got {number:g}, which is outside [0, 1] (expected {expected})", fix,
+        collector.add(mapping, key, field, f"got {exact_number(value)}, which is outside [0, 1] (expected {expected})", fix,
                       case_index=case_index)
         return None
     if positive and number <= 0:
-        collector.add(mapping, key, field, f"got {number:g} (expected {expected})", fix, case_index=case_index)
+        collector.add(mapping, key, field, f"got {exact_number(value)} (expected {expected})", fix, case_index=case_index)
         return None
     return number
+
+
+def exact_number(value: int | float) -> str:
+    """A number as written, every digit kept (``repr``), for messages about a limit it just misses."""
+    return describe_value(value) if isinstance(value, int) else repr(float(value))
 
 
 def read_boolean(

@@ -8,23 +8,56 @@ import yaml
 
 from gradcam_audit.core.spec.checks import ProblemCollector, check_keys, describe_value
 from gradcam_audit.core.spec.fields import DIRECTORY_DEFAULTS_FIELDS, names
+from gradcam_audit.core.spec.limits import LIMIT_SETTING_FIX, read_bounded_text, spec_bytes_fix
 from gradcam_audit.core.spec.paths import DEFAULTS_FILE_NAME
-from gradcam_audit.core.spec.yaml_lines import LocatedDict, load_located_yaml
+from gradcam_audit.core.spec.yaml_lines import LocatedDict, YamlLimitError, load_located_yaml
+from gradcam_audit.errors import InputTooLargeError, LimitSettingError, Problem
+
+
+def _tab_column(text: str, line_index: int) -> int | None:
+    """The 1-based column of a tab in a line's indentation, or None: YAML indents with spaces only."""
+    lines = text.splitlines()
+    if not 0 <= line_index < len(lines):
+        return None
+    line = lines[line_index]
+    indentation = line[: len(line) - len(line.lstrip(" \t"))]
+    return indentation.index("\t") + 1 if "\t" in indentation else None
 
 
 def load_yaml_mapping(path: Path, collector: ProblemCollector) -> LocatedDict | None:
+    """The file's top-level mapping; None (with a problem recorded) for anything a user's file can get wrong."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded_text(path, "spec file" if path.name != DEFAULTS_FILE_NAME else "defaults file")
     except UnicodeDecodeError as error:
         collector.add_file_problem(f"not UTF-8 text ({error.reason} at byte {error.start})", "save the file as UTF-8")
         return None
+    except InputTooLargeError as error:
+        collector.add_file_problem(str(error), spec_bytes_fix())
+        return None
+    except LimitSettingError as error:
+        collector.add_file_problem(str(error), LIMIT_SETTING_FIX)
+        return None
     except OSError as error:
-        collector.add_file_problem(f"cannot read the file ({error.strerror or error})", "check that the file exists and is readable")
+        collector.add_file_problem(f"cannot read the file ({error.strerror or error})",
+                                   "give a regular YAML file that exists and is readable")
         return None
     try:
         data = load_located_yaml(text, collector.file)
+    except YamlLimitError as error:
+        collector.problems.append(Problem(collector.file, error.field, error.message, line=error.position.line,
+                                          column=error.position.column, fix=error.fix))
+        return None
+    except LimitSettingError as error:
+        collector.add_file_problem(str(error), LIMIT_SETTING_FIX)
+        return None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
+        tab = _tab_column(text, mark.line) if mark else None
+        if mark is not None and tab is not None:
+            collector.add_file_problem("a tab character is used for indentation; YAML allows only spaces there",
+                                       "replace the tab with spaces (two per level), and set your editor to insert spaces",
+                                       line=mark.line + 1, column=tab)
+            return None
         collector.add_file_problem(
             f"YAML syntax error: {error.problem or error.context}",
             "check indentation and quoting on this line (a ':' or '#' inside a value needs quotes)",
@@ -38,6 +71,9 @@ def load_yaml_mapping(path: Path, collector: ProblemCollector) -> LocatedDict | 
         return None
     except RecursionError:
         collector.add_file_problem("the YAML is nested too deeply to read", "flatten the structure")
+        return None
+    except MemoryError:
+        collector.add_file_problem("the YAML needs more memory than is available to read", "make the file smaller")
         return None
     if data is None:
         collector.add_file_problem("the file is empty", "add at least `model:` and `cases:`")

@@ -49,6 +49,18 @@ def parse_spec(path: Path | str, *, check_images: bool = True) -> ParsedSpec:
         ``spec.invalid_cases`` so the valid cases still run.
     """
     spec_path = Path(path).resolve()
+    try:
+        return _parse_spec(spec_path, check_images)
+    except (RecursionError, MemoryError) as error:
+        problem = Problem(display_path(spec_path), "", f"the spec is too large or too deeply nested to check ({type(error).__name__})",
+                          fix="make the file smaller and flatter (split it into several spec files)")
+    except Exception as error:  # noqa: BLE001 - a user's file must never crash the loader; this is our bug
+        problem = Problem(display_path(spec_path), "", f"the loader failed on this file ({type(error).__name__}: {error})",
+                          fix="please report this as a gradcam_audit bug, with the file")
+    return ParsedSpec(spec_path, None, (problem,))
+
+
+def _parse_spec(spec_path: Path, check_images: bool) -> ParsedSpec:
     collector = ProblemCollector(spec_path)
     data = load_yaml_mapping(spec_path, collector)
     if data is None:

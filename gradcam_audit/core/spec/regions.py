@@ -113,9 +113,12 @@ def parse_region(
     minimum, maximum = thresholds["min_mass"], thresholds["max_mass"]
     if minimum is not None and maximum is not None and minimum > maximum:
         collector.add(region_data, "max_mass" if "max_mass" in region_data else "min_mass", f"{field}.max_mass",
-                      f"min_mass {minimum:g} > max_mass {maximum:g}: no heatmap can pass",
+                      f"min_mass {minimum!r} > max_mass {maximum!r}: no heatmap can pass",
                       "lower min_mass or raise max_mass", case_index=case_index)
-    if not any(thresholds[key] is not None for key in ("min_mass", "max_mass", "min_lift", "min_iou")) and not peak_inside:
+    written = any(key in region_data for key in ("min_mass", "max_mass", "min_lift", "min_iou"))
+    # A threshold that is written but invalid is reported on its own line; "no threshold" would only mislead.
+    if not written and not any(thresholds[key] is not None for key in ("min_mass", "max_mass", "min_lift", "min_iou")) \
+            and not peak_inside:
         collector.add(region_data, "name", field, f"region {str(name)!r} has no threshold, so it could never fail",
                       "add min_mass / min_lift (where the model should look) or max_mass (where it must not)",
                       case_index=case_index)
@@ -181,12 +184,19 @@ def _parse_box(
     return Shape("box", box=(x_min, y_min, x_max, y_max), normalized=normalized)
 
 
-def _polygon_area(points: list[tuple[float, float]]) -> float:
-    # Shoelace formula: a polygon whose points are collinear or repeated covers no pixel.
-    total = 0.0
-    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1]):
-        total += x1 * y2 - x2 * y1
-    return abs(total) / 2
+def _collinear(points: list[tuple[float, float]]) -> bool:
+    """Whether every point lies on one line (or they are all the same point): then the polygon covers no pixel.
+
+    A self-intersecting polygon (a bowtie) is accepted: its signed shoelace area can cancel to 0, but the region's
+    pixels are filled with the even-odd rule (``core.regions``), so each lobe counts once and its area is real.
+    Only a polygon that is truly flat is refused.
+    """
+    x0, y0 = points[0]
+    direction = next(((x - x0, y - y0) for x, y in points[1:] if (x, y) != (x0, y0)), None)
+    if direction is None:
+        return True
+    scale = max(abs(value) for point in points for value in point) or 1.0
+    return all(abs(direction[0] * (y - y0) - direction[1] * (x - x0)) <= 1e-12 * scale * scale for x, y in points)
 
 
 def _parse_polygon(
@@ -205,8 +215,9 @@ def _parse_polygon(
         collector.add(region_data, "polygon", f"{field}.polygon", f"expected at least three [x, y] points, got {describe_value(raw)}",
                       "write polygon: [[x1, y1], [x2, y2], [x3, y3], ...]", case_index=case_index)
         return None
-    if _polygon_area(points) <= 0:
-        collector.add(region_data, "polygon", f"{field}.polygon", f"polygon {describe_value(raw)} encloses no area (its points are collinear)",
+    if _collinear(points):
+        collector.add(region_data, "polygon", f"{field}.polygon",
+                      f"polygon {describe_value(raw)} encloses no area (all its points lie on one line)",
                       "give the corners of the region in order around it", case_index=case_index)
         return None
     reason = _outside([x for x, _ in points], [y for _, y in points], normalized, size)

@@ -27,10 +27,12 @@ from gradcam_audit.core.spec.fields import (
     PREPROCESS_AFFINE_FIELDS,
     names,
 )
+from gradcam_audit.core.spec.limits import LIMIT_SETTING_FIX, read_bounded_text, spec_bytes_fix
 from gradcam_audit.core.spec.model import Gate, ModelRef, Preprocess
 from gradcam_audit.core.spec.paths import resolve_path
 from gradcam_audit.core.spec.suggest import did_you_mean, listing
 from gradcam_audit.core.spec.yaml_lines import LocatedDict
+from gradcam_audit.errors import InputTooLargeError, LimitSettingError
 
 _CALLABLE_HINT = "'package.module:function'"
 _CALLABLE = re.compile(CALLABLE_PATTERN)
@@ -170,7 +172,13 @@ def parse_labels(data: LocatedDict, spec_dir: Path, collector: ProblemCollector)
             collector.add(data, "labels", "labels", f"labels file not found: {labels_path or value}", fix)
             return None
         try:
-            text = labels_path.read_text(encoding="utf-8")
+            text = read_bounded_text(labels_path, "labels file")
+        except InputTooLargeError as error:
+            collector.add(data, "labels", "labels", f"{labels_path}: {error}", spec_bytes_fix())
+            return None
+        except LimitSettingError as error:
+            collector.add(data, "labels", "labels", str(error), LIMIT_SETTING_FIX)
+            return None
         except (OSError, UnicodeDecodeError) as error:
             collector.add(data, "labels", "labels", f"cannot read labels file {labels_path} ({error})", "save it as UTF-8 text")
             return None

@@ -18,6 +18,7 @@ from gradcam_audit.core.spec.load import (
     display_path,
     parse_spec,
 )
+from gradcam_audit.core.spec.limits import read_bounded_text
 from gradcam_audit.core.spec.model import ModelRef, Spec
 from gradcam_audit.core.spec.suggest import did_you_mean, listing
 from gradcam_audit.core.spec.yaml_lines import LocatedDict, LocatedList, load_located_yaml, position_of_value
@@ -101,7 +102,7 @@ def validate_paths(paths: Iterable[Path | str], *, deep: bool = False, check_ima
         if parsed.spec is not None:
             case_count += len(parsed.spec.cases) + len(parsed.spec.invalid_cases)
         if deep and parsed.spec is not None and not parsed.problems:
-            collected.extend(deep_problems(parsed.spec, models))
+            collected.extend(_guarded_deep_problems(parsed.spec, models))
     return ValidationReport(_unique(collected), len(spec_files), case_count, deep)
 
 
@@ -135,7 +136,7 @@ class _Locator:
         self.sources: list[tuple[str, Any]] = []
         for path in (spec_path, spec_path.parent / DEFAULTS_FILE_NAME):
             try:
-                data = load_located_yaml(path.read_text(encoding="utf-8"), display_path(path))
+                data = load_located_yaml(read_bounded_text(path), display_path(path))
             except Exception:  # noqa: BLE001 - the loader already reported unreadable files; locate without lines
                 continue
             if isinstance(data, LocatedDict):
@@ -167,6 +168,18 @@ def _shape(tensors: Any) -> tuple[Any, ...] | None:
         return None
 
 
+def _guarded_deep_problems(spec: Spec, models: dict[ModelRef, Any]) -> list[Problem]:
+    """deep_problems, with anything TensorFlow or a user's model raises turned into a problem of this spec only,
+    so one unusual model never hides what the other specs have to say."""
+    try:
+        return deep_problems(spec, models)
+    except Exception as error:  # noqa: BLE001 - Keras/TensorFlow raise many types on models we cannot explain
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return [_Locator(spec.path).problem(("model",), "model",
+                                            f"checking the model failed ({type(error).__name__}: {first_line[:300]})",
+                                            "check that the model takes one image batch (N, H, W, C) and returns class scores")]
+
+
 def deep_problems(spec: Spec, models: dict[ModelRef, Any] | None = None) -> list[Problem]:
     """The checks that need the model (see validate_paths); ``models`` caches loaded models across specs."""
     from gradcam_audit.core.models import load_model
@@ -184,6 +197,10 @@ def deep_problems(spec: Spec, models: dict[ModelRef, Any] | None = None) -> list
         return [locator.problem(("model",), "model", f"loading the model raised {type(error).__name__}: {error}",
                                 "fix the custom loader so it returns a keras.Model")]
 
+    input_count = len(getattr(model, "inputs", None) or [])
+    if input_count > 1:
+        return [locator.problem(("model",), "model", f"the model has {input_count} inputs; an audit feeds it one image batch",
+                                "audit a model with a single image input (wrap the others as constants in a keras.Model)")]
     input_shape = _shape(getattr(model, "inputs", None))
     channels: int | None = None
     if input_shape is None or len(input_shape) != 4:

@@ -84,20 +84,102 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
-def load_located_yaml(text: str, source_file: str | None = None) -> Any:
+class YamlLimitError(yaml.YAMLError):
+    """The document expands (through aliases) to more nodes than allowed, or an alias refers to itself."""
+
+    def __init__(self, message: str, fix: str, position: Position, field: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.position = position
+        self.field = field
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _expanded_sizes(root: yaml.Node) -> dict[int, int]:
+    """Nodes each node stands for once every alias is expanded, by ``id(node)``; each node is visited once.
+
+    An alias is the same node object as its anchor, so the composed graph is small even when its expansion is
+    astronomically large ("billion laughs"): sizes are summed over the graph without building the expansion.
+
+    Raises:
+        YamlLimitError: a node contains itself (``&a [*a]``), which expands forever.
+    """
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise YamlLimitError("an alias refers to a node that contains it, so it expands forever",
+                                 "remove the alias (*name) from inside its own anchor (&name)", _position(node), "")
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+    return sizes
+
+
+def _check_expansion(root: yaml.Node, max_nodes: int) -> None:
+    sizes = _expanded_sizes(root)
+    total = sizes[id(root)]
+    if total <= max_nodes:
+        return
+    # Name the top-level key that holds most of the expansion, at its value's line.
+    field, where = "", _position(root)
+    if isinstance(root, yaml.MappingNode) and root.value:
+        key_node, value_node = max(root.value, key=lambda pair: sizes[id(pair[1])])
+        field, where = (str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""), _position(value_node)
+    from gradcam_audit.core.spec.limits import MAX_YAML_NODES_VARIABLE
+
+    raise YamlLimitError(
+        f"the YAML expands to {'more than 10^15' if total > 10**15 else f'{total:,}'} values once its aliases (*name) are "
+        f"expanded, more than the limit of {max_nodes:,}",
+        f"write the values out instead of nesting aliases of aliases; for a genuinely huge suite raise the limit with the "
+        f"environment variable {MAX_YAML_NODES_VARIABLE} (e.g. {MAX_YAML_NODES_VARIABLE}={max_nodes * 4})",
+        where,
+        field,
+    )
+
+
+def load_located_yaml(text: str, source_file: str | None = None, max_nodes: int | None = None) -> Any:
     """Parse YAML text safely; mappings and sequences come back as LocatedDict / LocatedList.
 
     Args:
         text: the YAML document.
         source_file: the file name every container remembers, so problems found later name the right file.
+        max_nodes: the most nodes the document may expand to, aliases included (default ``limits.max_yaml_nodes()``).
 
     Raises:
+        YamlLimitError: the document expands beyond ``max_nodes``, or an alias contains itself.
         yaml.YAMLError: on syntax errors (callers turn it into a located Problem).
     """
+    if max_nodes is None:
+        from gradcam_audit.core.spec.limits import max_yaml_nodes
+
+        max_nodes = max_yaml_nodes()
     loader = _LineLoader(text)
     loader.source_file = source_file
     try:
-        return loader.get_single_data()
+        # Composed first (a graph as small as the text), checked, and only then built into Python objects.
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, max_nodes)
+        return loader.construct_document(node)
     finally:
         loader.dispose()
 
