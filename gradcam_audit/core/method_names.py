@@ -10,11 +10,15 @@ METHOD_NAMES: tuple[str, ...] = (
     "layercam",
     "scorecam",
     "eigencam",
+    "rollout",
+    "gradrollout",
 )
 
 RESIZE_MODES: tuple[str, ...] = ("stretch", "center_crop", "letterbox")
 BOX_FORMATS: tuple[str, ...] = ("xyxy", "xywh", "cxcywh")
 SCORE_KINDS: tuple[str, ...] = ("logit", "probability")
+# How a region is removed to measure its causal effect (core/removal.py); the first is the default.
+REMOVAL_MODES: tuple[str, ...] = ("inpaint", "mean", "blur", "noise")
 
 # keras.applications families whose preprocess_input we can call; "scale01" and "none" are ours.
 PREPROCESS_FAMILIES: tuple[str, ...] = (

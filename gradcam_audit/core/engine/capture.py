@@ -103,7 +103,9 @@ def is_probability_distribution(output: Any) -> Any:
 
 
 @contextmanager
-def record_forward(target_layer: Any, output_layer: Any | None, use_logits: bool, tape: Any = None) -> Iterator[Recording]:
+def record_forward(
+    target_layer: Any, output_layer: Any | None, use_logits: bool, tape: Any = None, capture: str = "output"
+) -> Iterator[Recording]:
     """While active, calling the model records the target layer's output and the output layer's logits.
 
     Used inside a traced tf.function: the swap happens at trace time only, the compiled graph keeps it.
@@ -111,6 +113,8 @@ def record_forward(target_layer: Any, output_layer: Any | None, use_logits: bool
     a tape only records ops fed by a watched tensor or a *trainable* variable, so without this the
     gradient is None when no trainable weight lies between the input and the layer (a pooling or
     activation layer on the input, a frozen backbone), and the heatmap silently comes out all-zero.
+    ``capture="query"`` records the *input* (the query) of a MultiHeadAttention layer instead of its output:
+    the tokens the last attention mixes, the one place a class-token ViT's patch tokens still reach the class.
     """
     import keras
 
@@ -124,7 +128,14 @@ def record_forward(target_layer: Any, output_layer: Any | None, use_logits: bool
         recording.activations = outputs
         return outputs
 
-    restores.append(_swap_call(target_layer, record_activations))
+    def record_query(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        query = args[0] if args else kwargs["query"]
+        if tape is not None:
+            tape.watch(query)
+        recording.activations = query
+        return original(*args, **kwargs)
+
+    restores.append(_swap_call(target_layer, record_query if capture == "query" else record_activations))
     squash = activation_name(output_layer) if (use_logits and output_layer is not None) else None
     if squash is not None and output_layer is not None and output_layer is not target_layer:
         record_logits: Callable[..., Any]
@@ -169,6 +180,51 @@ def record_calls(layers: list[tuple[str, Any]]) -> Iterator[Recording]:
             shape = tuple(getattr(outputs, "shape", ()) or ())
             recording.calls.append((_path, shape))
             return outputs
+
+        restores.append(_swap_call(layer, wrapper))
+    try:
+        yield recording
+    finally:
+        for restore in reversed(restores):
+            restore()
+
+
+@dataclass
+class AttentionRecording:
+    """Attention probabilities of each MultiHeadAttention call, in call order: (B, heads, T, S) tensors."""
+
+    scores: list[Any] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def record_attention(layers: list[tuple[str, Any]], tape: Any = None) -> Iterator[AttentionRecording]:
+    """While active, every listed MultiHeadAttention also returns, and we record, its attention probabilities.
+
+    The layer is called with ``return_attention_scores=True`` (Keras then takes its explicit softmax path,
+    the same arithmetic as the fused one) and the caller gets what it asked for: the output alone unless it
+    asked for the scores itself. Flash attention cannot return scores, so it is off for the call.
+    """
+    recording = AttentionRecording()
+    restores: list[Callable[[], None]] = []
+    for path, layer in layers:
+
+        def wrapper(original: Callable[..., Any], *args: Any, _path: str = path, _layer: Any = layer, **kwargs: Any) -> Any:
+            wanted = bool(kwargs.get("return_attention_scores", False))
+            kwargs["return_attention_scores"] = True
+            flash = getattr(_layer, "_flash_attention", None)
+            if flash:
+                _layer._flash_attention = False
+            try:
+                output, scores = original(*args, **kwargs)
+            finally:
+                if flash:
+                    _layer._flash_attention = flash
+            if tape is not None:
+                tape.watch(scores)
+            recording.scores.append(scores)
+            recording.paths.append(_path)
+            return (output, scores) if wanted else output
 
         restores.append(_swap_call(layer, wrapper))
     try:

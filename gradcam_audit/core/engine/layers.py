@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from gradcam_audit.core.engine.tokens import TokenLayout, is_token_shape
 
 from gradcam_audit.core.spec.suggest import closest, listing
 from gradcam_audit.errors import ModelError
@@ -14,11 +16,17 @@ PATH_SEPARATOR = "/"
 
 @dataclass(frozen=True)
 class LayerChoice:
-    """The layer that was explained, its path inside nested models, and why it was chosen."""
+    """The layer that was explained, its path inside nested models, and why it was chosen.
+
+    ``capture`` is "output" (the layer's output) or "query" (a MultiHeadAttention's query input);
+    ``tokens`` is the token layout when the captured tensor is (batch, tokens, channels), else None.
+    """
 
     path: str
     layer: Any
     reason: str
+    capture: str = "output"
+    tokens: TokenLayout | None = None
 
 
 def _children(layer: Any) -> list[Any]:
@@ -106,11 +114,19 @@ def _ancestor_paths(model: Any, output_index: int) -> set[str] | None:
     return found
 
 
-def auto_layer(model: Any, output_index: int, called_paths: list[tuple[str, tuple[Any, ...]]]) -> LayerChoice:
-    """The last layer (in call order) with a 4-D output larger than 1×1 on the path to the chosen output.
+TokenLayoutOf = Callable[[str, tuple[Any, ...]], "TokenLayout | None"]
+"""(layer path, (batch, tokens, channels) shape) → the token layout, None if no patch grid fits (may raise)."""
+
+
+def auto_layer(
+    model: Any, output_index: int, called_paths: list[tuple[str, tuple[Any, ...]]], token_layout_of: TokenLayoutOf | None = None
+) -> LayerChoice:
+    """The last layer (in call order) on the path to the chosen output with a 4-D output larger than 1×1,
+    or, given ``token_layout_of``, a (batch, tokens, channels) output whose tokens form a patch grid.
 
     Args:
         called_paths: (path, output shape) of every layer in the order a forward pass called them.
+        token_layout_of: how a token output maps onto the patch grid (transformers); None: 4-D only.
     """
     by_path = dict(iter_layers(model))
     ancestors = _ancestor_paths(model, output_index)
@@ -124,6 +140,13 @@ def auto_layer(model: Any, output_index: int, called_paths: list[tuple[str, tupl
             height, width = shape[1], shape[2]
             scope = "on the path to the chosen output" if ancestors is not None else "called by the model (no graph to trace)"
             return LayerChoice(path, layer, f"auto: last layer {scope} with a spatial output ({height}×{width}×{shape[3]})")
+        if token_layout_of is not None and is_token_shape(shape):
+            layout = token_layout_of(path, shape)
+            if layout is not None:
+                scope = "on the path to the chosen output" if ancestors is not None else "called by the model (no graph to trace)"
+                return LayerChoice(
+                    path, layer, f"auto: last layer {scope} with a token output ({shape[1]} tokens × {shape[2]}): {layout.describe()}", tokens=layout
+                )
     raise ModelError(
         f"model {model.name!r} has no layer with a 4-D spatial output larger than 1×1 on the path to output {output_index}: "
         "Grad-CAM needs a convolutional feature map. Name a layer explicitly with `layer:`."

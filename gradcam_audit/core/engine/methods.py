@@ -12,6 +12,7 @@ from typing import cast
 import numpy as np
 
 from gradcam_audit.core.engine.mapping import interpolation_matrix
+from gradcam_audit.core.engine.tokens import TokenLayout
 from gradcam_audit.errors import ModelError
 
 _EPSILON = 1e-12
@@ -31,6 +32,10 @@ class CamBatch:
         targets: (B,) int, the class explained in each image.
         class_probabilities: runs the model forward on other inputs, for methods that perturb the input.
         batch_size: the most inputs to give ``class_probabilities`` in one call.
+        attention: (L, B, T, T) float32, each MultiHeadAttention's probabilities averaged over heads, in call
+            order (None unless the method uses attention); methods compute in float64 one layer at a time.
+        gradient_attention: (L, B, T, T) float32, the head mean of ReLU(d score / d A ⊙ A) (gradrollout).
+        attention_tokens: how the attention's T tokens map onto the patch grid.
     """
 
     inputs: np.ndarray
@@ -39,6 +44,9 @@ class CamBatch:
     targets: np.ndarray
     class_probabilities: ClassProbabilities
     batch_size: int
+    attention: np.ndarray | None = None
+    gradient_attention: np.ndarray | None = None
+    attention_tokens: TokenLayout | None = None
 
 
 class CamMethod:
@@ -46,6 +54,9 @@ class CamMethod:
 
     name = ""
     uses_gradients = True
+    uses_attention = False
+    class_specific = True
+    """False for a method that gives every class the same map (it cannot be class-discriminative)."""
 
     def channel_weights(self, activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
         """(B, K) weights; overridden by each weighting method."""
@@ -126,6 +137,7 @@ class EigenCam(CamMethod):
 
     name = "eigencam"
     uses_gradients = False
+    class_specific = False
 
     def raw_map(self, activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
         batch, height, width, channels = activations.shape
@@ -194,8 +206,73 @@ class ScoreCam(CamMethod):
         return result
 
 
+def readout_vectors(count: int, tokens: TokenLayout) -> np.ndarray:
+    """(B, T) the tokens the prediction reads: the class token (token 0) when there is a prefix, else every
+    token equally (a mean-pooled head)."""
+    vectors = np.zeros((count, tokens.sequence_length), dtype=np.float64)
+    if tokens.prefix_tokens > 0:
+        vectors[:, 0] = 1.0
+    else:
+        vectors[:] = 1.0 / tokens.sequence_length
+    return vectors
+
+
+def _propagate(vectors: np.ndarray, matrices: np.ndarray, tokens: TokenLayout, *, renormalise: bool) -> np.ndarray:
+    """(B, h, w) patch columns of v^T M_L ⋯ M_1 with M_l = A_l + I (rows renormalised to sum 1 when
+    ``renormalise``), for (L, B, T, T) matrices A_l in call order.
+
+    Only the readout row of the product is needed, so it is carried as a vector from the last layer down:
+    L batched vector-matrix products instead of L matrix products, and M_l is never materialised:
+    v^T D⁻¹(A + I) = (v/d)^T A + (v/d) with d the row sums of A + I.
+    """
+    for layer_matrix in matrices[::-1]:
+        matrix = np.asarray(layer_matrix, dtype=np.float64)  # one layer at a time: the engine hands float32
+        scaled = vectors / (matrix.sum(axis=-1) + 1.0) if renormalise else vectors
+        vectors = np.matmul(scaled[:, np.newaxis, :], matrix)[:, 0, :] + scaled
+    rows, columns = tokens.grid
+    return vectors[:, tokens.prefix_tokens :].reshape(len(vectors), rows, columns)
+
+
+def _require_attention(batch: CamBatch, name: str) -> tuple[np.ndarray, TokenLayout]:
+    if batch.attention is None or batch.attention_tokens is None:
+        raise ModelError(f"{name} needs the attention of keras.layers.MultiHeadAttention layers; the engine recorded none")
+    return batch.attention, batch.attention_tokens
+
+
+class Rollout(CamMethod):
+    """Attention rollout (Abnar & Zuidema 2020): per layer Ã = rownorm(mean_heads(A) + I), R = Ã_L ⋯ Ã_1;
+    the map is the readout token's row of R over the patch tokens. Not class-specific."""
+
+    name = "rollout"
+    uses_gradients = False
+    uses_attention = True
+    class_specific = False
+
+    def raw_maps(self, batch: CamBatch) -> np.ndarray:
+        attention, tokens = _require_attention(batch, self.name)
+        return _propagate(readout_vectors(attention.shape[1], tokens), attention, tokens, renormalise=True)
+
+
+class GradRollout(CamMethod):
+    """Chefer et al. 2021 (ICCV, "Generic attention-model explainability"), self-attention rule:
+    Ā = mean_heads(ReLU(∇A ⊙ A)), R ← R + Ā R from R = I, i.e. R = (I + Ā_L) ⋯ (I + Ā_1); the map is the
+    readout token's row of R over the patch tokens, for the target class."""
+
+    name = "gradrollout"
+    uses_gradients = True
+    uses_attention = True
+
+    def raw_maps(self, batch: CamBatch) -> np.ndarray:
+        _, tokens = _require_attention(batch, self.name)
+        if batch.gradient_attention is None:
+            raise ModelError("gradrollout needs the gradients of the attention probabilities; the engine recorded none")
+        weighted = batch.gradient_attention
+        return _propagate(readout_vectors(weighted.shape[1], tokens), weighted, tokens, renormalise=False)
+
+
 METHODS: dict[str, Callable[[], CamMethod]] = {
-    method.name: method for method in (GradCam, GradCamPlusPlus, HiResCam, XGradCam, LayerCam, ScoreCam, EigenCam)
+    method.name: method
+    for method in (GradCam, GradCamPlusPlus, HiResCam, XGradCam, LayerCam, ScoreCam, EigenCam, Rollout, GradRollout)
 }
 
 
