@@ -1,0 +1,216 @@
+"""Causal evidence: what happens to the model's output when a region is removed or transplanted, and whether the
+explanation depends on the model's weights at all.
+
+* region effects (``max_effect`` / ``min_effect``): one extra forward pass per checked region, no gradients;
+* transplants (gate ``transplant`` / ``max_transplant_flip_rate``): a region's content pasted from cases of one
+  class into cases of the others; a flip is a prediction that changes to the donor's class;
+* weight randomisation (gate ``max_randomization_similarity``, Adebayo et al. 2018, "Sanity checks for saliency
+  maps"): the mean Spearman rank correlation between each heatmap and the heatmap of the same architecture with
+  every weight re-initialised from a fixed seed.
+
+Every number here is a measurement; the checks that compare them with limits are made in ``core/metrics.py`` and
+``core/gates.py``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gradcam_audit.core.regions import region_mask
+from gradcam_audit.core.removal import remove_region
+from gradcam_audit.core.scoring import RegionEffect
+from gradcam_audit.core.spec.model import Case, Spec
+
+RANDOMIZATION_SEED = 1234
+
+
+@dataclass(frozen=True)
+class CaseEffects:
+    """The measured effects of one case's checked regions (by region name), the edited images, or why not."""
+
+    effects: dict[str, RegionEffect] = field(default_factory=dict)
+    removed: dict[str, np.ndarray] = field(default_factory=dict)
+    error: str | None = None
+
+
+def measure_effects(
+    model: Any,
+    spec: Spec,
+    cases: Sequence[Case],
+    images: Sequence[np.ndarray],
+    targets: Sequence[int],
+    before: Sequence[float],
+    *,
+    layer: str,
+    batch_size: int = 32,
+) -> list[CaseEffects]:
+    """Each case's region effects: every checked region removed from the original image, all edited images batched.
+
+    ``targets`` / ``before``: per case, the explained class and its probability on the unedited image.
+    A removal that cannot be computed makes that case's entry an error (never a pass); the others are computed.
+    """
+    from gradcam_audit.core.engine.forward import forward_probabilities
+
+    outcomes: list[CaseEffects] = [CaseEffects() for _ in cases]
+    edited: list[np.ndarray] = []
+    owners: list[tuple[int, str, str]] = []  # (case position, region name, removal)
+    for position, (case, image) in enumerate(zip(cases, images)):
+        size = (image.shape[1], image.shape[0])
+        pending: list[tuple[str, str, np.ndarray]] = []
+        try:
+            for region in case.regions:
+                if region.has_effect_check:
+                    pending.append((region.name, region.removal, remove_region(image, region_mask(region.shape, size), region.removal)))
+        except Exception as error:  # noqa: BLE001 - a removal that cannot be computed is this case's error, named
+            outcomes[position] = CaseEffects(error=f"the causal effect of region {getattr(region, 'name', '?')!r} cannot be measured: "
+                                                   f"{error}")
+            continue
+        for name, removal, picture in pending:
+            edited.append(picture)
+            owners.append((position, name, removal))
+    if not edited:
+        return outcomes
+    probabilities = forward_probabilities(model, edited, layer=layer, output=spec.output, score=spec.score, preprocess=spec.preprocess,
+                                          resize=spec.resize, batch_size=batch_size)
+    for (position, name, removal), picture, row in zip(owners, edited, probabilities):
+        if outcomes[position].error is not None:
+            continue
+        after = float(row[targets[position]])
+        if not np.isfinite(after):
+            outcomes[position] = CaseEffects(error=f"the model's probabilities on the image without region {name!r} contain NaN or infinity")
+            continue
+        outcomes[position].effects[name] = RegionEffect(removal, float(before[position]), after)
+        outcomes[position].removed[name] = picture
+    return outcomes
+
+
+# -- transplants ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransplantPair:
+    """One transplant: ``donor``'s region pasted into ``recipient``; predictions before and after, by class index."""
+
+    donor: str
+    recipient: str
+    donor_class: int
+    predicted_before: int
+    predicted_after: int
+    donor_probability_after: float
+    labels: tuple[str, str, str] = ("", "", "")  # names of donor_class, predicted_before, predicted_after
+
+    @property
+    def flipped(self) -> bool:
+        return self.predicted_before != self.donor_class and self.predicted_after == self.donor_class
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"donor": self.donor, "recipient": self.recipient, "donor_class": self.donor_class,
+                "predicted_before": self.predicted_before, "predicted_after": self.predicted_after,
+                "donor_probability_after": self.donor_probability_after, "flipped": self.flipped, "labels": list(self.labels)}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> TransplantPair:
+        labels = [str(label) for label in data.get("labels", [])]
+        return TransplantPair(str(data["donor"]), str(data["recipient"]), int(data["donor_class"]), int(data["predicted_before"]),
+                              int(data["predicted_after"]), float(data.get("donor_probability_after", 0.0)),
+                              (labels[0], labels[1], labels[2]) if len(labels) == 3 else ("", "", ""))
+
+
+def transplant_pairs(classes: Sequence[int], limit: int) -> list[tuple[int, int]]:
+    """Deterministic sample of at most ``limit`` ordered (donor, recipient) index pairs of different classes."""
+    pairs = [(donor, recipient) for donor in range(len(classes)) for recipient in range(len(classes))
+             if classes[donor] != classes[recipient]]
+    if len(pairs) <= limit:
+        return pairs
+    chosen = np.random.default_rng(0).choice(len(pairs), size=limit, replace=False)
+    return [pairs[index] for index in sorted(int(index) for index in chosen)]
+
+
+def transplant(image: np.ndarray, donor: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``image`` with ``donor``'s pixels inside ``mask`` pasted at the same place (both (H, W, C) uint8, same size)."""
+    edited = image.copy()
+    edited[mask] = donor[mask]
+    return edited
+
+
+# -- weight randomisation ----------------------------------------------------------------------------
+
+
+def _seed_initializers(config: Any, seed: int) -> Any:
+    """A layer config with every initializer's ``seed`` fixed, so re-initialisation is the same on every run."""
+    if isinstance(config, dict):
+        if "class_name" in config and isinstance(config.get("config"), dict) and "seed" in config["config"]:
+            config = {**config, "config": {**config["config"], "seed": seed}}
+        return {key: _seed_initializers(value, seed + index) for index, (key, value) in enumerate(config.items())}
+    if isinstance(config, list):
+        return [_seed_initializers(item, seed + index) for index, item in enumerate(config)]
+    return config
+
+
+def randomized_copy(model: Any, seed: int = RANDOMIZATION_SEED) -> Any:
+    """The same architecture with every weight re-initialised by its layer's own initializer, from a fixed seed.
+
+    Raises:
+        GradcamAuditError: Keras cannot clone the model (a subclassed model without a config).
+    """
+    import keras
+
+    from gradcam_audit.errors import ModelError
+
+    def clone_layer(layer: Any) -> Any:
+        layer_seed = seed + zlib.crc32(layer.name.encode()) % 100_000
+        return layer.__class__.from_config(_seed_initializers(layer.get_config(), layer_seed))
+
+    try:
+        copy = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
+    except Exception as error:  # noqa: BLE001 - Keras raises many types for models it cannot clone
+        raise ModelError(f"the weight-randomisation check needs a copy of the model with fresh weights, and Keras cannot clone "
+                         f"{getattr(model, 'name', 'it')!r} ({type(error).__name__}: {str(error)[:200]}); remove "
+                         "max_randomization_similarity from the gate for this model") from None
+    return copy
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of a flat array, ties given their average rank (as Spearman's coefficient needs)."""
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    order = np.argsort(flat, kind="mergesort")
+    sorted_values = flat[order]
+    ranks = np.empty(len(flat), dtype=np.float64)
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    ends = np.r_[starts[1:], len(flat)]
+    for start, end in zip(starts, ends):
+        ranks[order[start:end]] = (start + end + 1) / 2.0
+    return ranks
+
+
+def spearman(first: np.ndarray, second: np.ndarray) -> float:
+    """Spearman rank correlation of two maps of the same shape, in [-1, 1].
+
+    A map that is constant has no order: two constant maps count as identical (1.0, the explanation did not change),
+    one constant map against a varying one as unrelated (0.0). Never NaN.
+    """
+    first_constant = bool(np.ptp(first) == 0)
+    second_constant = bool(np.ptp(second) == 0)
+    if first_constant or second_constant:
+        return 1.0 if first_constant and second_constant else 0.0
+    ranks_first, ranks_second = average_ranks(first), average_ranks(second)
+    ranks_first -= ranks_first.mean()
+    ranks_second -= ranks_second.mean()
+    denominator = float(np.sqrt((ranks_first**2).sum() * (ranks_second**2).sum()))
+    return float((ranks_first * ranks_second).sum() / denominator) if denominator > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class GateEvidence:
+    """A gate's causal measurements over its spec's cases, or why they could not be made (``error``)."""
+
+    transplant_flip_rate: float | None = None
+    transplant: tuple[TransplantPair, ...] = ()
+    randomization_similarity: float | None = None
+    randomization_per_case: dict[str, float] = field(default_factory=dict)
+    error: str | None = None

@@ -1,0 +1,81 @@
+"""The shipped example's causal evidence, pinned: the shortcut model relies on the tag, the honest one does not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gradcam_audit.core.audit import run_audit
+from gradcam_audit.core.ledger import CaseEntry, GateEntry, RunResults
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+
+
+@pytest.fixture(scope="module")
+def ledger() -> RunResults:
+    return run_audit([SPECS / "stripes_honest.yaml", SPECS / "stripes_shortcut.yaml"])
+
+
+def _cases(ledger: RunResults, suite: str) -> list[CaseEntry]:
+    return [case for case in ledger.cases if case.spec.endswith(suite)]
+
+
+def _gate(ledger: RunResults, suite: str) -> GateEntry:
+    return next(gate for gate in ledger.gates if gate.spec.endswith(suite))
+
+
+def _tag_effects(cases: list[CaseEntry]) -> list[tuple[float, bool]]:
+    effects = []
+    for case in cases:
+        assert case.result is not None
+        tag = next(region for region in case.result.regions if region.name == "corner-tag")
+        (check,) = [check for check in tag.checks if check.threshold_key == "max_effect"]
+        assert tag.effect is not None and check.limit == 0.1
+        effects.append((tag.effect, check.passed))
+    return effects
+
+
+def test_the_shortcut_suite_fails_the_transplant_gate_and_max_effect_on_the_tag(ledger: RunResults) -> None:
+    gate = _gate(ledger, "stripes_shortcut.yaml")
+    assert gate.status == "xfailed" and gate.result is not None
+    measurements = gate.result.measurements
+    assert measurements["transplant_flip_rate"] is not None and measurements["transplant_flip_rate"] >= 0.9  # measured: 1.0
+    assert measurements["transplant_pairs"] == 64 and len(gate.result.transplant) == 64
+    assert any(check.metric == "transplant_flip_rate" and not check.passed for check in gate.result.checks)
+    effects = _tag_effects(_cases(ledger, "stripes_shortcut.yaml"))
+    failing = [effect for effect, passed in effects if not passed]
+    assert len(effects) == 24 and len(failing) >= 8  # measured: 12 of 24 (the 'vertical' cases), effects 0.949–0.993
+    assert all(effect > 0.1 for effect in failing)
+
+
+def test_every_honest_case_passes_both_and_the_flip_rate_is_low(ledger: RunResults) -> None:
+    effects = _tag_effects(_cases(ledger, "stripes_honest.yaml"))
+    assert len(effects) == 24
+    assert all(passed and abs(effect) <= 0.05 for effect, passed in effects)  # measured: |effect| < 1e-3
+    gate = _gate(ledger, "stripes_honest.yaml")
+    assert gate.status == "passed" and gate.result is not None
+    flip_rate = gate.result.measurements["transplant_flip_rate"]
+    assert flip_rate is not None and flip_rate <= 0.05  # measured: 0.0
+
+
+def test_both_models_pass_the_weight_randomisation_sanity_gate(ledger: RunResults) -> None:
+    for suite in ("stripes_honest.yaml", "stripes_shortcut.yaml"):
+        gate = _gate(ledger, suite)
+        assert gate.result is not None
+        similarity = gate.result.measurements["randomization_similarity"]
+        assert similarity is not None and similarity <= 0.5  # measured: 0.11 (honest), 0.13 (shortcut)
+        (check,) = [check for check in gate.result.checks if check.metric == "randomization_similarity"]
+        assert check.passed and len(gate.result.randomization) == 24
+
+
+def test_the_ledger_with_causal_evidence_is_strict_json_and_reads_back(ledger: RunResults, tmp_path: Path) -> None:
+    from gradcam_audit.core.ledger import read_results, write_results
+
+    path = tmp_path / "results.json"
+    write_results(ledger, path)
+    text = path.read_text(encoding="utf-8")
+    assert "NaN" not in text and "Infinity" not in text
+    again = read_results(path)
+    assert again.gates == ledger.gates
+    assert [case.result for case in again.cases] == [case.result for case in ledger.cases]
