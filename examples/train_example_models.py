@@ -61,6 +61,11 @@ STRIPES_MIN_MASS = 0.15
 STRIPES_MIN_LIFT = 2.0
 TAG_MAX_MASS = 0.04
 MIN_PASS_RATE = 0.9
+# Causal evidence (measured with gradcam_audit, see models/README.md): removing the tag (inpainted) and pasting
+# another class's tag in; and the heatmap's similarity to a weight-randomised copy's (a sanity check).
+TAG_MAX_EFFECT = 0.1
+MAX_TRANSPLANT_FLIP_RATE = 0.05
+MAX_RANDOMIZATION_SIMILARITY = 0.5
 
 XFAIL_REASON = (
     "This model was trained on pictures where a coloured corner tag gives the "
@@ -163,6 +168,9 @@ def spec_text(model_file: str, labels: np.ndarray, obj_boxes: np.ndarray,
         "method: gradcam",
         "gate:",
         f"  min_pass_rate: {MIN_PASS_RATE}",
+        "  transplant: corner-tag",
+        f"  max_transplant_flip_rate: {MAX_TRANSPLANT_FLIP_RATE}",
+        f"  max_randomization_similarity: {MAX_RANDOMIZATION_SIMILARITY}",
     ]
     if xfail is not None:
         lines += [f"xfail: \"{xfail}\""]
@@ -185,6 +193,7 @@ def spec_text(model_file: str, labels: np.ndarray, obj_boxes: np.ndarray,
             "      - name: corner-tag",
             f"        box: [{t}]",
             f"        max_mass: {TAG_MAX_MASS}",
+            f"        max_effect: {TAG_MAX_EFFECT}",
         ]
     return "\n".join(lines) + "\n"
 
@@ -239,7 +248,12 @@ def main() -> int:
         spec_text("stripes_honest.keras", a_y, a_boxes, None), encoding="utf-8")
     (SPECS_DIR / "stripes_shortcut.yaml").write_text(
         spec_text("stripes_shortcut.keras", a_y, a_boxes, XFAIL_REASON), encoding="utf-8")
-    (MODELS_DIR / "README.md").write_text(readme(results), encoding="utf-8")
+    # The causal-evidence section is measured by examples/measure_causal_evidence.py (with gradcam_audit itself):
+    # kept as it is; rerun that script after retraining.
+    previous = (MODELS_DIR / "README.md").read_text(encoding="utf-8") if (MODELS_DIR / "README.md").is_file() else ""
+    marker = "\n## Causal evidence"
+    causal_section = previous[previous.index(marker):] if marker in previous else ""
+    (MODELS_DIR / "README.md").write_text(readme(results).rstrip("\n") + "\n" + causal_section, encoding="utf-8")
     print("wrote models/, specs/")
     return 0
 
@@ -309,6 +323,12 @@ def readme(r: dict) -> str:
         f"| cases passing | {sum(h['passes'])}/{N_AUDIT} | {sum(s['passes'])}/{N_AUDIT} | |",
         f"| audit predictions correct | {h['audit_correct']}/{N_AUDIT} "
         f"| {s['audit_correct']}/{N_AUDIT} | |",
+        "",
+        "## Vision transformers",
+        "",
+        "A ViT pair trained on the same task (`vit/stripes_vit_honest.keras`, `vit/stripes_vit_shortcut.keras`, audited",
+        "by `specs/vit/` with `method: rollout`) is made by `examples/train_vit_models.py`; its accuracy and the",
+        "measured masses per method (rollout, gradrollout, gradcam) are in `vit/README.md`.",
         "",
     ]
     return "\n".join(out)

@@ -7,8 +7,9 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from gradcam_audit.cli import explain_command, import_command, init_command, report_command, validate_command
+from gradcam_audit.cli import compare_command, explain_command, import_command, init_command, report_command, validate_command
 from gradcam_audit.cli.common import EXIT_FAILED, EXIT_USAGE, HelpFormatter, UsageError, package_version
+from gradcam_audit.cli.quiet import silence_tensorflow
 from gradcam_audit.errors import GradcamAuditError
 
 _EPILOG = """\
@@ -23,6 +24,14 @@ Run `gradcam-audit COMMAND --help` for a command's options. Exit status: 0 ok, 1
 """
 
 
+# Commands that load a model; the others never import TensorFlow (validate only with --deep).
+TENSORFLOW_COMMANDS = ("explain", "validate")
+
+
+def _needs_tensorflow(arguments: argparse.Namespace) -> bool:
+    return arguments.command != "validate" or bool(getattr(arguments, "deep", False))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradcam-audit",
@@ -31,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up and log lines (hidden by default)")
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (init_command, import_command, validate_command, explain_command, report_command):
+    for module in (init_command, import_command, validate_command, explain_command, report_command, compare_command):
         module.add_parser(subcommands)
     return parser
 
@@ -43,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(arguments_list)  # exits 2 with the usage on a bad command line
     arguments.command_line = shlex.join(["gradcam-audit", *arguments_list])
+    if not arguments.verbose and arguments.command in TENSORFLOW_COMMANDS and _needs_tensorflow(arguments):
+        silence_tensorflow()
     try:
         return int(arguments.handler(arguments))
     except UsageError as error:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gradcam_audit.core.baseline import Baseline, case_rules, compare_with_baseline, summarize
+from gradcam_audit.core.causal import GateEvidence
 from gradcam_audit.core.ledger import (
     NOT_RUN_CAUSES,
     CaseEntry,
@@ -96,6 +98,7 @@ class PlannedGate:
     case_keys: tuple[CaseKey, ...]
     decided: bool  # the loader already decided it (an error); it never runs
     name: str = "gate"
+    spec: Spec | None = None  # for gates whose causal numbers (transplants, randomisation) the runner measures
 
 
 @dataclass(frozen=True)
@@ -162,15 +165,20 @@ def plan_spec(path: Path, *, method: str | None = None, overrides: Mapping[str, 
     gate_plan: PlannedGate | None = None
     if spec.gate is not None:
         gate = spec.gate
-        thresholds = {"min_pass_rate": gate.min_pass_rate, "min_mean_mass": gate.min_mean_mass,
-                      "min_mean_lift": gate.min_mean_lift, "per_class": gate.per_class}
+        thresholds: dict[str, Any] = {"min_pass_rate": gate.min_pass_rate, "min_mean_mass": gate.min_mean_mass,
+                                      "min_mean_lift": gate.min_mean_lift, "per_class": gate.per_class}
+        if gate.transplant is not None:
+            thresholds.update(transplant=gate.transplant, max_transplant_flip_rate=gate.max_transplant_flip_rate,
+                              transplant_pairs=gate.transplant_pairs)
+        if gate.max_randomization_similarity is not None:
+            thresholds["max_randomization_similarity"] = gate.max_randomization_similarity
         gate_entry = GateEntry(spec=shown, status="not_run", cause="no_result", reason=NOT_RUN_CAUSES["no_result"], xfail=spec.xfail,
                                line=gate.line, thresholds=thresholds, methods=methods,
                                invalid_cases=len(spec.invalid_cases) * len(methods))
         case_keys = tuple(case.key for case in planned if case.entry.method != "-")
         if file_problem is not None:
             gate_entry = replace(gate_entry, status="error", cause="", reason=f"the gate cannot be judged: {file_problem}")
-        gate_plan = PlannedGate(parsed.path, gate_entry, case_keys, decided=file_problem is not None)
+        gate_plan = PlannedGate(parsed.path, gate_entry, case_keys, decided=file_problem is not None, spec=spec)
     return SpecPlan(parsed.path, parsed, tuple(planned), gate_plan)
 
 
@@ -186,6 +194,7 @@ class CaseRun:
     entry: CaseEntry
     image: np.ndarray | None = None
     heatmap: np.ndarray | None = None
+    removed: Mapping[str, np.ndarray] = field(default_factory=dict)  # region name → the image without it (causal checks)
 
 
 class Audit:
@@ -194,9 +203,13 @@ class Audit:
     One instance per process. Entries computed elsewhere (an xdist worker, a Ray actor) are `record`ed.
     """
 
-    def __init__(self, plan: AuditPlan, runner: AuditRunner | None = None) -> None:
+    def __init__(self, plan: AuditPlan, runner: AuditRunner | None = None, *, baseline: Baseline | None = None,
+                 baseline_rules: Mapping[str, Any] | None = None) -> None:
         self.plan = plan
         self.runner = runner or AuditRunner()
+        # The released model's audit to compare each case with (core/baseline.py), and the ini's regression rules.
+        self.baseline = baseline
+        self.baseline_rules = dict(baseline_rules or {})
         self._planned_cases: dict[CaseKey, PlannedCase] = {case.key: case for case in plan.cases}
         self._planned_gates: dict[str, PlannedGate] = {gate.entry.key: gate for gate in plan.gates}
         self._cases: dict[CaseKey, CaseEntry] = {}
@@ -238,11 +251,15 @@ class Audit:
             self._cases[key] = planned.entry
             return CaseRun(planned.entry)
         outcome = self.runner.run(planned.job)
-        status, extra = final_case_status(outcome.result.verdict, planned.entry.xfail)
-        entry = replace(planned.entry, status=status, cause="", reason=extra or outcome.result.reason, result=outcome.result,
+        rules = case_rules(planned.job.case, self.baseline_rules)
+        result = replace(outcome.result, baseline_rules=rules)
+        if self.baseline is not None:  # regressions are checks of the case: they fail it like a missed threshold
+            result = compare_with_baseline(result, self.baseline, rules)
+        status, extra = final_case_status(result.verdict, planned.entry.xfail)
+        entry = replace(planned.entry, status=status, cause="", reason=extra or result.reason, result=result,
                         duration_s=outcome.duration_s)
         self._cases[key] = entry
-        return CaseRun(entry, outcome.image, outcome.heatmap)
+        return CaseRun(entry, outcome.image, outcome.heatmap, outcome.removed)
 
     def run_gate(self, key: str) -> GateEntry:
         """The gate judged from its cases' final statuses; cases selected here but not yet run are run first."""
@@ -254,13 +271,23 @@ class Audit:
             return planned.entry
         cases = [self.run_case(case_key).entry if case_key in self._selected or case_key in self._cases
                  else self._planned_cases[case_key].entry for case_key in planned.case_keys]
-        judged = judge_gate(planned.entry, cases)
+        judged = judge_gate(planned.entry, cases, self._gate_evidence(planned, cases))
         if judged.status == "not_run":
             causes = {case.cause for case in cases if case.status == "not_run"}
             # A gate whose cases are in other shards is judged when the shards' results are merged.
             judged = replace(judged, cause=causes.pop() if len(causes) == 1 and causes <= {"other_shard", "deselected"} else "cases_not_run")
         self._gates[key] = judged
         return judged
+
+    def _gate_evidence(self, planned: PlannedGate, cases: list[CaseEntry]) -> GateEvidence | None:
+        """The gate's causal numbers, measured through the runner when the gate needs them and its cases all ran here."""
+        spec = planned.spec
+        if spec is None or spec.gate is None or not spec.gate.needs_evidence:
+            return None
+        if any(case.status in ("not_run", "error") for case in cases):
+            return None  # the gate is not judged, or is an error, whatever the evidence says
+        method = planned.entry.methods[0] if planned.entry.methods else spec.methods[0]
+        return self.runner.gate_evidence(spec, spec.gate, method)
 
     # -- facts from elsewhere ------------------------------------------------------------------------
 
@@ -282,6 +309,13 @@ class Audit:
         entry = replace(self._planned_cases[key].entry, status="error", cause="", reason=reason)
         self._cases[key] = entry
         return entry
+
+    def finished_cases(self) -> int:
+        """Cases of this run that ended (not counting those the selection left out)."""
+        return sum(1 for entry in self._cases.values() if entry.status != "not_run")
+
+    def selected_cases(self) -> int:
+        return len(self._selected)
 
     def has_case(self, key: CaseKey) -> bool:
         return key in self._planned_cases
@@ -318,6 +352,7 @@ class Audit:
             command=command,
             versions=dict(versions or {}),
             notes=tuple(notes),
+            baseline=summarize(self.baseline, cases) if self.baseline is not None else None,
         )
 
 
@@ -328,14 +363,19 @@ def run_audit(
     method: str | None = None,
     overrides: Mapping[str, float] | None = None,
     on_case: Callable[[CaseRun], Mapping[str, str] | None] | None = None,
+    baseline: Baseline | None = None,
+    baseline_rules: Mapping[str, Any] | None = None,
 ) -> RunResults:
     """The whole audit of the spec files under ``paths``: every planned case and gate, each with one final status.
 
     ``on_case`` is called with each computed case (e.g. to draw its pictures) and may return picture paths to
-    keep beside its result. Ctrl-C stops the run and returns the ledger of what finished, the rest "interrupted".
+    keep beside its result. ``baseline`` (`core.baseline.load_baseline`) compares each case with the released
+    model's audit, under ``baseline_rules`` (e.g. ``{"max_mass_rise": 0.05}``). Ctrl-C stops the run and returns
+    the ledger of what finished, the rest "interrupted".
     """
     started = time.time()
-    audit = Audit(plan_audit(paths, method=method, overrides=overrides), AuditRunner(batch_size))
+    audit = Audit(plan_audit(paths, method=method, overrides=overrides), AuditRunner(batch_size), baseline=baseline,
+                  baseline_rules=baseline_rules)
     audit.select([case.key for case in audit.plan.cases], [gate.entry.key for gate in audit.plan.gates])
     cause = "no_result"
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from gradcam_audit.core.checks import Check, all_passed, holds, reasons
 from gradcam_audit.core.engine.explain import Explanation, resolve_target
 from gradcam_audit.core.regions import region_mask, region_outline
-from gradcam_audit.core.scoring import RegionScore, score_region
+from gradcam_audit.core.scoring import RegionEffect, RegionScore, score_region
 from gradcam_audit.core.spec.model import Case, ClassRef, Spec
 
 # A computed verdict is one of these; the ledger turns it into the final status (xfail, not run, ...).
@@ -55,8 +56,13 @@ def _label_count_reason(spec: Spec, explanation: Explanation) -> str | None:
     return None
 
 
-def evaluate_case(spec: Spec, case: Case, explanation: Explanation) -> Verdict:
-    """Score every region and check the expected class; never NaN, never a silent pass."""
+def evaluate_case(spec: Spec, case: Case, explanation: Explanation, effects: Mapping[str, RegionEffect] | None = None) -> Verdict:
+    """Score every region and check the expected class; never NaN, never a silent pass.
+
+    ``effects`` holds, by region name, the measured causal effect of each region with max_effect / min_effect
+    (computed by the runner: one forward pass on the image without the region). A region whose effect is checked
+    but missing is an error: an effect that was not measured never passes.
+    """
     problem = non_finite_reason(explanation) or _label_count_reason(spec, explanation)
     if problem is not None:
         return Verdict("error", problem, ())
@@ -67,10 +73,15 @@ def evaluate_case(spec: Spec, case: Case, explanation: Explanation) -> Verdict:
         return Verdict("failed", "the heatmap is zero everywhere on the part of the image the model saw", ())
     size = explanation.geometry.original_size
     visible = None if explanation.geometry.sees_everything else explanation.geometry.visible_mask()
+    effects = effects or {}
+    unmeasured = [region.name for region in case.regions if region.has_effect_check and region.name not in effects]
+    if unmeasured:
+        return Verdict("error", f"the causal effect of {', '.join(map(repr, unmeasured))} was not measured (no image without the "
+                       "region was computed); call the runner, or pass effects=", ())
     scores = []
     for region in case.regions:
         mask = region_mask(region.shape, size)
-        scores.append(score_region(heatmap, mask, region, visible, region_outline(region.shape, size, mask)))
+        scores.append(score_region(heatmap, mask, region, visible, region_outline(region.shape, size, mask), effects.get(region.name)))
     case_checks: list[Check] = []
     if case.expect_class is not None:
         expected = class_index(case.expect_class, spec.labels)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gradcam_audit.core.causal import GateEvidence, TransplantPair
 from gradcam_audit.core.checks import Check, all_passed, decide, reasons
 from gradcam_audit.core.results import CaseResult
 from gradcam_audit.core.spec.model import Gate
@@ -28,6 +29,12 @@ class GateResult:
     checks: tuple[Check, ...] = ()
     per_class: dict[str, dict[str, float | None]] = field(default_factory=dict)
     cases_counted: int = 0
+    transplant: tuple[TransplantPair, ...] = ()  # every transplant pair tried (gate `transplant`)
+    randomization: dict[str, float] = field(default_factory=dict)  # case id → heatmap similarity to the randomised model's
+
+    @property
+    def flipped_pairs(self) -> tuple[TransplantPair, ...]:
+        return tuple(pair for pair in self.transplant if pair.flipped)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +45,8 @@ class GateResult:
             "checks": [check.to_dict() for check in self.checks],
             "per_class": {label: dict(numbers) for label, numbers in self.per_class.items()},
             "cases_counted": self.cases_counted,
+            **({"transplants": [pair.to_dict() for pair in self.transplant]} if self.transplant else {}),
+            **({"randomization_per_case": dict(self.randomization)} if self.randomization else {}),
         }
 
     @staticmethod
@@ -51,6 +60,8 @@ class GateResult:
             per_class={str(label): {str(key): (None if value is None else float(value)) for key, value in dict(numbers).items()}
                        for label, numbers in dict(data.get("per_class", {})).items()},
             cases_counted=int(data.get("cases_counted", 0)),
+            transplant=tuple(TransplantPair.from_dict(pair) for pair in data.get("transplants", [])),
+            randomization={str(key): float(value) for key, value in dict(data.get("randomization_per_case", {})).items()},
         )
 
 
@@ -90,10 +101,33 @@ def _checks(numbers: dict[str, float | None], gate: Gate, subject: str) -> list[
     return checks
 
 
-def evaluate_gate(spec_name: str, gate: Gate, cases: Sequence[GateCase], invalid_cases: int = 0) -> GateResult:
+def _evidence_checks(gate: Gate, evidence: GateEvidence) -> list[Check]:
+    checks: list[Check] = []
+    if gate.max_transplant_flip_rate is not None:
+        value = evidence.transplant_flip_rate
+        flipped = sum(pair.flipped for pair in evidence.transplant)
+        checks.append(decide("gate", "transplant_flip_rate", value, "<=", float(gate.max_transplant_flip_rate),
+                             threshold_key="max_transplant_flip_rate",
+                             reason=None if value is None else (f"transplant_flip_rate {value:.3f} > max_transplant_flip_rate "
+                                                                f"{gate.max_transplant_flip_rate:g} ({flipped} of {len(evidence.transplant)} "
+                                                                f"pairs changed to the donor's class when {gate.transplant!r} was pasted in)")))
+    if gate.max_randomization_similarity is not None:
+        value = evidence.randomization_similarity
+        checks.append(decide("gate", "randomization_similarity", value, "<=", float(gate.max_randomization_similarity),
+                             threshold_key="max_randomization_similarity",
+                             reason=None if value is None else (f"randomization_similarity {value:.3f} > max_randomization_similarity "
+                                                                f"{gate.max_randomization_similarity:g} (the heatmaps barely change when "
+                                                                "every weight is re-initialised: they do not explain this model)")))
+    return checks
+
+
+def evaluate_gate(spec_name: str, gate: Gate, cases: Sequence[GateCase], invalid_cases: int = 0,
+                  evidence: GateEvidence | None = None) -> GateResult:
     """The gate's verdict over its cases' final statuses; invalid cases count as not passed.
 
     A case that errored makes the gate an error: its numbers would be computed over a different set of cases.
+    ``evidence`` holds the causal numbers (transplants, weight randomisation) the runner measured for a gate that
+    sets max_transplant_flip_rate / max_randomization_similarity; without it such a gate is an error, never a pass.
     """
     overall = _numbers(cases, invalid_cases)
     errored = [case.id for case in cases if case.status == "error"]
@@ -103,7 +137,22 @@ def evaluate_gate(spec_name: str, gate: Gate, cases: Sequence[GateCase], invalid
         names = ", ".join(errored[:10]) + (" …" if len(errored) > 10 else "")
         reason = f"gate cannot be judged: {len(errored)} case(s) could not be computed ({names}); fix them first"
         return GateResult(spec_name, "error", reason, measurements, (), {}, counted)
-    checks = _checks(overall, gate, "gate")
+    evidence_checks: list[Check] = []
+    if gate.needs_evidence:
+        if evidence is None:
+            reason = ("gate cannot be judged: its transplant / weight-randomisation thresholds need the model and the images, and "
+                      "they were not computed here (a gate judged from merged shards cannot measure them); run the spec's cases "
+                      "and gate in one process")
+            return GateResult(spec_name, "error", reason, measurements, (), {}, counted)
+        if evidence.error is not None:
+            return GateResult(spec_name, "error", f"gate cannot be judged: {evidence.error}", measurements, (), {}, counted)
+        if gate.max_transplant_flip_rate is not None:
+            measurements["transplant_flip_rate"] = evidence.transplant_flip_rate
+            measurements["transplant_pairs"] = float(len(evidence.transplant))
+        if gate.max_randomization_similarity is not None:
+            measurements["randomization_similarity"] = evidence.randomization_similarity
+        evidence_checks = _evidence_checks(gate, evidence)
+    checks = _checks(overall, gate, "gate") + evidence_checks
     per_class: dict[str, dict[str, float | None]] = {}
     if gate.per_class:
         groups: dict[str, list[GateCase]] = {}
@@ -116,4 +165,6 @@ def evaluate_gate(spec_name: str, gate: Gate, cases: Sequence[GateCase], invalid
             checks.extend(_checks(per_class[label], gate, f"class {label!r}"))
     decided = tuple(checks)
     status = "passed" if all_passed(decided) else "failed"
-    return GateResult(spec_name, status, "; ".join(reasons(decided)), measurements, decided, per_class, counted)
+    transplanted = evidence.transplant if evidence is not None else ()
+    randomization = dict(evidence.randomization_per_case) if evidence is not None else {}
+    return GateResult(spec_name, status, "; ".join(reasons(decided)), measurements, decided, per_class, counted, transplanted, randomization)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gradcam_audit.core.baseline_records import BaselineSummary
+from gradcam_audit.core.causal import GateEvidence
 from gradcam_audit.core.gates import GateCase, GateResult, evaluate_gate
 from gradcam_audit.core.results import CaseResult, dumps_strict, read_json_file
 from gradcam_audit.core.spec.model import Gate
@@ -140,6 +142,10 @@ class GateEntry:
             min_mean_mass=self.thresholds.get("min_mean_mass"),
             min_mean_lift=self.thresholds.get("min_mean_lift"),
             per_class=bool(self.thresholds.get("per_class", False)),
+            transplant=self.thresholds.get("transplant"),
+            max_transplant_flip_rate=self.thresholds.get("max_transplant_flip_rate"),
+            transplant_pairs=int(self.thresholds.get("transplant_pairs", 64)),
+            max_randomization_similarity=self.thresholds.get("max_randomization_similarity"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,15 +200,19 @@ def final_gate_status(verdict: str, xfail: str | None) -> tuple[str, str]:
     return final_case_status(verdict, xfail)
 
 
-def judge_gate(entry: GateEntry, cases: Iterable[CaseEntry]) -> GateEntry:
-    """The gate decided from its cases' final statuses, or not run when some of them did not run."""
+def judge_gate(entry: GateEntry, cases: Iterable[CaseEntry], evidence: GateEvidence | None = None) -> GateEntry:
+    """The gate decided from its cases' final statuses, or not run when some of them did not run.
+
+    ``evidence``: the causal numbers the runner measured, for a gate with transplant / randomisation thresholds.
+    """
     chosen = [case for case in cases if case.spec == entry.spec and (not entry.methods or case.method in entry.methods)]
     missing = [case for case in chosen if case.status == "not_run"]
     if missing:
         names = ", ".join(case.id for case in missing[:5]) + (" …" if len(missing) > 5 else "")
         return replace(entry, status="not_run", cause="cases_not_run",
                        reason=f"not judged: {len(missing)} of its {len(chosen)} case(s) did not run here ({names})")
-    result = evaluate_gate(entry.spec, entry.gate(), [GateCase(case.status, case.result, case.id) for case in chosen], entry.invalid_cases)
+    result = evaluate_gate(entry.spec, entry.gate(), [GateCase(case.status, case.result, case.id) for case in chosen], entry.invalid_cases,
+                           evidence)
     status, extra = final_gate_status(result.status, entry.xfail)
     reason = extra or result.reason or ("" if status == "passed" else result.reason)
     return replace(entry, status=status, cause="", reason=reason, result=result)
@@ -219,6 +229,8 @@ class RunResults:
     command: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # things the reader must know (a merge warning, a worker crash, a run interrupted)
+    colormap: str = ""  # the colormap the case pictures were drawn with, for the report's legend
+    baseline: BaselineSummary | None = None  # the run was compared with a baseline (core/baseline.py)
 
     # -- the verdict, decided once ------------------------------------------------------------------
 
@@ -255,6 +267,10 @@ class RunResults:
         counter = Counter(case.status for case in self.cases)
         return {status: counter[status] for status in STATUSES if counter.get(status)}
 
+    def not_selected(self) -> int:
+        """Cases the user's selection left out (-k, -m, node ids, another shard): not run, by choice."""
+        return sum(1 for case in self.cases if case.status == "not_run" and case.cause in SELECTION_CAUSES)
+
     def gate_counts(self) -> dict[str, int]:
         counter = Counter(gate.status for gate in self.gates)
         return {status: counter[status] for status in STATUSES if counter.get(status)}
@@ -274,8 +290,10 @@ class RunResults:
             "command": self.command,
             "versions": dict(self.versions),
             "notes": list(self.notes),
+            "colormap": self.colormap,
             "cases": [case.to_dict() for case in self.cases],
             "gates": [gate.to_dict() for gate in self.gates],
+            **({"baseline": self.baseline.to_dict()} if self.baseline is not None else {}),
         }
 
     @staticmethod
@@ -295,6 +313,8 @@ class RunResults:
                 command=str(data.get("command", "")),
                 versions={str(key): str(value) for key, value in dict(data.get("versions", {})).items()},
                 notes=tuple(str(note) for note in data.get("notes", ())),
+                colormap=str(data.get("colormap", "")),
+                baseline=BaselineSummary.from_dict(data.get("baseline")),
             )
         except ResultsError:
             raise
@@ -352,6 +372,8 @@ def merge_results(runs: list[RunResults], sources: list[str] | None = None) -> R
         command=runs[0].command,
         versions=runs[0].versions,
         notes=tuple(dict.fromkeys(notes)),
+        colormap=runs[0].colormap,
+        baseline=next((run.baseline for run in runs if run.baseline is not None), None),
     )
 
 

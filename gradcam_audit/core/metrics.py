@@ -30,6 +30,7 @@ class RegionContext:
     mass: float
     lift: float
     area_share: float
+    effect: float | None = None  # p(target | image) − p(target | image without the region), where measured
 
 
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -138,8 +139,38 @@ class MinIou(RegionMetric):
         return f"IoU {float(value or 0):.3f} < min_iou {limit_text(float(limit or 0))} (heatmap ≥ {region.iou_threshold:g}× max)"
 
 
+class MaxEffect(RegionMetric):
+    """Causal: removing the region may lower the explained class's probability by at most the limit."""
+
+    threshold_key = "max_effect"
+    metric = "effect"
+    comparison = "<="
+
+    def measure(self, region: Region, context: RegionContext) -> CheckValue:
+        return context.effect
+
+    def miss_reason(self, region: Region, value: CheckValue, limit: CheckValue, context: RegionContext) -> str | None:
+        return (f"effect {float(value or 0):.3f} > max_effect {limit_text(float(limit or 0))} (removing it ({region.removal}) lowers "
+                "p(target) that much: the model relies on it)")
+
+
+class MinEffect(RegionMetric):
+    """Causal: removing the region must lower the explained class's probability by at least the limit."""
+
+    threshold_key = "min_effect"
+    metric = "effect"
+    comparison = ">="
+
+    def measure(self, region: Region, context: RegionContext) -> CheckValue:
+        return context.effect
+
+    def miss_reason(self, region: Region, value: CheckValue, limit: CheckValue, context: RegionContext) -> str | None:
+        return (f"effect {float(value or 0):.3f} < min_effect {limit_text(float(limit or 0))} (removing it ({region.removal}) barely "
+                "changes p(target): the model does not need it)")
+
+
 # In the order their checks are listed.
-REGION_METRICS: tuple[RegionMetric, ...] = (MinMass(), MaxMass(), MinLift(), PeakInside(), MinIou())
+REGION_METRICS: tuple[RegionMetric, ...] = (MinMass(), MaxMass(), MinLift(), PeakInside(), MinIou(), MaxEffect(), MinEffect())
 
 # Keys a `--gradcam-override KEY=VALUE` may replace: every numeric region threshold.
 OVERRIDABLE_KEYS: tuple[str, ...] = tuple(metric.threshold_key for metric in REGION_METRICS if metric.comparison != "==")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gradcam_audit.core.baseline_records import BaselineComparison, CaseRules, CompactHeatmap
 from gradcam_audit.core.checks import Check
 from gradcam_audit.core.scoring import RegionScore
 from gradcam_audit.errors import ResultsError
@@ -74,6 +75,13 @@ class CaseResult:
     model_sha256: str | None = None
     preprocess: str | None = None
     resize: str | None = None
+    # For comparisons with a later run (core/baseline.py): the map at the layer's resolution, 8-bit; the regression
+    # rules that applied; and, when this run was compared with a baseline, what that found.
+    heatmap: CompactHeatmap | None = None
+    baseline_rules: CaseRules | None = None
+    baseline: BaselineComparison | None = None
+    # Why a scorable map may still not answer the question (the engine's Explanation.warnings), e.g. not class-discriminative.
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +105,10 @@ class CaseResult:
             "model_sha256": self.model_sha256,
             "preprocess": self.preprocess,
             "resize": self.resize,
+            "heatmap": self.heatmap.to_dict() if self.heatmap is not None else None,
+            "baseline_rules": self.baseline_rules.to_dict() if self.baseline_rules is not None else None,
+            "baseline": self.baseline.to_dict() if self.baseline is not None else None,
+            "notes": list(self.notes),
         }
 
     @staticmethod
@@ -123,6 +135,10 @@ class CaseResult:
             model_sha256=data.get("model_sha256"),
             preprocess=data.get("preprocess"),
             resize=data.get("resize"),
+            heatmap=CompactHeatmap.from_dict(data.get("heatmap")),
+            baseline_rules=CaseRules.from_dict(data.get("baseline_rules")),
+            baseline=BaselineComparison.from_dict(data.get("baseline")),
+            notes=tuple(str(note) for note in data.get("notes", ())),
         )
 
 

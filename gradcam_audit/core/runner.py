@@ -11,18 +11,31 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from gradcam_audit.core.baseline_records import CompactHeatmap
+from gradcam_audit.core.causal import (
+    CaseEffects,
+    GateEvidence,
+    TransplantPair,
+    measure_effects,
+    randomized_copy,
+    spearman,
+    transplant,
+    transplant_pairs,
+)
 from gradcam_audit.core.engine.explain import Explanation, explain
+from gradcam_audit.core.engine.forward import forward_probabilities
 from gradcam_audit.core.evaluate import Verdict, class_index, evaluate_case
 from gradcam_audit.core.images import read_rgb
 from gradcam_audit.core.models import ModelCache, describe_user_error
 from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.spec.load import display_path
-from gradcam_audit.core.spec.model import Case, Spec
+from gradcam_audit.core.regions import region_mask
+from gradcam_audit.core.spec.model import Case, Gate, Spec
 from gradcam_audit.errors import GradcamAuditError
 
 
@@ -43,7 +56,8 @@ class CaseJob:
     def batch_key(self) -> tuple[Any, ...]:
         spec = self.spec
         # labels belong in the key: a batch is explained with one spec's labels, so class names resolve alike.
-        return (spec.model, spec.layer, spec.output, spec.score, self.method, spec.preprocess, spec.resize, spec.labels)
+        return (spec.model, spec.layer, spec.output, spec.score, self.method, spec.preprocess, spec.resize, spec.labels,
+                spec.layer_grid, spec.prefix_tokens)
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,7 @@ class CaseOutcome:
     image: np.ndarray | None = None
     heatmap: np.ndarray | None = None
     duration_s: float = 0.0
+    removed: dict[str, np.ndarray] = field(default_factory=dict)  # region name → the image without it (causal checks)
 
 
 def _finite(value: Any) -> float | None:
@@ -101,6 +116,9 @@ def computed_result(job: CaseJob, explanation: Explanation, verdict: Verdict, mo
         degenerate=explanation.degenerate,
         image_size=explanation.geometry.original_size,
         model_sha256=model_sha256,
+        # Kept compactly (8-bit, at the layer's resolution) so a later run can be compared without this model.
+        heatmap=CompactHeatmap.encode(explanation.heatmap) if explanation.degenerate is None else None,
+        notes=explanation.warnings,
     )
 
 
@@ -220,6 +238,8 @@ class AuditRunner:
                 score=spec.score,
                 preprocess=spec.preprocess,
                 resize=spec.resize,
+                layer_grid=spec.layer_grid,
+                prefix_tokens=spec.prefix_tokens,
             )
         except Exception as error:  # noqa: BLE001 - TensorFlow raises many types; each becomes a readable case error
             if len(runnable) > 1:
@@ -230,15 +250,93 @@ class AuditRunner:
             for job in runnable:
                 self._ready[job.key] = CaseOutcome(base_result(job, "error", failure_message(error)))
             return
+        measured = self._effects(model, runnable, images, explanations)
         elapsed = (time.perf_counter() - started) / len(runnable)
-        for job, image, explanation in zip(runnable, images, explanations):
+        for job, image, explanation, causal in zip(runnable, images, explanations, measured):
+            if causal.error is not None:
+                self._ready[job.key] = CaseOutcome(base_result(job, "error", causal.error), duration_s=elapsed)
+                continue
             try:
-                verdict = evaluate_case(job.spec, job.case, explanation)
+                verdict = evaluate_case(job.spec, job.case, explanation, causal.effects)
             except Exception as error:  # noqa: BLE001 - e.g. a mask that cannot be read: this case's error only
                 self._ready[job.key] = CaseOutcome(base_result(job, "error", failure_message(error)), duration_s=elapsed)
                 continue
             result = computed_result(job, explanation, verdict, sha256)
-            self._ready[job.key] = CaseOutcome(result, image, explanation.heatmap_full, elapsed)
+            self._ready[job.key] = CaseOutcome(result, image, explanation.heatmap_full, elapsed, causal.removed)
+
+    def _effects(self, model: Any, jobs: list[CaseJob], images: list[np.ndarray], explanations: list[Explanation]) -> list[CaseEffects]:
+        """The causal effects of every checked region of a batch: the edited images go through one batched forward pass."""
+        if not any(region.has_effect_check for job in jobs for region in job.case.regions):
+            return [CaseEffects() for _ in jobs]
+        spec = jobs[0].spec
+        try:
+            return measure_effects(model, spec, [job.case for job in jobs], images,
+                                   [explanation.target_index for explanation in explanations],
+                                   [float(explanation.probabilities[explanation.target_index]) for explanation in explanations],
+                                   layer=spec.layer, batch_size=self.batch_size)
+        except Exception as error:  # noqa: BLE001 - the forward pass on the edited images failed: each checked case says why
+            message = f"the causal effects could not be measured: {failure_message(error)}"
+            return [CaseEffects(error=message if any(region.has_effect_check for region in job.case.regions) else None) for job in jobs]
+
+    def gate_evidence(self, spec: Spec, gate: Gate, method: str) -> GateEvidence:
+        """The gate's causal numbers over the spec's valid cases: transplant flips and weight-randomisation similarity.
+
+        Computed here because they need the images and the model; batched like the cases. Anything that cannot be
+        computed makes the evidence an error (the gate is then an error, never a pass).
+        """
+        try:
+            model = self.models.get(spec.model)
+            images = [read_rgb(case.image, self._channels(model)) for case in spec.cases]
+            flip_rate: float | None = None
+            pairs: tuple[TransplantPair, ...] = ()
+            similarity: float | None = None
+            per_case: dict[str, float] = {}
+            if gate.max_transplant_flip_rate is not None and gate.transplant is not None:
+                flip_rate, pairs = self._transplants(model, spec, gate, images)
+            if gate.max_randomization_similarity is not None:
+                similarity, per_case = self._randomization(model, spec, method, images)
+        except Exception as error:  # noqa: BLE001 - each failure becomes the gate's readable error
+            return GateEvidence(error=failure_message(error))
+        return GateEvidence(flip_rate, pairs, similarity, per_case)
+
+    def _transplants(self, model: Any, spec: Spec, gate: Gate, images: list[np.ndarray]) -> tuple[float, tuple[TransplantPair, ...]]:
+        cases = spec.cases
+        region_name = gate.transplant
+        classes = [class_index(case.expect_class if case.expect_class is not None else case.target, spec.labels)  # type: ignore[arg-type]
+                   for case in cases]
+        masks = []
+        for case, image in zip(cases, images):
+            region = next(region for region in case.regions if region.name == region_name)
+            masks.append(region_mask(region.shape, (image.shape[1], image.shape[0])))
+        chosen = [(donor, recipient) for donor, recipient in transplant_pairs(classes, gate.transplant_pairs)
+                  if images[donor].shape == images[recipient].shape]
+        if not chosen:
+            raise GradcamAuditError(f"no transplant pair: the gate needs cases of at least two classes with images of the same size "
+                                    f"(region {region_name!r} is pasted at the same place)")
+        options: dict[str, Any] = {"layer": spec.layer, "output": spec.output, "score": spec.score, "preprocess": spec.preprocess,
+                                   "resize": spec.resize, "batch_size": self.batch_size}
+        before = forward_probabilities(model, images, **options).argmax(axis=1)
+        edited = [transplant(images[recipient], images[donor], masks[donor]) for donor, recipient in chosen]
+        after = forward_probabilities(model, edited, **options)
+
+        def name(index: int) -> str:
+            return spec.label_of(index) or str(index)
+
+        pairs = tuple(TransplantPair(cases[donor].id, cases[recipient].id, classes[donor], int(before[recipient]),
+                                     int(np.argmax(after[position])), float(after[position][classes[donor]]),
+                                     (name(classes[donor]), name(int(before[recipient])), name(int(np.argmax(after[position])))))
+                      for position, (donor, recipient) in enumerate(chosen))
+        return sum(pair.flipped for pair in pairs) / len(pairs), pairs
+
+    def _randomization(self, model: Any, spec: Spec, method: str, images: list[np.ndarray]) -> tuple[float, dict[str, float]]:
+        options: dict[str, Any] = {"method": method, "batch_size": self.batch_size, "labels": spec.labels, "output": spec.output,
+                                   "score": spec.score, "preprocess": spec.preprocess, "resize": spec.resize}
+        originals = explain(model, images, layer=spec.layer, targets=[case.target for case in spec.cases], **options)
+        copy = randomized_copy(model)
+        randomized = explain(copy, images, layer=originals[0].layer, targets=[original.target_index for original in originals], **options)
+        per_case = {case.id: spearman(original.heatmap, other.heatmap)
+                    for case, original, other in zip(spec.cases, originals, randomized)}
+        return sum(per_case.values()) / len(per_case), per_case
 
     @staticmethod
     def _channels(model: Any) -> int:

@@ -13,6 +13,33 @@ from gradcam_audit.core.spec.model import Region
 
 
 @dataclass(frozen=True)
+class RegionEffect:
+    """A region's causal effect: the explained class's probability with the image as it is and without the region.
+
+    ``removal`` is how the region was removed (core/removal.py); effect = before − after (negative when removing
+    the region makes the class more likely).
+    """
+
+    removal: str
+    probability_before: float
+    probability_after: float
+
+    @property
+    def effect(self) -> float:
+        return self.probability_before - self.probability_after
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"effect": self.effect, "removal": self.removal, "probability_before": self.probability_before,
+                "probability_after": self.probability_after}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> RegionEffect | None:
+        if data.get("probability_after") is None or data.get("probability_before") is None:
+            return None
+        return RegionEffect(str(data.get("removal", "")), float(data["probability_before"]), float(data["probability_after"]))
+
+
+@dataclass(frozen=True)
 class RegionScore:
     """A region's numbers and its decided checks.
 
@@ -34,6 +61,12 @@ class RegionScore:
     checks: tuple[Check, ...]
     iou_threshold: float = 0.5
     outline: tuple[tuple[float, float], ...] = ()
+    causal: RegionEffect | None = None  # measured only for regions with max_effect / min_effect
+
+    @property
+    def effect(self) -> float | None:
+        """p(target | image) − p(target | image without the region), or None when it was not measured."""
+        return self.causal.effect if self.causal is not None else None
 
     @property
     def passed(self) -> bool:
@@ -59,6 +92,7 @@ class RegionScore:
             "checks": [check.to_dict() for check in self.checks],
             "iou_threshold": self.iou_threshold,
             "outline": [list(point) for point in self.outline],
+            **(self.causal.to_dict() if self.causal is not None else {}),
         }
 
     @staticmethod
@@ -73,6 +107,7 @@ class RegionScore:
             checks=tuple(Check.from_dict(check) for check in data.get("checks", [])),
             iou_threshold=float(data.get("iou_threshold", 0.5)),
             outline=tuple((float(x), float(y)) for x, y in data.get("outline", [])),
+            causal=RegionEffect.from_dict(data),
         )
 
 
@@ -90,6 +125,7 @@ def score_region(
     region: Region,
     visible: np.ndarray | None = None,
     outline: tuple[tuple[float, float], ...] = (),
+    causal: RegionEffect | None = None,
 ) -> RegionScore:
     """Score one region on an (H, W) non-negative heatmap whose total is > 0.
 
@@ -115,7 +151,8 @@ def score_region(
     elif area_share == 0 and region.is_required:
         checks.append(failed(region.name, "visible", "the model never sees this region: the resize mode crops it away",
                              value=False, limit=True))
-    context = RegionContext(heatmap=heatmap, mask=mask, mass=mass, lift=lift, area_share=area_share)
+    context = RegionContext(heatmap=heatmap, mask=mask, mass=mass, lift=lift, area_share=area_share,
+                            effect=causal.effect if causal is not None else None)
     if checks:
         # Nothing can be measured on a region the model never sees: each threshold is missed, never met by accident.
         unmeasurable = checks[0].reason
@@ -134,4 +171,5 @@ def score_region(
         checks=tuple(checks),
         iou_threshold=region.iou_threshold,
         outline=outline,
+        causal=causal,
     )

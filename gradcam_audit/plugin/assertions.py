@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from gradcam_audit.core.causal import measure_effects
 from gradcam_audit.core.engine.explain import explain, resolve_target
+from gradcam_audit.core.images import read_rgb
+from gradcam_audit.core.method_names import REMOVAL_MODES
 from gradcam_audit.core.evaluate import evaluate_case
 from gradcam_audit.core.ledger import CaseEntry, final_case_status
 from gradcam_audit.core.results import CaseResult
@@ -38,6 +43,9 @@ def assert_attention(
     max_mass: float | None = None,
     min_lift: float | None = None,
     peak_inside: bool = False,
+    max_effect: float | None = None,
+    min_effect: float | None = None,
+    removal: str = "inpaint",
     target: str | int | None = None,
     expect_class: str | int | None = None,
     labels: list[str] | None = None,
@@ -49,6 +57,8 @@ def assert_attention(
     """Explain one image and assert the heatmap's mass in one region; returns the result when it passes.
 
     ``box`` is [x_min, y_min, x_max, y_max] in pixels of ``image`` (an (H, W, C) 0–255 array or a path).
+    ``max_effect`` / ``min_effect`` check how much removing the region (``removal``: inpaint, mean, blur, noise)
+    lowers the explained class's probability (one extra forward pass).
 
     Raises:
         AttentionAssertionError: a threshold was missed; the message is the same table a spec failure prints.
@@ -57,15 +67,18 @@ def assert_attention(
     __tracebackhide__ = True
     if (box is None) == (polygon is None):
         raise GradcamAuditError("assert_attention needs exactly one of box=[x_min, y_min, x_max, y_max] or polygon=[[x, y], ...]")
-    if min_mass is None and max_mass is None and min_lift is None and not peak_inside:
-        raise GradcamAuditError("assert_attention needs a threshold: min_mass, max_mass, min_lift or peak_inside=True")
+    if min_mass is None and max_mass is None and min_lift is None and not peak_inside and max_effect is None and min_effect is None:
+        raise GradcamAuditError("assert_attention needs a threshold: min_mass, max_mass, min_lift, peak_inside=True, max_effect or min_effect")
+    if removal not in REMOVAL_MODES:
+        raise GradcamAuditError(f"assert_attention: unknown removal {removal!r}; expected one of {', '.join(REMOVAL_MODES)}")
     shape = Shape("box", box=tuple(float(v) for v in box)) if box is not None else Shape(  # type: ignore[arg-type]
         "polygon", polygon=tuple((float(x), float(y)) for x, y in polygon or [])
     )
     for reference in (target, expect_class):
         if reference is not None:
             resolve_target(reference, labels)  # a clear ModelError (with did-you-mean), not an AssertionError
-    region = Region(name=name, shape=shape, min_mass=min_mass, max_mass=max_mass, min_lift=min_lift, peak_inside=peak_inside)
+    region = Region(name=name, shape=shape, min_mass=min_mass, max_mass=max_mass, min_lift=min_lift, peak_inside=peak_inside,
+                    max_effect=max_effect, min_effect=min_effect, removal=removal)
     label_tuple = tuple(labels) if labels is not None else None
     spec = Spec(path=Path("<assert_attention>"), model=ModelRef(Path("<in-memory model>")), labels=label_tuple, layer=layer,
                 methods=(method,), preprocess=_preprocess(preprocess), resize=resize)
@@ -73,7 +86,17 @@ def assert_attention(
                 target=target, expect_class=expect_class)
     (explanation,) = explain(model, [image], layer=layer, targets=target, method=method, labels=labels,
                              preprocess=spec.preprocess, resize=resize)
-    result = computed_result(CaseJob(spec, case, explanation.method), explanation, evaluate_case(spec, case, explanation), None)
+    effects = None
+    if region.has_effect_check:
+        picture = read_rgb(Path(image), 3) if isinstance(image, (str, Path)) else np.asarray(image)
+        picture = picture[:, :, np.newaxis] if picture.ndim == 2 else picture
+        (measured,) = measure_effects(model, spec, [case], [picture.astype(np.uint8)], [explanation.target_index],
+                                      [float(explanation.probabilities[explanation.target_index])], layer=layer)
+        if measured.error is not None:
+            raise GradcamAuditError(measured.error)
+        effects = measured.effects
+    verdict = evaluate_case(spec, case, explanation, effects)
+    result = computed_result(CaseJob(spec, case, explanation.method), explanation, verdict, None)
     status, extra = final_case_status(result.verdict, None)
     if status != "passed":
         entry = CaseEntry(spec=result.spec, id=name, method=result.method, status=status, reason=extra or result.reason, result=result)

@@ -3,9 +3,14 @@ the outputs and makes pytest's exit status agree with the ledger's verdict."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import shutil
 import sys
 import time
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +31,70 @@ def _versions() -> dict[str, str]:
             versions[package] = "not installed"
     versions["python"] = sys.version.split()[0]
     return versions
+
+
+class Journal:
+    """Each finished entry appended to JSON Lines beside results.json as it arrives: if the run itself dies (the
+    controller killed, the machine lost), what finished is still on disk. Started afresh by every run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.started = False
+
+    def append(self, kind: str, entry: dict[str, Any]) -> None:
+        from gradcam_audit.core.results import finite_only
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("w" if not self.started else "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"kind": kind, "entry": finite_only(entry)}, ensure_ascii=False, allow_nan=False) + "\n")
+            self.started = True
+        except OSError:
+            pass  # the journal is a safety net; results.json (checked writable up front) is the record
+
+
+class Progress:
+    """Periodic audit progress lines through pytest's terminal reporter: cases done / total, rate, time left.
+
+    pytest's own dots stop at each batch and then come in bursts, so a long audit otherwise looks stuck. One line
+    every `--gradcam-progress-every` seconds, in a terminal or a CI log alike; nothing under -q.
+    """
+
+    def __init__(self, config: pytest.Config, every_s: float) -> None:
+        self.config = config
+        self.every_s = every_s
+        self.last = time.monotonic()
+        # The rate is measured from the first finished case: before it come imports and model loading.
+        self.first: tuple[float, int] | None = None
+
+    def case_done(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self.first is None:
+            self.first = (now, done)
+            return
+        if not self.every_s or now - self.last < self.every_s or self.config.get_verbosity() < 0 or total <= 0:
+            return
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        self.last = now
+        rate = (done - self.first[1]) / max(now - self.first[0], 1e-9)
+        left = (total - done) / rate if rate > 0 else 0.0
+        reporter.ensure_newline()
+        reporter.write_line(f"gradcam: {done}/{total} cases ({done / total:.0%}), {rate:.1f} images/s, about {left:.0f} s left")
+
+
+def _move_pictures(results: RunResults, base: Path, source: str, target: str) -> RunResults:
+    """Move the pictures from ``base/source`` to ``base/target`` and point the entries at their new place."""
+    if (base / source).is_dir():
+        (base / target).mkdir(parents=True, exist_ok=True)
+        for picture in (base / source).iterdir():
+            picture.replace(base / target / picture.name)
+        shutil.rmtree(base / source, ignore_errors=True)
+    prefix = f"{source}/"
+    cases = tuple(replace(case, images={kind: f"{target}/{path[len(prefix):]}" if path.startswith(prefix) else path
+                                         for kind, path in case.images.items()}) for case in results.cases)
+    return replace(results, cases=cases)
 
 
 def _unfinished_cause(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> str:
@@ -50,6 +119,8 @@ class ResultCollector:
         self.written: list[str] = []
         self.notes: list[str] = []
         self.results: RunResults | None = None
+        self.progress = Progress(config, settings.progress_every_s)
+        self.journal = Journal(settings.json_path.with_suffix(".jsonl"))
 
     # -- entries ------------------------------------------------------------------------------------
 
@@ -59,8 +130,11 @@ class ResultCollector:
         gate_data = getattr(report, "gradcam_gate", None)
         if case_data is not None:
             self.state.audit.record_case(CaseEntry.from_dict(case_data))
+            self.journal.append("case", case_data)
+            self.progress.case_done(self.state.audit.finished_cases(), self.state.audit.selected_cases())
         elif gate_data is not None:
             self.state.audit.record_gate(GateEntry.from_dict(gate_data))
+            self.journal.append("gate", gate_data)
         elif report.failed and report.when not in ("setup", "call", "teardown"):
             self._record_crash(report)
 
@@ -81,8 +155,8 @@ class ResultCollector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
-        if not self.state.settings.spec_paths:
-            return
+        if not self.state.settings.spec_paths or self.config.option.collectonly:
+            return  # listing tests runs nothing: no verdict to write
         results = self.state.audit.ledger(
             unfinished_cause=_unfinished_cause(session, exitstatus),
             started=self.started,
@@ -90,6 +164,8 @@ class ResultCollector:
             versions=_versions(),
             notes=self.notes,
         )
+        if self.settings.overlay_style is not None:
+            results = dataclasses.replace(results, colormap=self.settings.overlay_style.colormap)
         self.results = results
         if not results.entries:
             return
@@ -99,14 +175,29 @@ class ResultCollector:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _write(self, results: RunResults) -> None:
+        from gradcam_audit.plugin.state import CASE_IMAGES_FOLDER, INLINE_PICTURES_FOLDER
+
+        folder = self.settings.results_folder
+        inline = self.settings.report_images == "inline"
+        if self.settings.report is not None:
+            from gradcam_audit.rendering.html_report import INLINE_LIMIT_BYTES, inline_size_bytes, write_html_report
+
+            notes: tuple[str, ...] = ()
+            if inline and inline_size_bytes(results, folder) > INLINE_LIMIT_BYTES:
+                # Too big for one file: keep the pictures as files beside the report, and say so.
+                results = _move_pictures(results, folder, INLINE_PICTURES_FOLDER, CASE_IMAGES_FOLDER)
+                inline = False
+                notes = (f"The pictures would make this report larger than {INLINE_LIMIT_BYTES // 1_000_000} MB, so they are files "
+                         f"in {CASE_IMAGES_FOLDER}/ beside the results (keep that folder with the report).",)
+                self.written.append(f"pictures as files (over {INLINE_LIMIT_BYTES // 1_000_000} MB inline)")
+            write_html_report(results, self.settings.report, inline_images=inline, images_base=folder, notes=notes)
+            self.written.append(f"report {os.path.relpath(self.settings.report)}")
+        if inline:
+            # The pictures live in the report only; JSON consumers who need files use --gradcam-report-images files.
+            results = replace(results, cases=tuple(replace(case, images={}) for case in results.cases))
+            shutil.rmtree(folder / INLINE_PICTURES_FOLDER, ignore_errors=True)
         write_results(results, self.settings.json_path)
         self.written.append(f"JSON {os.path.relpath(self.settings.json_path)}")
-        if self.settings.report is not None:
-            from gradcam_audit.rendering.html_report import write_html_report
-
-            write_html_report(results, self.settings.report, inline_images=self.settings.report_images == "inline",
-                              images_base=self.settings.results_folder)
-            self.written.append(f"report {os.path.relpath(self.settings.report)}")
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path:
             from gradcam_audit.rendering.markdown import markdown_summary

@@ -40,6 +40,12 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("--gradcam-image-format", "string", "format of the case pictures: jpeg (default) or webp", "jpeg", (("metavar", "FORMAT"),)),
     _Option("--gradcam-shard", "string", "run shard K of N (e.g. 2/4): every N-th audit item; merge the JSON files with `gradcam-audit report`",
             None, (("metavar", "K/N"),)),
+    _Option("--gradcam-progress-every", "string", "seconds between audit progress lines (default 10; 0 = none)", "10",
+            (("metavar", "SECONDS"),)),
+    _Option("--gradcam-baseline", "paths", "compare with a baseline: the released model's results.json, its shard JSONs or their folder (repeatable)",
+            None, (("action", "append"), ("metavar", "PATH"))),
+    _Option("--gradcam-baseline-rule", "linelist", "a regression rule against the baseline, e.g. max_mass_rise=0.05 (repeatable; specs' `baseline:` win)",
+            None, (("action", "append"), ("metavar", "KEY=VALUE"))),
     _Option("--gradcam-override", "linelist", "exploratory runs: replace a threshold everywhere it is set, e.g. min_lift=1.0 (repeatable)",
             None, (("action", "append"), ("metavar", "KEY=VALUE"))),
 )
@@ -73,7 +79,10 @@ class Settings:
     report_images: str
     overrides: dict[str, float]
     shard: tuple[int, int] | None = None
+    progress_every_s: float = 10.0
     overlay_style: Any = None  # rendering.overlay.OverlayStyle, built lazily so --help stays fast
+    baseline: Any = None  # core.baseline.Baseline (--gradcam-baseline), read only when there are specs
+    baseline_rules: tuple[tuple[str, Any], ...] = ()  # --gradcam-baseline-rule, checked
 
     @property
     def results_folder(self) -> Path:
@@ -116,9 +125,19 @@ def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()
     if images not in ("inline", "files"):
         raise pytest.UsageError(f"gradcam_report_images must be 'inline' or 'files', got {images!r}")
     shard = _parse_shard(get(config, "gradcam_shard"))
+    progress_text = get(config, "gradcam_progress_every")
+    try:
+        progress_every = float(progress_text)
+        if not progress_every >= 0 or progress_every == float("inf"):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise pytest.UsageError(f"--gradcam-progress-every {progress_text!r}: expected a number of seconds ≥ 0, e.g. 10") from None
     # Without specs nothing is drawn: skip building the style, which imports matplotlib (keeps `pytest --help` fast).
     style = _overlay_style(config, report) if spec_paths else None
-    return Settings(spec_paths, report, json_path, batch_size, method, images, overrides, shard, style)
+    from gradcam_audit.plugin.baseline_option import read_baseline_option
+
+    baseline, baseline_rules = read_baseline_option(config, invocation, ini_base) if spec_paths else (None, ())
+    return Settings(spec_paths, report, json_path, batch_size, method, images, overrides, shard, progress_every, style, baseline=baseline, baseline_rules=baseline_rules)
 
 
 def _overlay_style(config: pytest.Config, report: Path | None) -> Any:

@@ -15,6 +15,8 @@ from gradcam_audit.plugin.options import Settings
 _STATE_KEY = pytest.StashKey["RunState"]()
 
 CASE_IMAGES_FOLDER = "cases"
+# An inline report embeds its pictures; they are drawn here first and removed once embedded (no second copy).
+INLINE_PICTURES_FOLDER = ".gradcam-inline-pictures"
 
 
 class RunState:
@@ -39,7 +41,8 @@ class RunState:
         """Planned on first use (collection), not at configure time: `pytest --help` must not read specs."""
         if self._audit is None:
             plan = plan_audit(self.settings.spec_paths, method=self.settings.method, overrides=self.settings.overrides)
-            self._audit = Audit(plan, AuditRunner(batch_size=self.settings.batch_size))
+            self._audit = Audit(plan, AuditRunner(batch_size=self.settings.batch_size), baseline=self.settings.baseline,
+                                baseline_rules=dict(self.settings.baseline_rules))
             for spec_plan in plan.specs:
                 for case in spec_plan.cases:
                     self._by_name[(spec_plan.path, case.name)] = case.key
@@ -67,7 +70,10 @@ class RunState:
 
     @property
     def images_directory(self) -> Path | None:
-        return None if self.settings.report is None else self.settings.results_folder / CASE_IMAGES_FOLDER
+        if self.settings.report is None:
+            return None
+        folder = INLINE_PICTURES_FOLDER if self.settings.report_images == "inline" else CASE_IMAGES_FOLDER
+        return self.settings.results_folder / folder
 
     def render_images(self, run: CaseRun) -> dict[str, str]:
         """Write the case's pictures beside the results; paths come back relative to the results' folder."""
@@ -77,13 +83,15 @@ class RunState:
             return {}
         from gradcam_audit.rendering.overlay import render_case_images
 
-        written = render_case_images(result, run.image, run.heatmap, directory, self.settings.overlay_style)
+        written = render_case_images(result, run.image, run.heatmap, directory, self.settings.overlay_style, removed=run.removed)
         base = self.settings.results_folder
         return {kind: Path(os.path.relpath(path, base)).as_posix() for kind, path in written.items()}
 
     def overlay_display_path(self, entry: CaseEntry) -> str | None:
         if "overlay" not in entry.images:
             return None
+        if self.settings.report_images == "inline" and self.settings.report is not None:
+            return f"in the report, {os.path.relpath(self.settings.report)} (embedded)"
         return os.path.relpath(self.settings.results_folder / entry.images["overlay"])
 
 

@@ -19,6 +19,11 @@ class MetricWords:
 
 # Metrics not listed read with their own name and a plain number, so a new metric shows without changes here.
 METRIC_WORDS: dict[str, MetricWords] = {
+    # Regression checks against a baseline run (core/baseline.py).
+    "still_passes": MetricWords("still passes, as in the baseline", "yes_no"),
+    "mass_rise": MetricWords("rise in attention share since the baseline", "share"),
+    "lift_drop": MetricWords("fall in lift since the baseline", "share"),
+    "heatmap_similarity": MetricWords("heatmap similarity with the baseline (Spearman)", "number"),
     "mass": MetricWords("attention share", "share"),
     "lift": MetricWords("lift over chance", "times"),
     "peak_inside": MetricWords("hottest point inside", "yes_no"),
@@ -29,6 +34,10 @@ METRIC_WORDS: dict[str, MetricWords] = {
     "pass_rate": MetricWords("cases that passed (pass rate)", "share"),
     "mean_mass": MetricWords("average attention share on required regions", "share"),
     "mean_lift": MetricWords("average lift of required regions", "times"),
+    "effect": MetricWords("drop in the class's probability when removed (effect)", "share"),
+    "transplant_flip_rate": MetricWords("transplants that flipped the prediction", "share"),
+    "transplant_pairs": MetricWords("transplant pairs tried", "count"),
+    "randomization_similarity": MetricWords("heatmap similarity to a weight-randomised model (Spearman)", "number"),
 }
 
 _SYMBOLS = {">=": "≥", "<=": "≤", "==": "="}
@@ -63,6 +72,8 @@ def _show(value: CheckValue, kind: str, plain: bool, *, is_limit: bool = False) 
         if is_limit:
             return f"{value:g}" if plain else f"{value:g}×"
         return f"{value:.2f}" if plain else f"{value:.2f}×"
+    if kind == "count":
+        return f"{value:g}"
     return f"{value:g}" if is_limit else f"{value:.3f}"
 
 
@@ -115,6 +126,10 @@ def finding_words(check: Check, region: RegionScore | None = None) -> str:
             return f"{percent(value)} of the attention fell on {where}{name} (at most {check.limit * 100:g}% allowed)"
         if check.threshold_key == "min_lift":
             return f"{name} got {_times(value)} the attention its size alone explains (at least {check.limit:g}× required)"
+        if check.threshold_key == "max_effect":
+            return f"removing {name} lowers the class's probability by {percent(value)} (at most {check.limit * 100:g}% allowed): the model relies on it"
+        if check.threshold_key == "min_effect":
+            return f"removing {name} lowers the class's probability by only {percent(value)} (at least {check.limit * 100:g}% required)"
         if check.threshold_key == "min_iou":
             return f"the heatmap's hot area overlaps {name} by only {percent(value)} (at least {check.limit * 100:g}% required)"
     if check.metric == "peak_inside":

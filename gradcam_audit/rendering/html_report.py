@@ -125,8 +125,21 @@ def render_html(view: ReportView, *, image_files: bool = False) -> str:
     )
 
 
+# Above this, one self-contained file is too slow to open and mail; the pictures become files beside it.
+INLINE_LIMIT_BYTES = 25_000_000
+
+
+def inline_size_bytes(results: RunResults, base: Path) -> int:
+    """About how many bytes the pictures add to an inline report (base64 is 4/3 of the file size)."""
+    total = 0
+    for case in results.cases:
+        for picture in confined_pictures(case.images, base, lambda message: None, "").values():
+            total += picture.stat().st_size
+    return total * 4 // 3
+
+
 def write_html_report(results: RunResults, path: Path, *, inline_images: bool = True, images_base: Path | None = None,
-                      warn: Callable[[str], None] = warn_on_stderr) -> Path:
+                      warn: Callable[[str], None] = warn_on_stderr, notes: tuple[str, ...] = ()) -> Path:
     """Render the report to ``path``. Case image paths are relative to ``images_base`` (default: the report's folder).
 
     Pictures are read only from inside ``images_base`` (see ``confined_picture``); ``warn`` is told of each one skipped.
@@ -136,6 +149,8 @@ def write_html_report(results: RunResults, path: Path, *, inline_images: bool = 
     path.parent.mkdir(parents=True, exist_ok=True)
     base = images_base or path.parent
     view = build_report_view(results, suite_charts(results))
+    if notes:
+        view = replace(view, notes=(*view.notes, *notes))
     pictures = _confined_view(view, base, warn)
     cases = []
     for number, case in enumerate(view.cases):
@@ -146,5 +161,10 @@ def write_html_report(results: RunResults, path: Path, *, inline_images: bool = 
                       for kind, picture in pictures[number].items()}
         cases.append(replace(case, images=images))
     view = replace(view, cases=tuple(cases))
+    if view.comparison is not None:  # the baseline's pictures beside these, read only from the baseline's folder
+        from gradcam_audit.rendering.comparison_view import with_pictures
+
+        view = replace(view, comparison=with_pictures(view.comparison, results, path, inline=inline_images, warn=warn,
+                                                      candidate_images={case.anchor: case.images for case in view.cases}))
     path.write_text(render_html(view, image_files=not inline_images), encoding="utf-8")
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from gradcam_audit.core.ledger import RunResults
+from gradcam_audit.rendering.comparison_view import comparison_markdown
 from gradcam_audit.rendering.view_models import build_report_view
 
 # Characters that Markdown (GitHub flavour) or HTML would interpret inside a table cell.
@@ -39,6 +40,8 @@ def markdown_summary(results: RunResults, report_link: str | None = None, *, lim
             continue
         numbers = ", ".join(f"{row.metric} {row.value} ({row.threshold})" for row in suite.gate.rows if row.state != "info")
         lines.append(f"- Gate {_cell(suite.name)}: **{suite.gate.status_words}** — {_cell(numbers) or 'no thresholds'}")
+        lines += [f"  - transplant flip: {_cell(line)}" for line in suite.gate.flips[:5]]
+    lines += comparison_markdown(results, _cell)
     if report_link:
         lines += ["", f"Full report (pictures, heatmaps, every case): {_cell(report_link)}"]
     return "\n".join(lines).rstrip() + "\n"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -208,10 +209,44 @@ def case_pictures(result: CaseResult, image: np.ndarray, heatmap: np.ndarray | N
     return pictures
 
 
+def removed_kind(region_index: int) -> str:
+    """The picture kind of the image without region ``region_index`` (its position in the result's regions)."""
+    return f"removed-{region_index}"
+
+
+def removal_pictures(result: CaseResult, removed: Mapping[str, np.ndarray], style: OverlayStyle | None = None) -> dict[str, Any]:
+    """For each region whose effect was measured, the image without it (as the model saw it), the region outlined."""
+    from PIL import Image
+
+    style = style or OverlayStyle()
+    pictures: dict[str, Any] = {}
+    for index, region in enumerate(result.regions):
+        edited = removed.get(region.name)
+        if edited is None or region.causal is None:
+            continue
+        rgb = np.repeat(edited, 3, axis=2) if edited.shape[2] == 1 else edited
+        height, width = rgb.shape[:2]
+        display = _display_size(width, height, style)
+        resample = Image.Resampling.NEAREST if display[0] > width else Image.Resampling.BILINEAR
+        picture = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).resize(display, resample)
+        _draw_regions(picture, replace(result, regions=(region,)), display[0] / width, display[1] / height)
+        pictures[removed_kind(index)] = picture
+    return pictures
+
+
 def render_case_images(
-    result: CaseResult, image: np.ndarray, heatmap: np.ndarray | None, directory: Path, style: OverlayStyle | None = None
+    result: CaseResult,
+    image: np.ndarray,
+    heatmap: np.ndarray | None,
+    directory: Path,
+    style: OverlayStyle | None = None,
+    removed: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Path]:
-    """Write <stem>.regions.jpg and <stem>.overlay.jpg (or .webp) into ``directory``; returns their paths by kind."""
+    """Write <stem>.regions.jpg and <stem>.overlay.jpg (or .webp) into ``directory``; returns their paths by kind.
+
+    ``removed`` (region name → the image without that region, from the causal checks) adds one
+    <stem>.removed-N picture per measured region.
+    """
     style = style or OverlayStyle()
     directory.mkdir(parents=True, exist_ok=True)
     # A short hash of the full identity: specs with the same file name in different folders, or ids that
@@ -221,7 +256,8 @@ def render_case_images(
     suffix = IMAGE_FORMATS[style.image_format]
     save_options = {"quality": style.quality, **({"method": 4} if style.image_format == "webp" else {})}
     written: dict[str, Path] = {}
-    for kind, picture in case_pictures(result, image, heatmap, style).items():
+    pictures = {**case_pictures(result, image, heatmap, style), **removal_pictures(result, removed or {}, style)}
+    for kind, picture in pictures.items():
         written[kind] = directory / f"{stem}.{kind}.{suffix}"
         picture.save(written[kind], format=None, **save_options)
     return written

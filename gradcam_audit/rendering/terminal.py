@@ -13,7 +13,15 @@ def counts_text(counts: dict[str, int]) -> str:
 
 def summary_line(results: RunResults) -> str:
     """"gradcam audit INCOMPLETE: 3 passed, 45 not run; gates: 2 not run (45 not run: the run was interrupted …)"."""
-    parts = [counts_text(results.counts()) or "no cases"]
+    counts = dict(results.counts())
+    selection = results.not_selected()
+    if selection:
+        counts["not_run"] -= selection
+        if not counts["not_run"]:
+            del counts["not_run"]
+    parts = [counts_text(counts) or "no cases"]
+    if selection:
+        parts[0] += f" ({selection} not selected)"
     if results.gates:
         parts.append("gates: " + counts_text(results.gate_counts()))
     line = f"gradcam audit {VERDICT_WORDS[results.verdict]}: " + "; ".join(parts)

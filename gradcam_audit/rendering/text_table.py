@@ -12,6 +12,7 @@ from gradcam_audit.core.ledger import CaseEntry, GateEntry
 from gradcam_audit.core.results import ClassInfo
 from gradcam_audit.core.scoring import RegionScore
 from gradcam_audit.rendering.check_format import chance_text, limit_words, value_text
+from gradcam_audit.rendering.comparison_view import comparison_junit_properties
 
 
 def _class_text(info: ClassInfo | None) -> str:
@@ -90,4 +91,4 @@ def junit_properties(entry: CaseEntry) -> list[tuple[str, object]]:
         properties.append((f"gradcam_{region.name}_mass", round(region.mass, 6)))
         properties.append((f"gradcam_{region.name}_lift", round(region.lift, 6)))
         properties.append((f"gradcam_{region.name}_passed", region.passed))
-    return properties
+    return properties + comparison_junit_properties(entry)

@@ -11,7 +11,10 @@ from gradcam_audit.core.checks import Check
 from gradcam_audit.core.ledger import BLOCKING_STATUSES, CaseEntry, GateEntry, RunResults
 from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.scoring import RegionScore
+from gradcam_audit.rendering.causal_view import RemovalView, flip_lines, removal_views
+from gradcam_audit.rendering.colour_words import colormap_ends
 from gradcam_audit.rendering.check_format import chance_text, finding_words, limit_words, percent, value_text, words_for
+from gradcam_audit.rendering.comparison_view import ComparisonView, build_comparison_view
 
 # Order in which cases are listed: what needs attention first.
 STATUS_ORDER = ("failed", "error", "xpassed", "not_run", "xfailed", "skipped", "passed")
@@ -92,6 +95,7 @@ class CaseView:
     pictures_note: str
     nodeid: str
     sort_mass: str  # lowest attention share on a required region, for sorting ("" when none)
+    removals: tuple[RemovalView, ...] = ()  # regions whose causal effect was measured (rendering/causal_view.py)
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ class GateView:
     headline: str
     reason: str
     rows: tuple[GateRowView, ...]
+    flips: tuple[str, ...] = ()  # transplant pairs whose prediction changed to the donor's class
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,15 @@ class ReportView:
     scope: str  # "48 cases in 2 suites"
     notes: tuple[str, ...]  # why the run is incomplete, merge warnings, crashes
     unfinished: tuple[str, ...]  # the first entries that did not run, each with why
+    comparison: ComparisonView | None = None  # the comparison with a baseline run, when there was one
+
+
+def glossary(colormap: str) -> tuple[tuple[str, str], ...]:
+    """The glossary, its heatmap entry naming the colours of the colormap the pictures were drawn with."""
+    most, least = colormap_ends(colormap)
+    heatmap = ("Heatmap", f"Colours laid over the picture show where the model looked when it made its decision "
+                          f"({most} = most attention, {least} = least), computed with Grad-CAM.")
+    return (heatmap, *GLOSSARY[1:])
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
@@ -272,6 +286,8 @@ def _case_view(case: CaseEntry, index: int, show_method: bool) -> CaseView:
     regions = result.regions if result is not None else ()
     rows = tuple(_case_rows(case))
     findings = [finding for region in regions for finding in _region_findings(region)]
+    # Regressions against a baseline are case-level checks whose reason already reads as a sentence.
+    findings += [check.reason for check in (result.checks if result is not None else ()) if not check.passed and check.threshold_key.startswith("baseline.")]
     notes = [
         f"{percent(region.unseen_share)} of “{region.name}” is cropped away before the model sees the picture"
         for region in regions if region.unseen_share > 0
@@ -304,6 +320,7 @@ def _case_view(case: CaseEntry, index: int, show_method: bool) -> CaseView:
         pictures_note=_pictures_note(case),
         nodeid=case.nodeid or f"{case.spec}::{case.id}",
         sort_mass=f"{min(required_masses):.6f}" if required_masses else "",
+        removals=removal_views(case),
     )
 
 
@@ -340,7 +357,8 @@ def _gate_view(gate: GateEntry) -> GateView:
         headline = f"Gate FAILED{over}: " + ", ".join(misses) + " below threshold."
     else:
         headline = f"Gate {STATUS_WORDS.get(gate.status, gate.status)}{over}."
-    return GateView(gate.spec, gate.status, STATUS_WORDS.get(gate.status, gate.status), headline, gate.reason, tuple(rows))
+    return GateView(gate.spec, gate.status, STATUS_WORDS.get(gate.status, gate.status), headline, gate.reason, tuple(rows),
+                    flip_lines(gate))
 
 
 def _verdict(results: RunResults) -> tuple[str, bool, str]:
@@ -451,9 +469,10 @@ def build_report_view(results: RunResults, charts: dict[str, str] | None = None,
         status_options=tuple((status, f"{STATUS_WORDS[status]} ({counts[status]})") for status in STATUS_ORDER if counts.get(status)),
         suite_options=tuple((name, f"{name} ({suite_counts_all[name]})") for name in suite_names),
         tag_options=tuple((tag, f"{tag} ({tag_counts[tag]})") for tag in sorted(tag_counts)),
-        glossary=GLOSSARY,
+        glossary=glossary(results.colormap),
         total_cases=len(case_views),
         scope=f"{plural(len(case_views), 'case')} in {plural(len(suites), 'suite')}",
         notes=tuple((*results.incomplete_reasons, *results.notes)),
         unfinished=tuple(f"{entry.spec} · {getattr(entry, 'id', 'gate')}: {entry.reason}" for entry in results.unfinished[:attention_limit]),
+        comparison=build_comparison_view(results, {case.key: f"case-{index}" for index, case in enumerate(ordered)}),
     )

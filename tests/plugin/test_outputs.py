@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from pathlib import Path
@@ -63,7 +64,7 @@ def test_github_step_summary_is_appended(pytester: pytest.Pytester, write_spec: 
 def test_terminal_summary_line_names_counts_and_report(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
     write_spec(count=2)
     result = pytester.runpytest("--gradcam-specs", "suite.yaml", "--gradcam-report", "out/index.html", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["*gradcam audit PASSED: 2 passed → JSON out/results.json; report out/index.html*"])
+    result.stdout.fnmatch_lines(["*gradcam audit PASSED: 2 passed → report out/index.html; JSON out/results.json*"])
     assert (pytester.path / "out" / "index.html").is_file()
 
 
@@ -81,6 +82,19 @@ def test_overlay_style_options_are_validated(pytester: pytest.Pytester, write_sp
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*unknown colormap 'jett'*"])
     good = pytester.runpytest("--gradcam-specs", "suite.yaml", "--gradcam-overlay-colormap", "viridis",
-                              "--gradcam-image-format", "webp", "-p", "no:cacheprovider")
+                              "--gradcam-image-format", "webp", "--gradcam-report-images", "files", "-p", "no:cacheprovider")
     good.assert_outcomes(passed=1)
     assert list((pytester.path / "reports" / "gradcam" / "cases").glob("*.overlay.webp"))
+
+
+def test_an_inline_report_leaves_no_second_copy_of_its_pictures(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    write_spec(count=2)
+    result = pytester.runpytest("--gradcam-specs", "suite.yaml", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    folder = pytester.path / "reports" / "gradcam"
+    assert sorted(path.name for path in folder.iterdir()) == ["index.html", "results.json", "results.jsonl"]
+    # The journal: each finished entry appended as it arrived, so a run that dies still leaves what finished.
+    journal = [json.loads(line) for line in (folder / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [line["entry"]["id"] for line in journal if line["kind"] == "case"] == ["stripes-0000", "stripes-0001"]
+    assert (folder / "index.html").read_text(encoding="utf-8").count("data:image/jpeg") == 4
+    assert all(case["images"] == {} for case in read_json(folder / "results.json")["cases"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.images import image_size
+from gradcam_audit.core.spec.baseline_keys import as_values, inherit, parse_baseline
 from gradcam_audit.core.spec.checks import ProblemCollector, check_keys, describe_value, read_reason, read_tags
 from gradcam_audit.core.spec.fields import CASE_FIELDS, names
 from gradcam_audit.core.spec.model import Case, ClassRef, InvalidCase, Region
@@ -93,6 +95,8 @@ def _parse_case(
     expect_class = _class_ref(case_data, "expect_class", f"{field}.expect_class", labels, collector, index)
     tags = tuple(dict.fromkeys([*defaults.get("tags", []), *read_tags(case_data, f"{field}.tags", collector, index)]))
     xfail = read_reason(case_data, "xfail", f"{field}.xfail", collector, index) if "xfail" in case_data else defaults.get("xfail")
+    case_baseline = inherit(defaults.get("baseline", {}), parse_baseline(case_data, f"{field}.baseline", collector, case_index=index))
+    region_baseline = {key: value for key, value in case_baseline.items() if key in ("max_mass_rise", "max_lift_drop")}
     regions_value = case_data.get("regions")
     regions: list[Region] = []
     if not isinstance(regions_value, list) or not regions_value:
@@ -111,11 +115,12 @@ def _parse_case(
                 collector.add(region_data, "name", f"{region_field}.name", f"duplicate region name {region.name!r}",
                               "region names must be unique within a case", case_index=index)
             seen_names.add(region.name)
-            regions.append(region)
+            own_baseline = parse_baseline(region_data, f"{region_field}.baseline", collector, region=True, case_index=index)
+            regions.append(replace(region, baseline=as_values(inherit(region_baseline, own_baseline))))
     if image_path is None:
         return None, case_id, line
     case = Case(id=case_id, image=image_path, regions=tuple(regions), target=target, expect_class=expect_class,
-                tags=tags, xfail=xfail, line=line)
+                tags=tags, xfail=xfail, line=line, baseline=as_values(case_baseline))
     return case, case_id, line
 
 

@@ -21,6 +21,8 @@ THRESHOLDS: tuple[tuple[str, bool, bool], ...] = (
     ("min_lift", False, True),
     ("min_iou", True, False),
     ("iou_threshold", True, False),
+    ("max_effect", True, False),
+    ("min_effect", True, False),
 )
 _THRESHOLD_FIXES = {
     "min_mass": "a share of the heatmap's mass between 0 and 1, e.g. 0.5 for half",
@@ -29,6 +31,10 @@ _THRESHOLD_FIXES = {
     "iou_threshold": "a fraction of the heatmap's maximum between 0 and 1, e.g. 0.5",
     "min_mean_mass": "a mean share of mass between 0 and 1, e.g. 0.4",
     "min_pass_rate": "a share of the cases between 0 and 1, e.g. 0.9 for 90 %",
+    "max_effect": "a drop of the explained class's probability between 0 and 1, e.g. 0.1",
+    "min_effect": "a drop of the explained class's probability between 0 and 1, e.g. 0.3",
+    "max_transplant_flip_rate": "a share of the transplant pairs between 0 and 1, e.g. 0.05",
+    "max_randomization_similarity": "a rank correlation between 0 and 1, e.g. 0.5",
 }
 
 

@@ -14,6 +14,7 @@ from gradcam_audit.core.method_names import (
     METHOD_NAMES,
     PREPROCESS_BUILTINS,
     PREPROCESS_FAMILIES,
+    REMOVAL_MODES,
     RESIZE_MODES,
     SCORE_KINDS,
 )
@@ -84,12 +85,48 @@ REGION_THRESHOLD_FIELDS: tuple[FieldDoc, ...] = (
     ),
     FieldDoc("min_iou", _NUMBER_0_1, "Least IoU between the region and the heatmap thresholded at `iou_threshold` × its maximum.", example="0.3"),
     FieldDoc("iou_threshold", _NUMBER_0_1, "Fraction of the heatmap's maximum above which a pixel counts as 'attended' for `min_iou`.", default=0.5, example="0.5"),
+    FieldDoc("max_effect", _NUMBER_0_1, "Causal check: removing the region (see `removal`) may lower the explained class's probability by "
+             "at most this much (effect = p(target | image) − p(target | image without the region)).", example="0.1"),
+    FieldDoc("min_effect", _NUMBER_0_1, "Causal check: removing the region must lower the explained class's probability by at least this much.",
+             example="0.3"),
+)
+
+REMOVAL_FIELD = FieldDoc(
+    "removal",
+    {"enum": list(REMOVAL_MODES)},
+    "How a region is removed for `max_effect` / `min_effect`, on the original image before resizing: inpaint (filled from its "
+    "surroundings, OpenCV Navier–Stokes inpainting: no colour or texture of the region is left), mean (the mean colour of a thin ring around it), "
+    "blur (the region Gaussian-blurred: texture gone, colour kept), noise (uniform noise, fixed seed).",
+    default="inpaint",
+    example="mean",
 )
 
 GEOMETRY_DEFAULT_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("box_format", {"enum": list(BOX_FORMATS)}, "How the four numbers of `box` are read: corners, corner+size or centre+size.", default="xyxy", example="xywh"),
     FieldDoc("normalized", {"type": "boolean"}, "Coordinates are fractions of the image's width/height instead of pixels.", default=False, example="true"),
 )
+
+# Regression rules against a baseline run (`--gradcam-baseline`, core/baseline.py); defaults in RULE_DEFAULTS there.
+BASELINE_REGION_FIELDS: tuple[FieldDoc, ...] = (
+    FieldDoc("max_mass_rise", {"type": "number", "minimum": 0},
+             "Against a baseline: a forbidden region's mass may rise by at most this (absolute) over its baseline mass.",
+             default=0.02, example="0.05"),
+    FieldDoc("max_lift_drop", {"type": "number", "minimum": 0},
+             "Against a baseline: a required region's lift may fall by at most this share of its baseline lift (0.25 = 25 %).",
+             default=0.25, example="0.1"),
+)
+
+BASELINE_FIELDS: tuple[FieldDoc, ...] = (
+    *BASELINE_REGION_FIELDS,
+    FieldDoc("must_still_pass", {"type": "boolean"}, "Against a baseline: a case that passed in the baseline must still pass.",
+             default=True, example="false"),
+    FieldDoc("min_heatmap_similarity", {"type": "number", "minimum": -1, "maximum": 1},
+             "Against a baseline: least Spearman rank correlation between the case's heatmap and its baseline heatmap (off unless set).",
+             example="0.8"),
+)
+
+_BASELINE_DOC = "Regression rules against a baseline run (`--gradcam-baseline`); see `baseline`."
+_REGION_BASELINE_DOC = "Regression rules of this region against a baseline run; see `cases[].regions[].baseline`."
 
 REGION_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("name", {"type": "string", "minLength": 1}, "Name shown in failures and the report; unique within the case.", required=True, example="mug"),
@@ -102,6 +139,8 @@ REGION_FIELDS: tuple[FieldDoc, ...] = (
     ),
     FieldDoc("mask", {"type": "string"}, "Path (relative to the spec) of a mask image the size of the photo; non-zero pixels are inside.", example="masks/0001.png"),
     *REGION_THRESHOLD_FIELDS,
+    REMOVAL_FIELD,
+    FieldDoc("baseline", {"$ref": "#/$defs/region_baseline"}, _REGION_BASELINE_DOC, example="{max_mass_rise: 0.01}"),
     *GEOMETRY_DEFAULT_FIELDS,
 )
 
@@ -114,11 +153,15 @@ CASE_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("xfail", {"type": "string", "minLength": 1}, "Expected failure with its reason; strict (a pass fails the run).", example='"known weakness, see #12"'),
     FieldDoc("regions", {"type": "array", "items": {"$ref": "#/$defs/region"}, "minItems": 1}, "Regions to check; at least one.", required=True,
              example="[{name: mug, box: [30, 195, 600, 720], min_lift: 1.5}]"),
+    REMOVAL_FIELD,
+    FieldDoc("baseline", {"$ref": "#/$defs/baseline"}, _BASELINE_DOC, example="{min_heatmap_similarity: 0.8}"),
     *GEOMETRY_DEFAULT_FIELDS,
 )
 
 DEFAULTS_FIELDS: tuple[FieldDoc, ...] = (
     *REGION_THRESHOLD_FIELDS,
+    REMOVAL_FIELD,
+    FieldDoc("baseline", {"$ref": "#/$defs/baseline"}, _BASELINE_DOC, example="{max_mass_rise: 0.05, max_lift_drop: 0.2}"),
     *GEOMETRY_DEFAULT_FIELDS,
     FieldDoc("xfail", {"type": "string", "minLength": 1}, "Mark every case of the file as an expected failure, with this reason.", example='"model known to use the watermark"'),
     FieldDoc("tags", _TAGS, "Tags added to every case.", default=[], example="[smoke]"),
@@ -129,6 +172,16 @@ GATE_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("min_mean_mass", _NUMBER_0_1, "Least mean mass over the required regions (those with min_mass/min_lift).", example="0.4"),
     FieldDoc("min_mean_lift", _POSITIVE, "Least mean lift over the required regions.", example="1.5"),
     FieldDoc("per_class", {"type": "boolean"}, "Apply the gate to each target class separately.", default=False, example="true"),
+    FieldDoc("transplant", {"type": "string", "minLength": 1},
+             "Region name (present in every case) whose content is cut from cases of one expected class and pasted at the same place "
+             "into cases of the other classes, for `max_transplant_flip_rate`.", example="corner-tag"),
+    FieldDoc("max_transplant_flip_rate", _NUMBER_0_1,
+             "Largest share of transplant pairs whose prediction changes to the donor's class (needs `transplant`).", example="0.05"),
+    FieldDoc("transplant_pairs", {"type": "integer", "minimum": 1},
+             "Most (donor, recipient) pairs tried, a deterministic sample of all pairs of different classes.", default=64, example="128"),
+    FieldDoc("max_randomization_similarity", _NUMBER_0_1,
+             "Sanity check (Adebayo et al. 2018): the mean Spearman rank correlation between each case's heatmap and the heatmap of the "
+             "same architecture with every weight re-initialised (fixed seed) may be at most this.", example="0.5"),
 )
 
 MODEL_FIELDS: tuple[FieldDoc, ...] = (
@@ -173,6 +226,10 @@ TOP_LEVEL_FIELDS: tuple[FieldDoc, ...] = (
         example="[cup, fork, glass]",
     ),
     FieldDoc("layer", {"type": "string", "minLength": 1}, "Layer to explain: 'auto' or a name/path such as 'xception/block14_sepconv2_act'.", default="auto", example="conv3"),
+    FieldDoc("layer_grid", {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": 2},
+             "Vision transformers: the [h, w] patch grid of the token layer (and attention), when its token count is ambiguous.", example="[14, 14]"),
+    FieldDoc("prefix_tokens", {"type": "integer", "minimum": 0},
+             "Vision transformers: tokens before the patch tokens (class, distillation, register tokens), when ambiguous.", example="1"),
     FieldDoc(
         "method",
         {"oneOf": [{"enum": list(METHOD_NAMES)}, {"type": "array", "items": {"enum": list(METHOD_NAMES)}, "minItems": 1}]},
@@ -182,6 +239,8 @@ TOP_LEVEL_FIELDS: tuple[FieldDoc, ...] = (
     ),
     FieldDoc("output", {"type": ["string", "integer"]}, "For multi-output models: the output to explain, by name or index.", default=0, example="species"),
     FieldDoc("score", {"enum": list(SCORE_KINDS)}, "Score to differentiate: 'logit' (pre-softmax, the paper's y^c) or 'probability'.", default="logit", example="probability"),
+    FieldDoc(REMOVAL_FIELD.name, REMOVAL_FIELD.json_schema, REMOVAL_FIELD.description + " File-level default (same as in `defaults`).",
+             default=REMOVAL_FIELD.default, example=REMOVAL_FIELD.example),
     *(
         FieldDoc(geometry.name, geometry.json_schema, geometry.description + " File-level default (same as in `defaults`).",
                  default=geometry.default, example=geometry.example)
@@ -207,6 +266,8 @@ SECTIONS: dict[str, tuple[FieldDoc, ...]] = {
     "cases[]": CASE_FIELDS,
     "cases[].regions[]": REGION_FIELDS,
     "gate": GATE_FIELDS,
+    "baseline": BASELINE_FIELDS,
+    "cases[].regions[].baseline": BASELINE_REGION_FIELDS,
 }
 
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.method_names import BOX_FORMATS, RESIZE_MODES, SCORE_KINDS
+from gradcam_audit.core.method_names import BOX_FORMATS, REMOVAL_MODES, RESIZE_MODES, SCORE_KINDS
 from gradcam_audit.core.spec.cases import parse_cases
 from gradcam_audit.core.spec.checks import ProblemCollector, check_keys, read_boolean, read_choice, read_reason
 from gradcam_audit.core.spec.fields import DIRECTORY_DEFAULTS_FIELDS, TOP_LEVEL_FIELDS, names
 from gradcam_audit.core.spec.files import load_yaml_mapping, merge_directory_defaults, read_directory_defaults
-from gradcam_audit.core.spec.model import ModelRef, ParsedSpec, Spec
+from gradcam_audit.core.spec.model import Case, ModelRef, ParsedSpec, Spec
 from gradcam_audit.core.spec.paths import DEFAULTS_FILE_NAME, SPEC_SUFFIXES, discover_spec_files, display_path, is_spec_file
 from gradcam_audit.core.spec.top_level import (
     parse_defaults,
     parse_gate,
     parse_labels,
     parse_layer,
+    parse_token_layout,
     parse_methods,
     parse_model,
     parse_output,
@@ -77,9 +78,13 @@ def _parse_spec(spec_path: Path, check_images: bool) -> ParsedSpec:
         defaults["box_format"] = read_choice(data, "box_format", "box_format", BOX_FORMATS, collector, "xyxy")
     if "normalized" in data:
         defaults["normalized"] = read_boolean(data, "normalized", "normalized", collector, False)
+    if "removal" in data:
+        defaults["removal"] = read_choice(data, "removal", "removal", REMOVAL_MODES, collector, REMOVAL_MODES[0])
     if directory_defaults is not None:
         defaults.update(parse_defaults(directory_defaults, collector))
     own_values = parse_defaults(data, collector)
+    # Baseline rules merge key by key: the spec's `defaults.baseline` refines the directory's.
+    own_values["baseline"] = {**defaults.get("baseline", {}), **own_values.get("baseline", {})}
     defaults.update({key: value for key, value in own_values.items() if key != "tags"})
     defaults["tags"] = list(dict.fromkeys([*defaults.get("tags", []), *own_values.get("tags", [])]))
 
@@ -89,6 +94,7 @@ def _parse_spec(spec_path: Path, check_images: bool) -> ParsedSpec:
     score = read_choice(data, "score", "score", SCORE_KINDS, collector, "logit")
     labels = parse_labels(data, spec_dir, collector)
     layer = parse_layer(data, collector)
+    layer_grid, prefix_tokens = parse_token_layout(data, collector)
     output = parse_output(data, collector)
     methods = parse_methods(data, collector)
     gate = parse_gate(data, collector)
@@ -98,12 +104,32 @@ def _parse_spec(spec_path: Path, check_images: bool) -> ParsedSpec:
         defaults.setdefault("xfail", suite_xfail)
 
     cases, invalid = parse_cases(data, defaults, labels, spec_dir, check_images, collector)
+    if gate is not None and gate.transplant is not None:
+        check_transplant_region(data, gate.transplant, cases, collector)
     file_problems = tuple(problem for problem in collector.problems if problem.case_index is None)
     spec = Spec(path=spec_path, model=model or ModelRef(spec_path), preprocess=preprocess, resize=resize, labels=labels,
                 layer=layer, methods=methods, output=output, score=score, cases=tuple(cases), gate=gate,
-                invalid_cases=tuple(invalid), xfail=suite_xfail)
+                invalid_cases=tuple(invalid), xfail=suite_xfail, layer_grid=layer_grid, prefix_tokens=prefix_tokens)
     # With file-level problems the cases cannot run, but their ids are still worth showing.
     return ParsedSpec(spec_path, spec, file_problems)
+
+
+def check_transplant_region(data: Any, region_name: str, cases: list[Case], collector: ProblemCollector) -> None:
+    """`gate.transplant` names a region every valid case has, and every case says its class (donor or recipient)."""
+    gate_data = data.get("gate")
+    lacking = [case.id for case in cases if all(region.name != region_name for region in case.regions)]
+    if lacking:
+        names_text = ", ".join(lacking[:10]) + (" …" if len(lacking) > 10 else "")
+        collector.add(gate_data, "transplant", "gate.transplant",
+                      f"region {region_name!r} is missing from {len(lacking)} of the {len(cases)} valid case(s) ({names_text}): a transplant "
+                      "cuts the region from one case and pastes it into another, so every case needs it",
+                      f"add a region named {region_name!r} to those cases, or name a region they all have")
+    unlabelled = [case.id for case in cases if case.expect_class is None and case.target is None]
+    if unlabelled:
+        names_text = ", ".join(unlabelled[:10]) + (" …" if len(unlabelled) > 10 else "")
+        collector.add(gate_data, "transplant", "gate.transplant",
+                      f"{len(unlabelled)} case(s) give neither expect_class nor target ({names_text}): a transplant pairs cases "
+                      "of different classes", "add expect_class (the true class) to every case")
 
 
 def check_directory_defaults(path: Path | str) -> tuple[Problem, ...]:
@@ -122,8 +148,10 @@ def check_directory_defaults(path: Path | str) -> tuple[Problem, ...]:
     read_choice(data, "score", "score", SCORE_KINDS, collector, "logit")
     read_choice(data, "box_format", "box_format", BOX_FORMATS, collector, "xyxy")
     read_boolean(data, "normalized", "normalized", collector, False)
+    read_choice(data, "removal", "removal", REMOVAL_MODES, collector, REMOVAL_MODES[0])
     parse_labels(data, directory, collector)
     parse_layer(data, collector)
+    parse_token_layout(data, collector)
     parse_output(data, collector)
     parse_methods(data, collector)
     parse_gate(data, collector)

@@ -62,12 +62,22 @@ class Region:
     peak_inside: bool = False
     min_iou: float | None = None
     iou_threshold: float = 0.5
+    max_effect: float | None = None  # removing the region may lower p(target) by at most this
+    min_effect: float | None = None  # removing the region must lower p(target) by at least this
+    removal: str = "inpaint"  # how the region is removed for max_effect / min_effect (core/removal.py)
     line: int | None = None
+    # Regression rules against a baseline run set in the spec (`baseline:`), inherited from its case and `defaults:`.
+    baseline: tuple[tuple[str, float | bool | None], ...] = ()
+
+    @property
+    def has_effect_check(self) -> bool:
+        """Whether the region's causal effect is measured (one extra forward pass on the image without it)."""
+        return self.max_effect is not None or self.min_effect is not None
 
     @property
     def is_forbidden(self) -> bool:
-        """A forbidden region only limits mass from above (a watermark, a ruler)."""
-        return self.max_mass is not None and self.min_mass is None and self.min_lift is None
+        """A forbidden region only limits mass (or its causal effect) from above (a watermark, a ruler)."""
+        return (self.max_mass is not None or self.max_effect is not None) and self.min_mass is None and self.min_lift is None
 
     @property
     def is_required(self) -> bool:
@@ -86,6 +96,8 @@ class Case:
     tags: tuple[str, ...] = ()
     xfail: str | None = None
     line: int | None = None
+    # Regression rules against a baseline run set in the spec (`baseline:`), inherited from `defaults:`.
+    baseline: tuple[tuple[str, float | bool | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,7 +121,16 @@ class Gate:
     min_mean_mass: float | None = None
     min_mean_lift: float | None = None
     per_class: bool = False
+    transplant: str | None = None  # region name whose content is pasted from cases of one class into the others
+    max_transplant_flip_rate: float | None = None
+    transplant_pairs: int = 64
+    max_randomization_similarity: float | None = None
     line: int | None = None
+
+    @property
+    def needs_evidence(self) -> bool:
+        """Whether judging the gate needs images and the model (transplants, weight randomisation), not only results."""
+        return self.max_transplant_flip_rate is not None or self.max_randomization_similarity is not None
 
 
 @dataclass(frozen=True)
@@ -122,6 +143,8 @@ class Spec:
     resize: str = "stretch"
     labels: tuple[str, ...] | None = None
     layer: str = "auto"
+    layer_grid: tuple[int, int] | None = None  # transformers: the patch grid of the token layer, when ambiguous
+    prefix_tokens: int | None = None  # transformers: class/distillation/register tokens before the patches
     methods: tuple[str, ...] = ("gradcam",)
     output: str | int = 0
     score: str = "logit"

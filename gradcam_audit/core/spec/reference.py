@@ -20,6 +20,8 @@ _REFERENCE_SECTIONS = {
     "#/$defs/region": "mapping, see `cases[].regions[]`",
     "#/$defs/gate": "mapping, see `gate`",
     "#/$defs/defaults": "mapping, see `defaults`",
+    "#/$defs/baseline": "mapping, see `baseline`",
+    "#/$defs/region_baseline": "mapping, see `cases[].regions[].baseline`",
 }
 
 EXAMPLE_SPEC = """\

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.images import image_size
-from gradcam_audit.core.method_names import BOX_FORMATS
+from gradcam_audit.core.method_names import BOX_FORMATS, REMOVAL_MODES
 from gradcam_audit.core.spec.checks import (
     THRESHOLDS,
     ProblemCollector,
@@ -82,6 +82,7 @@ def parse_region(
     inherited = _Inherited(region_data, case_data, defaults, field, case_field)
     box_format = inherited.choice("box_format", BOX_FORMATS, collector, "xyxy", case_index)
     normalized = inherited.boolean("normalized", collector, False, case_index)
+    removal = inherited.choice("removal", REMOVAL_MODES, collector, REMOVAL_MODES[0], case_index)
 
     geometry_keys = [key for key in ("box", "polygon", "mask") if key in region_data]
     shape: Shape | None = None
@@ -106,21 +107,25 @@ def parse_region(
             thresholds[key] = defaults.get(key)
     peak_inside = read_boolean(region_data, "peak_inside", f"{field}.peak_inside", collector, bool(defaults.get("peak_inside", False)),
                                case_index)
-    if region_data.get("max_mass") is not None and "min_mass" not in region_data and "min_lift" not in region_data:
+    explicit_maximum = region_data.get("max_mass") is not None or region_data.get("max_effect") is not None
+    if explicit_maximum and not any(key in region_data for key in ("min_mass", "min_lift", "min_effect")):
         # A forbidden region set up explicitly: inherited minimums (defaults.min_lift) would make it contradictory.
         thresholds["min_mass"] = None
         thresholds["min_lift"] = None
-    minimum, maximum = thresholds["min_mass"], thresholds["max_mass"]
-    if minimum is not None and maximum is not None and minimum > maximum:
-        collector.add(region_data, "max_mass" if "max_mass" in region_data else "min_mass", f"{field}.max_mass",
-                      f"min_mass {minimum!r} > max_mass {maximum!r}: no heatmap can pass",
-                      "lower min_mass or raise max_mass", case_index=case_index)
-    written = any(key in region_data for key in ("min_mass", "max_mass", "min_lift", "min_iou"))
+        thresholds["min_effect"] = None
+    for low_key, high_key, what in (("min_mass", "max_mass", "no heatmap"), ("min_effect", "max_effect", "no region's removal")):
+        minimum, maximum = thresholds[low_key], thresholds[high_key]
+        if minimum is not None and maximum is not None and minimum > maximum:
+            collector.add(region_data, high_key if high_key in region_data else low_key, f"{field}.{high_key}",
+                          f"{low_key} {minimum!r} > {high_key} {maximum!r}: {what} can pass",
+                          f"lower {low_key} or raise {high_key}", case_index=case_index)
+    numeric_keys = ("min_mass", "max_mass", "min_lift", "min_iou", "max_effect", "min_effect")
+    written = any(key in region_data for key in numeric_keys)
     # A threshold that is written but invalid is reported on its own line; "no threshold" would only mislead.
-    if not written and not any(thresholds[key] is not None for key in ("min_mass", "max_mass", "min_lift", "min_iou")) \
+    if not written and not any(thresholds[key] is not None for key in numeric_keys) \
             and not peak_inside:
         collector.add(region_data, "name", field, f"region {str(name)!r} has no threshold, so it could never fail",
-                      "add min_mass / min_lift (where the model should look) or max_mass (where it must not)",
+                      "add min_mass / min_lift (where the model should look), max_mass (where it must not) or max_effect / min_effect",
                       case_index=case_index)
     if shape is None:
         return None
@@ -133,6 +138,9 @@ def parse_region(
         peak_inside=peak_inside,
         min_iou=thresholds["min_iou"],
         iou_threshold=thresholds["iou_threshold"] if thresholds["iou_threshold"] is not None else 0.5,
+        max_effect=thresholds["max_effect"],
+        min_effect=thresholds["min_effect"],
+        removal=removal,
         line=region_data.position.line,
     )
 

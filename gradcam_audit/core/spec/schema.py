@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.spec.fields import (
+    BASELINE_FIELDS,
+    BASELINE_REGION_FIELDS,
     CASE_FIELDS,
     DEFAULTS_FIELDS,
     DIRECTORY_DEFAULTS_FIELDS,
@@ -22,7 +24,7 @@ from gradcam_audit.schema import DIRECTORY_DEFAULTS_SCHEMA_PATH, SPEC_SCHEMA_PAT
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 GEOMETRY_KEYS = ("box", "polygon", "mask")
-GATE_THRESHOLD_KEYS = ("min_pass_rate", "min_mean_mass", "min_mean_lift")
+GATE_THRESHOLD_KEYS = ("min_pass_rate", "min_mean_mass", "min_mean_lift", "max_transplant_flip_rate", "max_randomization_similarity")
 
 
 def _definitions() -> dict[str, Any]:
@@ -32,11 +34,15 @@ def _definitions() -> dict[str, Any]:
     gate = object_schema(GATE_FIELDS)
     # A gate without a threshold could never fail; the loader rejects it too.
     gate["anyOf"] = [{"required": [key]} for key in GATE_THRESHOLD_KEYS]
+    # A transplant needs its threshold and the threshold its region, as the loader says.
+    gate["dependentRequired"] = {"transplant": ["max_transplant_flip_rate"], "max_transplant_flip_rate": ["transplant"]}
     return {
         "defaults": object_schema(DEFAULTS_FIELDS),
         "case": object_schema(CASE_FIELDS),
         "region": region,
         "gate": gate,
+        "baseline": object_schema(BASELINE_FIELDS),
+        "region_baseline": object_schema(BASELINE_REGION_FIELDS),
     }
 
 

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.method_names import BOX_FORMATS, METHOD_NAMES, PREPROCESS_BUILTINS, PREPROCESS_FAMILIES
+from gradcam_audit.core.method_names import BOX_FORMATS, METHOD_NAMES, PREPROCESS_BUILTINS, PREPROCESS_FAMILIES, REMOVAL_MODES
+from gradcam_audit.core.spec.baseline_keys import parse_baseline
 from gradcam_audit.core.spec.checks import (
     THRESHOLDS,
     ProblemCollector,
@@ -59,10 +60,14 @@ def parse_defaults(container: LocatedDict, collector: ProblemCollector) -> dict[
         values["box_format"] = read_choice(mapping, "box_format", "defaults.box_format", BOX_FORMATS, collector, "xyxy")
     if "normalized" in mapping:
         values["normalized"] = read_boolean(mapping, "normalized", "defaults.normalized", collector, False)
+    if "removal" in mapping:
+        values["removal"] = read_choice(mapping, "removal", "defaults.removal", REMOVAL_MODES, collector, REMOVAL_MODES[0])
     reason = read_reason(mapping, "xfail", "defaults.xfail", collector)
     if reason is not None:
         values["xfail"] = reason
     values["tags"] = read_tags(mapping, "defaults.tags", collector)
+    if "baseline" in mapping:
+        values["baseline"] = parse_baseline(mapping, "defaults.baseline", collector)
     return values
 
 
@@ -223,17 +228,43 @@ def parse_gate(data: LocatedDict, collector: ProblemCollector) -> Gate | None:
                       "indent the gate's thresholds under `gate:`")
         return None
     check_keys(value, names(GATE_FIELDS), "gate.", collector)
+    transplant = value.get("transplant")
+    if transplant is not None and (not isinstance(transplant, (str, int)) or isinstance(transplant, bool) or str(transplant) == ""):
+        collector.add(value, "transplant", "gate.transplant", f"expected the name of a region, got {describe_value(transplant)}",
+                      "write transplant: corner-tag (a region every case has)")
+        transplant = None
+    flip_rate = read_number(value, "max_transplant_flip_rate", "gate.max_transplant_flip_rate", collector, fraction=True)
+    if (transplant is None) != (flip_rate is None) and not collector_has(collector, "gate.transplant", "gate.max_transplant_flip_rate"):
+        present, missing = ("transplant", "max_transplant_flip_rate") if transplant is not None else ("max_transplant_flip_rate", "transplant")
+        collector.add(value, present, f"gate.{present}", f"`{present}` needs `{missing}` as well",
+                      "write both, e.g. transplant: corner-tag and max_transplant_flip_rate: 0.05")
+    pairs = value.get("transplant_pairs", 64)
+    if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
+        collector.add(value, "transplant_pairs", "gate.transplant_pairs", f"expected a whole number ≥ 1, got {describe_value(pairs)}",
+                      "write transplant_pairs: 64 (pairs are sampled deterministically)")
+        pairs = 64
     gate = Gate(
         min_pass_rate=read_number(value, "min_pass_rate", "gate.min_pass_rate", collector, fraction=True),
         min_mean_mass=read_number(value, "min_mean_mass", "gate.min_mean_mass", collector, fraction=True),
         min_mean_lift=read_number(value, "min_mean_lift", "gate.min_mean_lift", collector, positive=True),
         per_class=read_boolean(value, "per_class", "gate.per_class", collector, False),
+        transplant=None if transplant is None else str(transplant),
+        max_transplant_flip_rate=flip_rate,
+        transplant_pairs=pairs,
+        max_randomization_similarity=read_number(value, "max_randomization_similarity", "gate.max_randomization_similarity", collector,
+                                                 fraction=True),
         line=value.position.line,
     )
-    if not any(key in value for key in ("min_pass_rate", "min_mean_mass", "min_mean_lift")):
+    threshold_keys = ("min_pass_rate", "min_mean_mass", "min_mean_lift", "max_transplant_flip_rate", "max_randomization_similarity")
+    if not any(key in value for key in threshold_keys):
         collector.add(data, "gate", "gate", "the gate sets no threshold, so it could never fail",
-                      "add min_pass_rate, min_mean_mass or min_mean_lift")
+                      "add min_pass_rate, min_mean_mass, min_mean_lift, max_transplant_flip_rate or max_randomization_similarity")
     return gate
+
+
+def collector_has(collector: ProblemCollector, *fields: str) -> bool:
+    """Whether a problem was already recorded for one of these fields (one mistake, one message)."""
+    return any(problem.field in fields for problem in collector.problems)
 
 
 def parse_layer(data: LocatedDict, collector: ProblemCollector) -> str:
@@ -243,6 +274,28 @@ def parse_layer(data: LocatedDict, collector: ProblemCollector) -> str:
                       "write layer: auto, or a layer name / nested path such as xception/block14_sepconv2_act")
         return "auto"
     return layer
+
+
+def parse_token_layout(data: LocatedDict, collector: ProblemCollector) -> tuple[tuple[int, int] | None, int | None]:
+    """`layer_grid: [h, w]` and `prefix_tokens: N`, for transformer token layers whose layout is ambiguous."""
+    grid: tuple[int, int] | None = None
+    prefix: int | None = None
+    value = data.get("layer_grid")
+    if value is not None:
+        if (isinstance(value, list) and len(value) == 2
+                and all(isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in value)):
+            grid = (value[0], value[1])
+        else:
+            collector.add(data, "layer_grid", "layer_grid", f"expected [h, w], two whole numbers ≥ 1, got {describe_value(value)}",
+                          "write the patch grid of the token layer, e.g. layer_grid: [14, 14] for a 224×224 input with 16-pixel patches")
+    value = data.get("prefix_tokens")
+    if value is not None:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            prefix = value
+        else:
+            collector.add(data, "prefix_tokens", "prefix_tokens", f"expected a whole number ≥ 0, got {describe_value(value)}",
+                          "write the number of tokens before the patches, e.g. prefix_tokens: 1 for a class token")
+    return grid, prefix
 
 
 def parse_output(data: LocatedDict, collector: ProblemCollector) -> str | int:
