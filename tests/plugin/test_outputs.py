@@ -96,5 +96,6 @@ def test_an_inline_report_leaves_no_second_copy_of_its_pictures(pytester: pytest
     # The journal: each finished entry appended as it arrived, so a run that dies still leaves what finished.
     journal = [json.loads(line) for line in (folder / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [line["entry"]["id"] for line in journal if line["kind"] == "case"] == ["stripes-0000", "stripes-0001"]
-    assert (folder / "index.html").read_text(encoding="utf-8").count("data:image/jpeg") == 4
+    # Every picture is embedded: at least an overlay and a regions picture per case (plus edited ones for effects).
+    assert (folder / "index.html").read_text(encoding="utf-8").count("data:image/jpeg") >= 2 * 2
     assert all(case["images"] == {} for case in read_json(folder / "results.json")["cases"])
