@@ -14,3 +14,9 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     import keras  # noqa: F401
     import tensorflow  # noqa: F401
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Real pytest runs (pytester) are the suite's long tests. Handing them out first lets `pytest -n auto`
+    # pack the short ones around them instead of waiting on a long test that started last.
+    items.sort(key=lambda item: "pytester" not in getattr(item, "fixturenames", ()))

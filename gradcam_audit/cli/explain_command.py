@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from gradcam_audit.cli.common import EXIT_FAILED, EXIT_OK, HelpFormatter, Progress, UsageError, add_labels_options, read_labels
-from gradcam_audit.core.method_names import METHOD_NAMES, PREPROCESS_BUILTINS, PREPROCESS_FAMILIES, RESIZE_MODES
+from gradcam_audit.cli.quiet import silence_tensorflow
+from gradcam_audit.core.method_names import METHOD_NAMES, PREPROCESS_BUILTINS, PREPROCESS_FAMILIES, RESIZE_FILTERS, RESIZE_MODES
 from gradcam_audit.errors import GradcamAuditError, ModelError
 
 _EPILOG = """\
@@ -40,6 +41,8 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:  # type: ignore
     parser.add_argument("--preprocess", default="none", metavar="NAME",
                         help=f"how 0-255 pixels become input, default %(default)s: {', '.join((*PREPROCESS_BUILTINS, *PREPROCESS_FAMILIES))}")
     parser.add_argument("--resize", default="stretch", choices=RESIZE_MODES, help="how images are fitted to the model's input, default %(default)s")
+    parser.add_argument("--resize-filter", default="bilinear", choices=RESIZE_FILTERS,
+                        help="resampling filter when fitting (the model's training filter), default %(default)s")
     parser.add_argument("--target", metavar="CLASS", help="class to explain, by name (needs labels) or index (default: predicted)")
     parser.add_argument("--layer", default="auto", metavar="NAME", help="layer to explain, default %(default)s")
     parser.add_argument("--method", default="gradcam", choices=METHOD_NAMES, help="CAM method, default %(default)s")
@@ -169,10 +172,6 @@ def _describe(image_path: Path, explanation: Any, scores: list[Any], skipped: li
 
 
 def run(arguments: argparse.Namespace) -> int:
-    from gradcam_audit.core.engine.explain import explain
-    from gradcam_audit.core.models import load_model, single_image_input_problem
-    from gradcam_audit.core.spec.model import ModelRef
-
     if arguments.preprocess not in (*PREPROCESS_BUILTINS, *PREPROCESS_FAMILIES):
         raise UsageError(f"--preprocess {arguments.preprocess!r}: expected one of "
                          f"{', '.join((*PREPROCESS_BUILTINS, *PREPROCESS_FAMILIES))}")
@@ -184,6 +183,12 @@ def run(arguments: argparse.Namespace) -> int:
     labels = read_labels(arguments)
     images, folder_given = _collect_images(arguments.images)
     outputs = _outputs(images, arguments.out, folder_given or len(images) > 1)
+    if not arguments.verbose:
+        silence_tensorflow()
+    from gradcam_audit.core.engine.explain import explain
+    from gradcam_audit.core.models import load_model, single_image_input_problem
+    from gradcam_audit.core.spec.model import ModelRef
+
     model = load_model(ModelRef(arguments.model.resolve()))
     input_problem = single_image_input_problem(model)
     if input_problem is not None:
@@ -192,6 +197,7 @@ def run(arguments: argparse.Namespace) -> int:
     def explain_images(chunk: list[Path]) -> list[Any]:
         return list(explain(model, chunk, layer=arguments.layer, targets=_target(arguments.target), method=arguments.method,
                             labels=labels, preprocess=arguments.preprocess, resize=arguments.resize,
+                            resize_filter=arguments.resize_filter,
                             batch_size=arguments.batch_size))
 
     progress = Progress(len(images), "explained")

@@ -24,8 +24,9 @@ Run `gradcam-audit COMMAND --help` for a command's options. Exit status: 0 ok, 1
 """
 
 
-# Commands that load a model; the others never import TensorFlow (validate only with --deep).
-TENSORFLOW_COMMANDS = ("explain", "validate")
+# Commands that load a model up front; the others never import TensorFlow (validate only with --deep). `explain`
+# silences TensorFlow itself, after its cheap argument checks, so a usage mistake is answered at once.
+TENSORFLOW_COMMANDS = ("validate",)
 
 
 def _needs_tensorflow(arguments: argparse.Namespace) -> bool:

@@ -49,6 +49,7 @@ _RESULT = {
     "image_size": _Field("size", nullable=True), "model": _Field("str", nullable=True),
     "model_sha256": _Field("str", nullable=True), "preprocess": _Field("str", nullable=True),
     "resize": _Field("str", nullable=True),
+    "resize_filter": _Field("str", nullable=True),
 }
 _CASE = {
     "spec": _Field("str", required=True), "id": _Field("id", required=True), "method": _Field("str", required=True),

@@ -130,9 +130,12 @@ def _not_run(reason: str = NOT_RUN_CAUSES["no_result"]) -> dict[str, str]:
     return {"status": "not_run", "cause": "no_result", "reason": reason}
 
 
-def plan_spec(path: Path, *, method: str | None = None, overrides: Mapping[str, float] | None = None) -> SpecPlan:
+def plan_spec(path: Path, *, method: str | None = None, overrides: Mapping[str, float] | None = None,
+              resize_filter: str | None = None) -> SpecPlan:
     """Every entry of one spec file. A file that cannot be read is one error entry; a file whose model or other
-    file-level part is wrong keeps every case id and its gate, each an error naming the problems."""
+    file-level part is wrong keeps every case id and its gate, each an error naming the problems.
+
+    ``resize_filter`` is the run's default filter, for specs that do not name one (a spec knows its model best)."""
     parsed = parse_spec(path)
     shown = display_path(parsed.path)
     spec = parsed.spec
@@ -141,6 +144,8 @@ def plan_spec(path: Path, *, method: str | None = None, overrides: Mapping[str, 
                           line=next((problem.line for problem in parsed.problems if problem.line), None))
         return SpecPlan(parsed.path, parsed, (PlannedCase(parsed.path, SPEC_PROBLEM_ID, entry, None),), None)
     spec = apply_overrides(spec, overrides or {})
+    if spec.resize_filter is None and resize_filter is not None:
+        spec = replace(spec, resize_filter=resize_filter)
     methods = (method,) if method else spec.methods
     file_problem = describe_problems(parsed.problems) if parsed.problems else None
     invalid_by_index = {case.index: case for case in spec.invalid_cases}
@@ -182,9 +187,11 @@ def plan_spec(path: Path, *, method: str | None = None, overrides: Mapping[str, 
     return SpecPlan(parsed.path, parsed, tuple(planned), gate_plan)
 
 
-def plan_audit(paths: Iterable[Path | str], *, method: str | None = None, overrides: Mapping[str, float] | None = None) -> AuditPlan:
+def plan_audit(paths: Iterable[Path | str], *, method: str | None = None, overrides: Mapping[str, float] | None = None,
+               resize_filter: str | None = None) -> AuditPlan:
     """Every case and gate of every spec file under ``paths`` (files or folders), in order. Never imports TensorFlow."""
-    return AuditPlan(tuple(plan_spec(path, method=method, overrides=overrides) for path in discover_spec_files(paths)))
+    return AuditPlan(tuple(plan_spec(path, method=method, overrides=overrides, resize_filter=resize_filter)
+                           for path in discover_spec_files(paths)))
 
 
 @dataclass(frozen=True)
@@ -362,6 +369,7 @@ def run_audit(
     batch_size: int = 32,
     method: str | None = None,
     overrides: Mapping[str, float] | None = None,
+    resize_filter: str | None = None,
     on_case: Callable[[CaseRun], Mapping[str, str] | None] | None = None,
     baseline: Baseline | None = None,
     baseline_rules: Mapping[str, Any] | None = None,
@@ -374,7 +382,7 @@ def run_audit(
     the ledger of what finished, the rest "interrupted".
     """
     started = time.time()
-    audit = Audit(plan_audit(paths, method=method, overrides=overrides), AuditRunner(batch_size), baseline=baseline,
+    audit = Audit(plan_audit(paths, method=method, overrides=overrides, resize_filter=resize_filter), AuditRunner(batch_size), baseline=baseline,
                   baseline_rules=baseline_rules)
     audit.select([case.key for case in audit.plan.cases], [gate.entry.key for gate in audit.plan.gates])
     cause = "no_result"

@@ -76,7 +76,7 @@ def measure_effects(
     if not edited:
         return outcomes
     probabilities = forward_probabilities(model, edited, layer=layer, output=spec.output, score=spec.score, preprocess=spec.preprocess,
-                                          resize=spec.resize, batch_size=batch_size)
+                                          resize=spec.resize, resize_filter=spec.fitting_filter, batch_size=batch_size)
     for (position, name, removal), picture, row in zip(owners, edited, probabilities):
         if outcomes[position].error is not None:
             continue

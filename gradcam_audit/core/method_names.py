@@ -15,6 +15,10 @@ METHOD_NAMES: tuple[str, ...] = (
 )
 
 RESIZE_MODES: tuple[str, ...] = ("stretch", "center_crop", "letterbox")
+# The resampling filter used to fit an image to the model's input; the first is the default. "area" averages the
+# source pixels each output pixel covers (PIL's BOX filter, OpenCV's INTER_AREA for downscaling).
+RESIZE_FILTERS: tuple[str, ...] = ("bilinear", "nearest", "bicubic", "area")
+DEFAULT_RESIZE_FILTER = RESIZE_FILTERS[0]
 BOX_FORMATS: tuple[str, ...] = ("xyxy", "xywh", "cxcywh")
 SCORE_KINDS: tuple[str, ...] = ("logit", "probability")
 # How a region is removed to measure its causal effect (core/removal.py); the first is the default.

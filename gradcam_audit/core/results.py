@@ -75,6 +75,7 @@ class CaseResult:
     model_sha256: str | None = None
     preprocess: str | None = None
     resize: str | None = None
+    resize_filter: str | None = None
     # For comparisons with a later run (core/baseline.py): the map at the layer's resolution, 8-bit; the regression
     # rules that applied; and, when this run was compared with a baseline, what that found.
     heatmap: CompactHeatmap | None = None
@@ -105,6 +106,7 @@ class CaseResult:
             "model_sha256": self.model_sha256,
             "preprocess": self.preprocess,
             "resize": self.resize,
+            "resize_filter": self.resize_filter,
             "heatmap": self.heatmap.to_dict() if self.heatmap is not None else None,
             "baseline_rules": self.baseline_rules.to_dict() if self.baseline_rules is not None else None,
             "baseline": self.baseline.to_dict() if self.baseline is not None else None,
@@ -135,6 +137,7 @@ class CaseResult:
             model_sha256=data.get("model_sha256"),
             preprocess=data.get("preprocess"),
             resize=data.get("resize"),
+            resize_filter=data.get("resize_filter"),
             heatmap=CompactHeatmap.from_dict(data.get("heatmap")),
             baseline_rules=CaseRules.from_dict(data.get("baseline_rules")),
             baseline=BaselineComparison.from_dict(data.get("baseline")),

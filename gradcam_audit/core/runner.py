@@ -56,7 +56,8 @@ class CaseJob:
     def batch_key(self) -> tuple[Any, ...]:
         spec = self.spec
         # labels belong in the key: a batch is explained with one spec's labels, so class names resolve alike.
-        return (spec.model, spec.layer, spec.output, spec.score, self.method, spec.preprocess, spec.resize, spec.labels,
+        return (spec.model, spec.layer, spec.output, spec.score, self.method, spec.preprocess, spec.resize, spec.fitting_filter,
+                spec.labels,
                 spec.layer_grid, spec.prefix_tokens)
 
 
@@ -98,6 +99,7 @@ def base_result(job: CaseJob, verdict: str, reason: str) -> CaseResult:
         model=display_path(spec.model.path),
         preprocess=spec.preprocess.describe(),
         resize=spec.resize,
+        resize_filter=spec.fitting_filter,
         expect_class=_class_info(spec, class_index(case.expect_class, spec.labels)) if case.expect_class is not None else None,
     )
 
@@ -206,25 +208,47 @@ class AuditRunner:
         return batch
 
     def _compute(self, jobs: list[CaseJob]) -> None:
+        self._ready.update(self.compute_batch(jobs))
+
+    def compute_batch(self, jobs: Sequence[CaseJob], images: Sequence[np.ndarray | BaseException] | None = None) -> dict[tuple[str, str, str], CaseOutcome]:
+        """The outcomes of one batch of jobs (same batch key), by job key: every job gets exactly one outcome.
+
+        ``images``, when given, are the jobs' decoded pictures (or the error that reading one raised), read ahead
+        by an executor; otherwise they are read here.
+        """
         started = time.perf_counter()
+        outcomes: dict[tuple[str, str, str], CaseOutcome] = {}
         spec = jobs[0].spec
         try:
             model = self.models.get(spec.model)
             sha256 = self.models.sha256(spec.model.path)
         except Exception as error:  # noqa: BLE001 - a custom loader may raise anything; every case says why
-            for job in jobs:
-                self._ready[job.key] = CaseOutcome(base_result(job, "error", failure_message(error)))
-            return
-        images: list[np.ndarray] = []
+            return {job.key: CaseOutcome(base_result(job, "error", failure_message(error))) for job in jobs}
+        loaded: Sequence[np.ndarray | BaseException] = images if images is not None else [self.read_image(job, model) for job in jobs]
+        pictures: list[np.ndarray] = []
         runnable: list[CaseJob] = []
-        for job in jobs:
-            try:
-                images.append(read_rgb(job.case.image, self._channels(model)))
+        for job, picture in zip(jobs, loaded):
+            if isinstance(picture, BaseException):  # one unreadable or huge image is that case's error alone
+                outcomes[job.key] = CaseOutcome(base_result(job, "error", failure_message(picture)))
+            else:
+                pictures.append(picture)
                 runnable.append(job)
-            except Exception as error:  # noqa: BLE001 - one unreadable or huge image is that case's error alone
-                self._ready[job.key] = CaseOutcome(base_result(job, "error", failure_message(error)))
-        if not runnable:
-            return
+        if runnable:
+            outcomes.update(self._explain_and_score(model, sha256, runnable, pictures, started))
+        return outcomes
+
+    def read_image(self, job: CaseJob, model: Any | None = None) -> np.ndarray | BaseException:
+        """The job's picture as the model's channels expect, or the error reading it raised (returned, not raised)."""
+        try:
+            channels = self._channels(model if model is not None else self.models.get(job.spec.model))
+            return read_rgb(job.case.image, channels)
+        except Exception as error:  # noqa: BLE001 - reported as that case's error by compute_batch
+            return error
+
+    def _explain_and_score(self, model: Any, sha256: str | None, runnable: list[CaseJob], images: list[np.ndarray],
+                           started: float) -> dict[tuple[str, str, str], CaseOutcome]:
+        outcomes: dict[tuple[str, str, str], CaseOutcome] = {}
+        spec = runnable[0].spec
         try:
             explanations = explain(
                 model,
@@ -238,31 +262,31 @@ class AuditRunner:
                 score=spec.score,
                 preprocess=spec.preprocess,
                 resize=spec.resize,
+                resize_filter=spec.fitting_filter,
                 layer_grid=spec.layer_grid,
                 prefix_tokens=spec.prefix_tokens,
             )
         except Exception as error:  # noqa: BLE001 - TensorFlow raises many types; each becomes a readable case error
             if len(runnable) > 1:
                 # One case's mistake (e.g. an out-of-range target) must not fail its batch-mates: retry alone.
-                for job in runnable:
-                    self._compute([job])
-                return
-            for job in runnable:
-                self._ready[job.key] = CaseOutcome(base_result(job, "error", failure_message(error)))
-            return
+                for job, image in zip(runnable, images):
+                    outcomes.update(self._explain_and_score(model, sha256, [job], [image], time.perf_counter()))
+                return outcomes
+            return {job.key: CaseOutcome(base_result(job, "error", failure_message(error))) for job in runnable}
         measured = self._effects(model, runnable, images, explanations)
         elapsed = (time.perf_counter() - started) / len(runnable)
         for job, image, explanation, causal in zip(runnable, images, explanations, measured):
             if causal.error is not None:
-                self._ready[job.key] = CaseOutcome(base_result(job, "error", causal.error), duration_s=elapsed)
+                outcomes[job.key] = CaseOutcome(base_result(job, "error", causal.error), duration_s=elapsed)
                 continue
             try:
                 verdict = evaluate_case(job.spec, job.case, explanation, causal.effects)
             except Exception as error:  # noqa: BLE001 - e.g. a mask that cannot be read: this case's error only
-                self._ready[job.key] = CaseOutcome(base_result(job, "error", failure_message(error)), duration_s=elapsed)
+                outcomes[job.key] = CaseOutcome(base_result(job, "error", failure_message(error)), duration_s=elapsed)
                 continue
             result = computed_result(job, explanation, verdict, sha256)
-            self._ready[job.key] = CaseOutcome(result, image, explanation.heatmap_full, elapsed, causal.removed)
+            outcomes[job.key] = CaseOutcome(result, image, explanation.heatmap_full, elapsed, causal.removed)
+        return outcomes
 
     def _effects(self, model: Any, jobs: list[CaseJob], images: list[np.ndarray], explanations: list[Explanation]) -> list[CaseEffects]:
         """The causal effects of every checked region of a batch: the edited images go through one batched forward pass."""
@@ -314,7 +338,7 @@ class AuditRunner:
             raise GradcamAuditError(f"no transplant pair: the gate needs cases of at least two classes with images of the same size "
                                     f"(region {region_name!r} is pasted at the same place)")
         options: dict[str, Any] = {"layer": spec.layer, "output": spec.output, "score": spec.score, "preprocess": spec.preprocess,
-                                   "resize": spec.resize, "batch_size": self.batch_size}
+                                   "resize": spec.resize, "resize_filter": spec.fitting_filter, "batch_size": self.batch_size}
         before = forward_probabilities(model, images, **options).argmax(axis=1)
         edited = [transplant(images[recipient], images[donor], masks[donor]) for donor, recipient in chosen]
         after = forward_probabilities(model, edited, **options)
@@ -330,7 +354,8 @@ class AuditRunner:
 
     def _randomization(self, model: Any, spec: Spec, method: str, images: list[np.ndarray]) -> tuple[float, dict[str, float]]:
         options: dict[str, Any] = {"method": method, "batch_size": self.batch_size, "labels": spec.labels, "output": spec.output,
-                                   "score": spec.score, "preprocess": spec.preprocess, "resize": spec.resize}
+                                   "score": spec.score, "preprocess": spec.preprocess, "resize": spec.resize,
+                                   "resize_filter": spec.fitting_filter}
         originals = explain(model, images, layer=spec.layer, targets=[case.target for case in spec.cases], **options)
         copy = randomized_copy(model)
         randomized = explain(copy, images, layer=originals[0].layer, targets=[original.target_index for original in originals], **options)

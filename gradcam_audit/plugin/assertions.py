@@ -10,7 +10,7 @@ import numpy as np
 from gradcam_audit.core.causal import measure_effects
 from gradcam_audit.core.engine.explain import explain, resolve_target
 from gradcam_audit.core.images import read_rgb
-from gradcam_audit.core.method_names import REMOVAL_MODES
+from gradcam_audit.core.method_names import REMOVAL_MODES, RESIZE_FILTERS
 from gradcam_audit.core.evaluate import evaluate_case
 from gradcam_audit.core.ledger import CaseEntry, final_case_status
 from gradcam_audit.core.results import CaseResult
@@ -53,6 +53,7 @@ def assert_attention(
     method: str = "gradcam",
     preprocess: Preprocess | str = "none",
     resize: str = "stretch",
+    resize_filter: str = "bilinear",
 ) -> CaseResult:
     """Explain one image and assert the heatmap's mass in one region; returns the result when it passes.
 
@@ -69,6 +70,8 @@ def assert_attention(
         raise GradcamAuditError("assert_attention needs exactly one of box=[x_min, y_min, x_max, y_max] or polygon=[[x, y], ...]")
     if min_mass is None and max_mass is None and min_lift is None and not peak_inside and max_effect is None and min_effect is None:
         raise GradcamAuditError("assert_attention needs a threshold: min_mass, max_mass, min_lift, peak_inside=True, max_effect or min_effect")
+    if resize_filter not in RESIZE_FILTERS:
+        raise GradcamAuditError(f"assert_attention: unknown resize_filter {resize_filter!r}; expected one of {', '.join(RESIZE_FILTERS)}")
     if removal not in REMOVAL_MODES:
         raise GradcamAuditError(f"assert_attention: unknown removal {removal!r}; expected one of {', '.join(REMOVAL_MODES)}")
     shape = Shape("box", box=tuple(float(v) for v in box)) if box is not None else Shape(  # type: ignore[arg-type]
@@ -81,11 +84,12 @@ def assert_attention(
                     max_effect=max_effect, min_effect=min_effect, removal=removal)
     label_tuple = tuple(labels) if labels is not None else None
     spec = Spec(path=Path("<assert_attention>"), model=ModelRef(Path("<in-memory model>")), labels=label_tuple, layer=layer,
-                methods=(method,), preprocess=_preprocess(preprocess), resize=resize)
+                methods=(method,), preprocess=_preprocess(preprocess), resize=resize,
+                resize_filter=resize_filter)
     case = Case(id=name, image=Path(str(image)) if isinstance(image, (str, Path)) else Path("<array>"), regions=(region,),
                 target=target, expect_class=expect_class)
     (explanation,) = explain(model, [image], layer=layer, targets=target, method=method, labels=labels,
-                             preprocess=spec.preprocess, resize=resize)
+                             preprocess=spec.preprocess, resize=resize, resize_filter=resize_filter)
     effects = None
     if region.has_effect_check:
         picture = read_rgb(Path(image), 3) if isinstance(image, (str, Path)) else np.asarray(image)

@@ -32,6 +32,8 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("--gradcam-json", "string", "JSON results path (default: results.json beside the report)", None, (("metavar", "PATH"),)),
     _Option("--gradcam-batch-size", "string", "images per forward pass (default 32)", "32", (("metavar", "N"),)),
     _Option("--gradcam-method", "string", "run every case with this CAM method instead of the spec's", None, (("metavar", "NAME"),)),
+    _Option("--gradcam-resize-filter", "string", "resampling filter for specs that name no resize_filter: bilinear (default), nearest, "
+            "bicubic or area", None, (("metavar", "FILTER"),)),
     _Option("--gradcam-no-report", "bool", "write no HTML report and no overlay images", False, (("action", "store_true"),)),
     _Option("--gradcam-report-images", "string", "'inline' (one self-contained file, default) or 'files' (images beside the HTML)",
             "inline", (("metavar", "MODE"), ("choices", ("inline", "files")))),
@@ -83,6 +85,7 @@ class Settings:
     overlay_style: Any = None  # rendering.overlay.OverlayStyle, built lazily so --help stays fast
     baseline: Any = None  # core.baseline.Baseline (--gradcam-baseline), read only when there are specs
     baseline_rules: tuple[tuple[str, Any], ...] = ()  # --gradcam-baseline-rule, checked
+    resize_filter: str | None = None  # --gradcam-resize-filter: the default for specs that name none
 
     @property
     def results_folder(self) -> Path:
@@ -91,7 +94,7 @@ class Settings:
 
 
 def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()) -> Settings:
-    from gradcam_audit.core.method_names import METHOD_NAMES
+    from gradcam_audit.core.method_names import METHOD_NAMES, RESIZE_FILTERS
 
     invocation = config.invocation_params.dir
     # Command-line paths are relative to where pytest was started; ini paths to the ini file's folder, so a run
@@ -115,6 +118,10 @@ def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()
     method = get(config, "gradcam_method") or None
     if method is not None and method not in METHOD_NAMES:
         raise pytest.UsageError(f"--gradcam-method {method!r} is not one of: {', '.join(METHOD_NAMES)}")
+    resize_filter = get(config, "gradcam_resize_filter") or None
+    if resize_filter is not None and resize_filter not in RESIZE_FILTERS:
+        raise pytest.UsageError(f"--gradcam-resize-filter {resize_filter!r} is not one of: {', '.join(RESIZE_FILTERS)} "
+                                "(the filter your model was trained with; bilinear when unsure)")
     from gradcam_audit.core.audit import OverrideError, parse_overrides
 
     try:
@@ -137,7 +144,8 @@ def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()
     from gradcam_audit.plugin.baseline_option import read_baseline_option
 
     baseline, baseline_rules = read_baseline_option(config, invocation, ini_base) if spec_paths else (None, ())
-    return Settings(spec_paths, report, json_path, batch_size, method, images, overrides, shard, progress_every, style, baseline=baseline, baseline_rules=baseline_rules)
+    return Settings(spec_paths, report, json_path, batch_size, method, images, overrides, shard, progress_every, style, baseline=baseline, baseline_rules=baseline_rules,
+                    resize_filter=resize_filter)
 
 
 def _overlay_style(config: pytest.Config, report: Path | None) -> Any:

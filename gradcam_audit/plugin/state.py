@@ -40,7 +40,8 @@ class RunState:
     def audit(self) -> Audit:
         """Planned on first use (collection), not at configure time: `pytest --help` must not read specs."""
         if self._audit is None:
-            plan = plan_audit(self.settings.spec_paths, method=self.settings.method, overrides=self.settings.overrides)
+            plan = plan_audit(self.settings.spec_paths, method=self.settings.method, overrides=self.settings.overrides,
+                              resize_filter=self.settings.resize_filter)
             self._audit = Audit(plan, AuditRunner(batch_size=self.settings.batch_size), baseline=self.settings.baseline,
                                 baseline_rules=dict(self.settings.baseline_rules))
             for spec_plan in plan.specs:

@@ -403,7 +403,9 @@ def _models(cases: tuple[CaseEntry, ...]) -> tuple[ModelView, ...]:
                 methods=", ".join(sorted({result.method for result in group})),
                 score="; ".join(sorted({result.score_kind for result in group if result.score_kind})) or "—",
                 preprocess=", ".join(sorted({result.preprocess for result in group if result.preprocess})) or "—",
-                resize=", ".join(sorted({result.resize for result in group if result.resize})) or "—",
+                # Results from before resize_filter existed were fitted bilinearly.
+                resize=", ".join(sorted({f"{result.resize} ({result.resize_filter or 'bilinear'} filter)" for result in group
+                                         if result.resize})) or "—",
             )
         )
     return tuple(views)

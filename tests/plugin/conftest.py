@@ -18,11 +18,21 @@ SHORTCUT_MODEL = REPOSITORY / "models" / "stripes_shortcut.keras"
 
 
 @pytest.fixture
-def shipped_project(pytester: pytest.Pytester) -> Path:
-    """A copy of the shipped example (specs/ and models/) inside the pytester directory; returns its specs/."""
+def shipped_example(pytester: pytest.Pytester) -> Path:
+    """A copy of the whole shipped example (specs/ with specs/vit/, and models/) in the pytester directory; returns specs/."""
     import shutil
 
     shutil.copytree(SPECS, pytester.path / "specs")
+    shutil.copytree(REPOSITORY / "models", pytester.path / "models")
+    return pytester.path / "specs"
+
+
+@pytest.fixture
+def shipped_project(pytester: pytest.Pytester) -> Path:
+    """The shipped CNN pair only (48 cases, 2 gates): what most run-level tests need, without the ViT suites' time."""
+    import shutil
+
+    shutil.copytree(SPECS, pytester.path / "specs", ignore=shutil.ignore_patterns("vit"))
     shutil.copytree(REPOSITORY / "models", pytester.path / "models")
     return pytester.path / "specs"
 

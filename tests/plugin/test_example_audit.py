@@ -10,9 +10,9 @@ import pytest
 from tests.plugin.conftest import SPECS, read_json
 
 
-def test_shipped_audit_passes_honest_and_catches_shortcut(pytester: pytest.Pytester, shipped_project: Path) -> None:
+def test_shipped_audit_passes_honest_and_catches_shortcut(pytester: pytest.Pytester, shipped_example: Path) -> None:
     report = pytester.path / "out" / "index.html"
-    result = pytester.runpytest("--gradcam-specs", str(shipped_project), "--gradcam-report", str(report), "-p", "no:cacheprovider")
+    result = pytester.runpytest("--gradcam-specs", str(shipped_example), "--gradcam-report", str(report), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=25 + 13, xfailed=25 + 13)  # the CNN pair (24 cases + gate each) and the ViT pair (specs/vit/, 12 + gate)
     assert result.ret == 0
     assert report.is_file()

@@ -21,6 +21,8 @@ import os
 import signal
 
 calls = 0
+# Python ignores SIGINT when it starts in a background job (the shell set SIG_IGN); restore the Ctrl-C handler.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def preprocess(batch):

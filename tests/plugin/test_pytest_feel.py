@@ -38,7 +38,7 @@ def test_a_node_id_narrows_a_gradcam_specs_run(pytester: pytest.Pytester, shippe
 
 def test_several_spec_files_after_one_option_all_run(pytester: pytest.Pytester, shipped_project: Path) -> None:
     result = pytester.runpytest("--gradcam-specs", "specs/stripes_honest.yaml", "specs/stripes_shortcut.yaml", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=25, xfailed=25)  # the two CNN suites named; the ViT suites in specs/vit are not
+    result.assert_outcomes(passed=25, xfailed=25)  # both files named after one --gradcam-specs run
 
 
 def test_other_yaml_in_a_spec_folder_is_left_alone(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:

@@ -578,6 +578,7 @@ def explain(
     score: str = "logit",
     preprocess: Preprocess | str = "none",
     resize: str = "stretch",
+    resize_filter: str = "bilinear",
     layer_grid: Sequence[int] | None = None,
     prefix_tokens: int | None = None,
 ) -> list[Explanation]:
@@ -596,6 +597,8 @@ def explain(
         score: "logit" (pre-softmax, default) or "probability".
         preprocess: a Preprocess, or a name (scale01, none, a keras.applications family).
         resize: stretch | center_crop | letterbox; heatmaps are mapped back to each original image.
+        resize_filter: bilinear | nearest | bicubic | area: how pixels are resampled when fitting (use the model's
+            training filter); it does not move anything, so regions map back the same way for every filter.
         layer_grid: (h, w) patch grid of a token layer (batch, tokens, channels), when its length is ambiguous.
         prefix_tokens: class/distillation/register tokens before the patches, when ambiguous.
 
@@ -627,7 +630,8 @@ def explain(
     height, width, channels = engine.input_shape
     arrays = [_as_image(image, channels) for image in images]
     geometries = [
-        plan_geometry((array.shape[1], array.shape[0]), (width or array.shape[1], height or array.shape[0]), resize) for array in arrays
+        plan_geometry((array.shape[1], array.shape[0]), (width or array.shape[1], height or array.shape[0]), resize, resize_filter)
+        for array in arrays
     ]
     results: list[Explanation | None] = [None] * len(images)
     # Images of different sizes can share a batch only when the model resizes them to one input size.

@@ -22,6 +22,7 @@ def forward_probabilities(
     score: str = "logit",
     preprocess: Preprocess,
     resize: str = "stretch",
+    resize_filter: str = "bilinear",
     batch_size: int = 32,
 ) -> np.ndarray:
     """(N, num_classes) class probabilities of N (H, W, C) 0–255 images, batched, no gradients.
@@ -38,7 +39,8 @@ def forward_probabilities(
     groups: dict[tuple[int, int], list[int]] = {}
     geometries = []
     for index, image in enumerate(images):
-        geometry = plan_geometry((image.shape[1], image.shape[0]), (width or image.shape[1], height or image.shape[0]), resize)
+        geometry = plan_geometry((image.shape[1], image.shape[0]), (width or image.shape[1], height or image.shape[0]), resize,
+                                 resize_filter)
         geometries.append(geometry)
         groups.setdefault(geometry.input_size, []).append(index)
     for indices in groups.values():

@@ -11,10 +11,12 @@ from typing import Any
 
 from gradcam_audit.core.method_names import (
     BOX_FORMATS,
+    DEFAULT_RESIZE_FILTER,
     METHOD_NAMES,
     PREPROCESS_BUILTINS,
     PREPROCESS_FAMILIES,
     REMOVAL_MODES,
+    RESIZE_FILTERS,
     RESIZE_MODES,
     SCORE_KINDS,
 )
@@ -219,6 +221,10 @@ TOP_LEVEL_FIELDS: tuple[FieldDoc, ...] = (
         example="xception",
     ),
     FieldDoc("resize", {"enum": list(RESIZE_MODES)}, "How the image is fitted to the model's input size; heatmaps are mapped back exactly.", default="stretch", example="letterbox"),
+    FieldDoc("resize_filter", {"enum": list(RESIZE_FILTERS)},
+             "Resampling filter used to fit the image (use the one the model was trained with); regions map back the same way "
+             "for every filter. Unset: --gradcam-resize-filter / ini gradcam_resize_filter, else bilinear.",
+             default=DEFAULT_RESIZE_FILTER, example="bicubic"),
     FieldDoc(
         "labels",
         {"oneOf": [{"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 1}, {"type": "string", "minLength": 1}]},

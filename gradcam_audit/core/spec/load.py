@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.method_names import BOX_FORMATS, REMOVAL_MODES, RESIZE_MODES, SCORE_KINDS
+from gradcam_audit.core.method_names import BOX_FORMATS, REMOVAL_MODES, RESIZE_FILTERS, RESIZE_MODES, SCORE_KINDS
 from gradcam_audit.core.spec.cases import parse_cases
 from gradcam_audit.core.spec.checks import ProblemCollector, check_keys, read_boolean, read_choice, read_reason
 from gradcam_audit.core.spec.fields import DIRECTORY_DEFAULTS_FIELDS, TOP_LEVEL_FIELDS, names
@@ -91,6 +91,7 @@ def _parse_spec(spec_path: Path, check_images: bool) -> ParsedSpec:
     model = parse_model(data, spec_dir, collector)
     preprocess = parse_preprocess(data, collector)
     resize = read_choice(data, "resize", "resize", RESIZE_MODES, collector, "stretch")
+    resize_filter = read_choice(data, "resize_filter", "resize_filter", RESIZE_FILTERS, collector, "") or None
     score = read_choice(data, "score", "score", SCORE_KINDS, collector, "logit")
     labels = parse_labels(data, spec_dir, collector)
     layer = parse_layer(data, collector)
@@ -107,7 +108,8 @@ def _parse_spec(spec_path: Path, check_images: bool) -> ParsedSpec:
     if gate is not None and gate.transplant is not None:
         check_transplant_region(data, gate.transplant, cases, collector)
     file_problems = tuple(problem for problem in collector.problems if problem.case_index is None)
-    spec = Spec(path=spec_path, model=model or ModelRef(spec_path), preprocess=preprocess, resize=resize, labels=labels,
+    spec = Spec(path=spec_path, model=model or ModelRef(spec_path), preprocess=preprocess, resize=resize, resize_filter=resize_filter,
+                labels=labels,
                 layer=layer, methods=methods, output=output, score=score, cases=tuple(cases), gate=gate,
                 invalid_cases=tuple(invalid), xfail=suite_xfail, layer_grid=layer_grid, prefix_tokens=prefix_tokens)
     # With file-level problems the cases cannot run, but their ids are still worth showing.
@@ -145,6 +147,7 @@ def check_directory_defaults(path: Path | str) -> tuple[Problem, ...]:
         parse_model(data, directory, collector)
     parse_preprocess(data, collector)
     read_choice(data, "resize", "resize", RESIZE_MODES, collector, "stretch")
+    read_choice(data, "resize_filter", "resize_filter", RESIZE_FILTERS, collector, "")
     read_choice(data, "score", "score", SCORE_KINDS, collector, "logit")
     read_choice(data, "box_format", "box_format", BOX_FORMATS, collector, "xyxy")
     read_boolean(data, "normalized", "normalized", collector, False)

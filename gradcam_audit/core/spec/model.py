@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gradcam_audit.core.method_names import DEFAULT_RESIZE_FILTER
 from gradcam_audit.errors import Problem
 
 ClassRef = str | int
@@ -141,6 +142,7 @@ class Spec:
     model: ModelRef
     preprocess: Preprocess = Preprocess("builtin", "none")
     resize: str = "stretch"
+    resize_filter: str | None = None  # None: the run's default (--gradcam-resize-filter / ini), else bilinear
     labels: tuple[str, ...] | None = None
     layer: str = "auto"
     layer_grid: tuple[int, int] | None = None  # transformers: the patch grid of the token layer, when ambiguous
@@ -152,6 +154,11 @@ class Spec:
     gate: Gate | None = None
     invalid_cases: tuple[InvalidCase, ...] = field(default=())
     xfail: str | None = None  # the whole suite is expected to fail (cases and gate)
+
+    @property
+    def fitting_filter(self) -> str:
+        """The resampling filter images are fitted with: the spec's own, else the default."""
+        return self.resize_filter or DEFAULT_RESIZE_FILTER
 
     def label_of(self, index: int) -> str | None:
         if self.labels is not None and 0 <= index < len(self.labels):
