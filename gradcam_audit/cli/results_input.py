@@ -50,7 +50,10 @@ _RESULT = {
     "model_sha256": _Field("str", nullable=True), "preprocess": _Field("str", nullable=True),
     "resize": _Field("str", nullable=True),
     "resize_filter": _Field("str", nullable=True),
+    "faithfulness": _Field("faithfulness", nullable=True),
 }
+_FAITHFULNESS = {"steps": _Field("int", required=True), "deletion": _Field("list:number", required=True),
+                 "insertion": _Field("list:number", required=True)}
 _CASE = {
     "spec": _Field("str", required=True), "id": _Field("id", required=True), "method": _Field("str", required=True),
     "status": _Field("str", required=True), "reason": _Field("str"), "cause": _Field("str"),
@@ -67,7 +70,7 @@ _GATE = {
 _RUN = {"schema": _Field("int", required=True), "started": _Field("str"), "duration_s": _Field("number"),
         "command": _Field("str"), "versions": _Field("map:str"), "notes": _Field("list:str"),
         "cases": _Field("list:case", required=True), "gates": _Field("list:gate")}
-_RECORDS = {"class": _CLASS, "region": _REGION, "result": _RESULT, "case": _CASE, "gate": _GATE}
+_RECORDS = {"class": _CLASS, "region": _REGION, "result": _RESULT, "case": _CASE, "gate": _GATE, "faithfulness": _FAITHFULNESS}
 _EXPECTED = {"str": "text", "int": "an integer", "number": "a number", "bool": "true or false", "id": "text or an integer",
              "size": "[width, height] (two integers)", "point": "[x, y] (two numbers)", "any": "a value"}
 

@@ -26,10 +26,14 @@ from gradcam_audit.core.ledger import (
     final_case_status,
     judge_gate,
 )
-from gradcam_audit.core.metrics import OVERRIDABLE_KEYS
+from gradcam_audit.core.metrics import OVERRIDABLE_KEYS as REGION_OVERRIDABLE_KEYS
 from gradcam_audit.core.runner import AuditRunner, CaseJob
 from gradcam_audit.core.spec.load import discover_spec_files, display_path, parse_spec
-from gradcam_audit.core.spec.model import ParsedSpec, Region, Spec
+from gradcam_audit.core.spec.model import Case, ParsedSpec, Region, Spec
+
+# Case-level thresholds an override may replace too (the faithfulness areas); region ones come from core/metrics.py.
+CASE_OVERRIDABLE_KEYS: tuple[str, ...] = ("max_deletion_auc", "min_insertion_auc")
+OVERRIDABLE_KEYS: tuple[str, ...] = (*REGION_OVERRIDABLE_KEYS, *CASE_OVERRIDABLE_KEYS)
 from gradcam_audit.errors import GradcamAuditError, Problem
 
 CaseKey = tuple[str, str, str]  # (spec as displayed, case id, method)
@@ -70,11 +74,16 @@ def apply_overrides(spec: Spec, overrides: Mapping[str, float]) -> Spec:
         return spec
 
     def region(original: Region) -> Region:
-        changes: dict[str, Any] = {key: value for key, value in overrides.items() if getattr(original, key) is not None}
+        changes: dict[str, Any] = {key: value for key, value in overrides.items()
+                                   if key in REGION_OVERRIDABLE_KEYS and getattr(original, key) is not None}
         return replace(original, **changes)
 
-    cases = tuple(replace(case, regions=tuple(region(item) for item in case.regions)) for case in spec.cases)
-    return replace(spec, cases=cases)
+    def case(original: Case) -> Case:
+        changes: dict[str, Any] = {key: value for key, value in overrides.items()
+                                   if key in CASE_OVERRIDABLE_KEYS and getattr(original, key) is not None}
+        return replace(original, regions=tuple(region(item) for item in original.regions), **changes)
+
+    return replace(spec, cases=tuple(case(item) for item in spec.cases))
 
 
 @dataclass(frozen=True)

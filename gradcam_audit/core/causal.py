@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcam_audit.core.baseline_records import CompactHeatmap
 from gradcam_audit.core.regions import region_mask
 from gradcam_audit.core.removal import remove_region
 from gradcam_audit.core.scoring import RegionEffect
@@ -205,6 +206,49 @@ def spearman(first: np.ndarray, second: np.ndarray) -> float:
     return float((ranks_first * ranks_second).sum() / denominator) if denominator > 0 else 0.0
 
 
+# The cascading view (Adebayo et al. 2018, Fig. 2): weights re-initialised from the top layer down, one stage at a time.
+CASCADE_MOST_STAGES = 6  # deeper models are cut into this many cumulative stages
+CASCADE_CASES = 4  # cases whose maps are compared at every stage (the first one's map is kept for the report)
+
+
+@dataclass(frozen=True)
+class CascadeStage:
+    """One stage of the cascade: the top ``layers_randomized`` weighted layers re-initialised (down to ``deepest``)."""
+
+    layers_randomized: int
+    layers_total: int
+    deepest: str
+    similarity: float  # mean Spearman correlation with the trained model's maps over the compared cases
+    heatmap: CompactHeatmap | None = None  # the first compared case's map at this stage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layers_randomized": self.layers_randomized, "layers_total": self.layers_total, "deepest": self.deepest,
+                "similarity": self.similarity, "heatmap": self.heatmap.to_dict() if self.heatmap is not None else None}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> CascadeStage:
+        return CascadeStage(int(data["layers_randomized"]), int(data["layers_total"]), str(data["deepest"]), float(data["similarity"]),
+                            CompactHeatmap.from_dict(data.get("heatmap")))
+
+
+def weighted_layers(model: Any) -> list[Any]:
+    """The layers that hold weights, input to output, looking inside nested models (a backbone used as a layer)."""
+    found: list[Any] = []
+    for layer in getattr(model, "layers", []):
+        if getattr(layer, "layers", None):
+            found.extend(weighted_layers(layer))
+        elif layer.weights:
+            found.append(layer)
+    return found
+
+
+def cascade_counts(total: int, most: int = CASCADE_MOST_STAGES) -> list[int]:
+    """How many top layers are re-initialised at each stage: 1, 2, … for a shallow model, evenly cut for a deep one."""
+    if total <= most:
+        return list(range(1, total + 1))
+    return sorted({max(1, round(total * stage / most)) for stage in range(1, most + 1)})
+
+
 @dataclass(frozen=True)
 class GateEvidence:
     """A gate's causal measurements over its spec's cases, or why they could not be made (``error``)."""
@@ -214,3 +258,5 @@ class GateEvidence:
     randomization_similarity: float | None = None
     randomization_per_case: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    cascade: tuple[CascadeStage, ...] = ()
+    cascade_case: str = ""  # the case whose maps the cascade's pictures show

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradcam_audit.core.checks import Check, all_passed, holds, reasons
+from gradcam_audit.core.checks import Check, all_passed, decide, holds, limit_text, reasons
 from gradcam_audit.core.engine.explain import Explanation, resolve_target
+from gradcam_audit.core.faithfulness import FaithfulnessCurves
 from gradcam_audit.core.regions import region_mask, region_outline
 from gradcam_audit.core.scoring import RegionEffect, RegionScore, score_region
 from gradcam_audit.core.spec.model import Case, ClassRef, Spec
@@ -56,10 +57,34 @@ def _label_count_reason(spec: Spec, explanation: Explanation) -> str | None:
     return None
 
 
-def evaluate_case(spec: Spec, case: Case, explanation: Explanation, effects: Mapping[str, RegionEffect] | None = None) -> Verdict:
+# (metric, comparison, the Case attribute holding the limit, what a miss means) of each faithfulness check.
+_FAITHFULNESS_CHECKS: tuple[tuple[str, str, str, str], ...] = (
+    ("deletion_auc", "<=", "max_deletion_auc",
+     "blacking out the heatmap's hottest pixels barely lowers p(target): the map misses what the model uses"),
+    ("insertion_auc", ">=", "min_insertion_auc", "the heatmap's hottest pixels alone do not bring p(target) back"),
+)
+
+
+def faithfulness_checks(case: Case, curves: FaithfulnessCurves | None) -> list[Check]:
+    """The case's checks on its deletion / insertion areas; curves that were not measured never pass."""
+    checks: list[Check] = []
+    for metric, comparison, key, meaning in _FAITHFULNESS_CHECKS:
+        limit = getattr(case, key)
+        if limit is None:
+            continue
+        value = getattr(curves, metric) if curves is not None else None
+        opposite = ">" if comparison == "<=" else "<"
+        reason = None if value is None else f"{metric.replace('_auc', ' AUC')} {value:.3f} {opposite} {key} {limit_text(limit)} ({meaning})"
+        checks.append(decide("faithfulness", metric, value, comparison, float(limit), threshold_key=key, reason=reason))
+    return checks
+
+
+def evaluate_case(spec: Spec, case: Case, explanation: Explanation, effects: Mapping[str, RegionEffect] | None = None,
+                  faithfulness: FaithfulnessCurves | None = None) -> Verdict:
     """Score every region and check the expected class; never NaN, never a silent pass.
 
-    ``effects`` holds, by region name, the measured causal effect of each region with max_effect / min_effect
+    ``faithfulness`` holds the case's deletion / insertion curves where it sets max_deletion_auc / min_insertion_auc
+    (also computed by the runner); missing curves fail those checks. ``effects`` holds, by region name, the measured causal effect of each region with max_effect / min_effect
     (computed by the runner: one forward pass on the image without the region). A region whose effect is checked
     but missing is an error: an effect that was not measured never passes.
     """
@@ -92,6 +117,7 @@ def evaluate_case(spec: Spec, case: Case, explanation: Explanation, effects: Map
         matches = holds(explanation.predicted_index, "==", expected)
         case_checks.append(Check("prediction", "predicted_class", predicted_label, expected_label, "==", matches,
                                  "" if matches else f"predicted {predicted_label!r} (p={probability:.2f}), expected {expected_label!r}"))
+    case_checks.extend(faithfulness_checks(case, faithfulness))
     region_reasons = [f"{score.name}: {'; '.join(score.failures)}" for score in scores if not score.passed]
     all_reasons = [*reasons(tuple(case_checks)), *region_reasons]
     passed = all_passed(tuple(case_checks)) and all(score.passed for score in scores)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcam_audit.core.causal import GateEvidence, TransplantPair
+from gradcam_audit.core.causal import CascadeStage, GateEvidence, TransplantPair
 from gradcam_audit.core.checks import Check, all_passed, decide, reasons
 from gradcam_audit.core.results import CaseResult
 from gradcam_audit.core.spec.model import Gate
@@ -31,6 +31,8 @@ class GateResult:
     cases_counted: int = 0
     transplant: tuple[TransplantPair, ...] = ()  # every transplant pair tried (gate `transplant`)
     randomization: dict[str, float] = field(default_factory=dict)  # case id → heatmap similarity to the randomised model's
+    cascade: tuple[CascadeStage, ...] = ()  # the cascading randomisation, top layer down (informational)
+    cascade_case: str = ""
 
     @property
     def flipped_pairs(self) -> tuple[TransplantPair, ...]:
@@ -47,6 +49,7 @@ class GateResult:
             "cases_counted": self.cases_counted,
             **({"transplants": [pair.to_dict() for pair in self.transplant]} if self.transplant else {}),
             **({"randomization_per_case": dict(self.randomization)} if self.randomization else {}),
+            **({"cascade": [stage.to_dict() for stage in self.cascade], "cascade_case": self.cascade_case} if self.cascade else {}),
         }
 
     @staticmethod
@@ -62,6 +65,8 @@ class GateResult:
             cases_counted=int(data.get("cases_counted", 0)),
             transplant=tuple(TransplantPair.from_dict(pair) for pair in data.get("transplants", [])),
             randomization={str(key): float(value) for key, value in dict(data.get("randomization_per_case", {})).items()},
+            cascade=tuple(CascadeStage.from_dict(stage) for stage in data.get("cascade", [])),
+            cascade_case=str(data.get("cascade_case", "")),
         )
 
 
@@ -167,4 +172,6 @@ def evaluate_gate(spec_name: str, gate: Gate, cases: Sequence[GateCase], invalid
     status = "passed" if all_passed(decided) else "failed"
     transplanted = evidence.transplant if evidence is not None else ()
     randomization = dict(evidence.randomization_per_case) if evidence is not None else {}
-    return GateResult(spec_name, status, "; ".join(reasons(decided)), measurements, decided, per_class, counted, transplanted, randomization)
+    cascade = evidence.cascade if evidence is not None else ()
+    return GateResult(spec_name, status, "; ".join(reasons(decided)), measurements, decided, per_class, counted, transplanted, randomization,
+                      cascade, evidence.cascade_case if evidence is not None else "")

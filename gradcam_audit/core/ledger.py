@@ -6,6 +6,8 @@ decided here and nowhere else; the plugin, the CLI and the renderers read it.
 
 from __future__ import annotations
 
+import json
+
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -277,7 +279,8 @@ class RunResults:
 
     # -- the file format ----------------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, with_cases: bool = True) -> dict[str, Any]:
+        """The document; ``with_cases=False`` leaves a placeholder for the cases (write_results streams them)."""
         return {
             "schema": SCHEMA_VERSION,
             "verdict": self.verdict,
@@ -291,7 +294,7 @@ class RunResults:
             "versions": dict(self.versions),
             "notes": list(self.notes),
             "colormap": self.colormap,
-            "cases": [case.to_dict() for case in self.cases],
+            "cases": [case.to_dict() for case in self.cases] if with_cases else [],
             "gates": [gate.to_dict() for gate in self.gates],
             **({"baseline": self.baseline.to_dict()} if self.baseline is not None else {}),
         }
@@ -324,8 +327,30 @@ class RunResults:
 
 
 def write_results(results: RunResults, path: Path) -> None:
+    """The ledger as strict, indented JSON, written case by case: a 10,000-case run never holds the whole document
+    (its dict, a finite-only copy and one big string) in memory at once. Written beside and renamed, so a reader
+    never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dumps_strict(results.to_dict()), encoding="utf-8")
+    document = results.to_dict(with_cases=False)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", encoding="utf-8") as handle:
+        handle.write("{")
+        for position, (key, value) in enumerate(document.items()):
+            handle.write(("," if position else "") + "\n  " + json.dumps(key) + ": ")
+            if key != "cases":
+                handle.write(_indented(dumps_strict(value), 2))
+                continue
+            handle.write("[")
+            for number, case in enumerate(results.cases):
+                handle.write(("," if number else "") + "\n    " + _indented(dumps_strict(case.to_dict()), 4))
+            handle.write("\n  ]" if results.cases else "]")
+        handle.write("\n}")
+    partial.replace(path)
+
+
+def _indented(text: str, spaces: int) -> str:
+    """JSON text nested ``spaces`` deep: every line after the first shifted right."""
+    return text.replace("\n", "\n" + " " * spaces)
 
 
 def read_results(path: Path) -> RunResults:

@@ -14,6 +14,7 @@ from typing import Any
 
 from gradcam_audit.core.baseline_records import BaselineComparison, CaseRules, CompactHeatmap
 from gradcam_audit.core.checks import Check
+from gradcam_audit.core.faithfulness import FaithfulnessCurves
 from gradcam_audit.core.scoring import RegionScore
 from gradcam_audit.errors import ResultsError
 
@@ -83,6 +84,8 @@ class CaseResult:
     baseline: BaselineComparison | None = None
     # Why a scorable map may still not answer the question (the engine's Explanation.warnings), e.g. not class-discriminative.
     notes: tuple[str, ...] = ()
+    # The deletion / insertion curves, where the case asked for them (max_deletion_auc / min_insertion_auc).
+    faithfulness: FaithfulnessCurves | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +114,7 @@ class CaseResult:
             "baseline_rules": self.baseline_rules.to_dict() if self.baseline_rules is not None else None,
             "baseline": self.baseline.to_dict() if self.baseline is not None else None,
             "notes": list(self.notes),
+            "faithfulness": self.faithfulness.to_dict() if self.faithfulness is not None else None,
         }
 
     @staticmethod
@@ -142,6 +146,7 @@ class CaseResult:
             baseline_rules=CaseRules.from_dict(data.get("baseline_rules")),
             baseline=BaselineComparison.from_dict(data.get("baseline")),
             notes=tuple(str(note) for note in data.get("notes", ())),
+            faithfulness=FaithfulnessCurves.from_dict(data["faithfulness"]) if data.get("faithfulness") else None,
         )
 
 

@@ -8,6 +8,7 @@ batched forward passes. Results are handed out once and then dropped, so memory 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,8 @@ import numpy as np
 
 from gradcam_audit.core.baseline_records import CompactHeatmap
 from gradcam_audit.core.causal import (
+    CASCADE_CASES,
+    CascadeStage,
     CaseEffects,
     GateEvidence,
     TransplantPair,
@@ -26,10 +29,13 @@ from gradcam_audit.core.causal import (
     spearman,
     transplant,
     transplant_pairs,
+    weighted_layers,
+    cascade_counts,
 )
 from gradcam_audit.core.engine.explain import Explanation, explain
 from gradcam_audit.core.engine.forward import forward_probabilities
 from gradcam_audit.core.evaluate import Verdict, class_index, evaluate_case
+from gradcam_audit.core.faithfulness import FaithfulnessCurves, measure_faithfulness
 from gradcam_audit.core.images import read_rgb
 from gradcam_audit.core.models import ModelCache, describe_user_error
 from gradcam_audit.core.results import CaseResult, ClassInfo
@@ -37,6 +43,10 @@ from gradcam_audit.core.spec.load import display_path
 from gradcam_audit.core.regions import region_mask
 from gradcam_audit.core.spec.model import Case, Gate, Spec
 from gradcam_audit.errors import GradcamAuditError
+
+
+# How cases are computed (AuditRunner's ``executor``); the first is the default.
+EXECUTORS: tuple[str, ...] = ("local", "serial", "ray")
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,8 @@ def base_result(job: CaseJob, verdict: str, reason: str) -> CaseResult:
     )
 
 
-def computed_result(job: CaseJob, explanation: Explanation, verdict: Verdict, model_sha256: str | None) -> CaseResult:
+def computed_result(job: CaseJob, explanation: Explanation, verdict: Verdict, model_sha256: str | None,
+                    faithfulness: FaithfulnessCurves | None = None) -> CaseResult:
     """The result of a computed case: its verdict with what produced it (layer, method, classes, regions)."""
     return replace(
         base_result(job, verdict.status, verdict.reason),
@@ -121,6 +132,7 @@ def computed_result(job: CaseJob, explanation: Explanation, verdict: Verdict, mo
         # Kept compactly (8-bit, at the layer's resolution) so a later run can be compared without this model.
         heatmap=CompactHeatmap.encode(explanation.heatmap) if explanation.degenerate is None else None,
         notes=explanation.warnings,
+        faithfulness=faithfulness,
     )
 
 
@@ -155,9 +167,23 @@ def failure_message(error: BaseException) -> str:
 class AuditRunner:
     """Computes case outcomes in batches; one instance per process."""
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 32, *, executor: str = "local", ray_address: str | None = None) -> None:
+        """``executor``: "local" computes the next batch in a background thread while the caller handles this one
+        (draws pictures, writes results); "serial" computes each batch only when asked; "ray" streams every planned
+        job through Ray Data (core/ray_executor.py) and hands outcomes out as they arrive."""
+        if executor not in EXECUTORS:
+            raise ValueError(f"unknown executor {executor!r}")
         self.batch_size = max(1, batch_size)
+        self.executor = executor
+        self.ray_address = ray_address
         self.models = ModelCache()
+        # _state guards the bookkeeping below, shared with the background thread; _compute_lock keeps TensorFlow work
+        # to one thread at a time, so only reading, drawing and writing overlap the forward pass.
+        self._state = threading.Condition()
+        self._compute_lock = threading.Lock()
+        self._in_flight: set[tuple[str, str, str]] = set()
+        self._background: threading.Thread | None = None
+        self._background_error: str | None = None
         self._planned: list[CaseJob] = []
         self._position: dict[tuple[str, str, str], int] = {}
         self._groups: dict[tuple[str, str, str], object] = {}
@@ -181,11 +207,89 @@ class AuditRunner:
         self._groups = {job.key: group for job, group in zip(self._planned, groups)} if groups is not None else {}
 
     def run(self, job: CaseJob) -> CaseOutcome:
-        """The outcome of one job, computing its batch if needed."""
-        if job.key not in self._ready:
-            self._compute(self._batch_starting_at(job))
-        self._done.add(job.key)
-        return self._ready.pop(job.key)
+        """The outcome of one job, computing its batch if no background computation has it or will bring it."""
+        if self.executor == "ray" and self._background is None:
+            self._start_ray_stream()
+        with self._state:
+            while job.key not in self._ready and job.key in self._in_flight:
+                self._state.wait(timeout=1.0)
+            batch = [] if job.key in self._ready else self._batch_starting_at(job)
+            self._in_flight.update(member.key for member in batch)
+        if batch:
+            if self._background_error is not None:
+                outcomes = {member.key: CaseOutcome(base_result(member, "error", self._background_error)) for member in batch}
+            else:
+                with self._compute_lock:
+                    outcomes = self.compute_batch(batch)
+            self._deliver(batch, outcomes)
+        with self._state:
+            self._done.add(job.key)
+            outcome = self._ready.pop(job.key)
+        if self.executor == "local":
+            self._prefetch_after(job)
+        return outcome
+
+    def _deliver(self, batch: Sequence[CaseJob], outcomes: dict[tuple[str, str, str], CaseOutcome]) -> None:
+        with self._state:
+            self._ready.update(outcomes)
+            self._in_flight.difference_update(member.key for member in batch)
+            self._state.notify_all()
+
+    def _prefetch_after(self, job: CaseJob) -> None:
+        """Start computing the next batch of ``job``'s group in the background (one batch ahead at most: bounded memory)."""
+        start = self._position.get(job.key)
+        if start is None or (self._background is not None and self._background.is_alive()):
+            return
+        group = self._groups.get(job.key)
+        if group in self._isolated:  # after a crash every case runs alone, so a crash names the case that caused it
+            return
+        with self._state:
+            following = next((candidate for candidate in self._planned[start + 1 :]
+                              if self._groups.get(candidate.key) == group and candidate.key not in self._ready
+                              and candidate.key not in self._done and candidate.key not in self._in_flight), None)
+            if following is None:
+                return
+            batch = self._batch_starting_at(following)
+            self._in_flight.update(member.key for member in batch)
+
+        def compute() -> None:
+            outcomes: dict[tuple[str, str, str], CaseOutcome] = {}
+            try:
+                with self._compute_lock:
+                    outcomes = self.compute_batch(batch)
+            finally:  # whatever happens, the jobs leave the in-flight set, so a waiting caller computes any it lacks
+                self._deliver(batch, outcomes)
+
+        self._background = threading.Thread(target=compute, name="gradcam-prefetch", daemon=True)
+        self._background.start()
+
+    def _start_ray_stream(self) -> None:
+        """Hand every planned job to Ray Data at once; a background thread files the outcomes as they stream back."""
+        from gradcam_audit.core.ray_executor import ray_outcomes
+
+        with self._state:
+            pending = [job for job in self._planned if job.key not in self._ready and job.key not in self._done]
+            batches: list[list[CaseJob]] = []
+            for job in pending:
+                if job.key not in self._in_flight:
+                    batches.append(self._batch_starting_at(job))
+                    self._in_flight.update(member.key for member in batches[-1])
+        every_job = [member for batch in batches for member in batch]
+
+        def stream() -> None:
+            try:
+                for key, outcome in ray_outcomes(batches, batch_size=self.batch_size, address=self.ray_address):
+                    with self._state:
+                        self._ready[key] = outcome
+                        self._in_flight.discard(key)
+                        self._state.notify_all()
+            except Exception as error:  # noqa: BLE001 - e.g. no cluster at the address: every job not yet back says why
+                self._background_error = f"the Ray executor failed: {type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
+            finally:
+                self._deliver(every_job, {})
+
+        self._background = threading.Thread(target=stream, name="gradcam-ray", daemon=True)
+        self._background.start()
 
     def _batch_starting_at(self, job: CaseJob) -> list[CaseJob]:
         start = self._position.get(job.key)
@@ -203,12 +307,10 @@ class AuditRunner:
                 and self._groups.get(candidate.key) == group
                 and candidate.key not in self._ready
                 and candidate.key not in self._done
+                and candidate.key not in self._in_flight
             ):
                 batch.append(candidate)
         return batch
-
-    def _compute(self, jobs: list[CaseJob]) -> None:
-        self._ready.update(self.compute_batch(jobs))
 
     def compute_batch(self, jobs: Sequence[CaseJob], images: Sequence[np.ndarray | BaseException] | None = None) -> dict[tuple[str, str, str], CaseOutcome]:
         """The outcomes of one batch of jobs (same batch key), by job key: every job gets exactly one outcome.
@@ -274,17 +376,19 @@ class AuditRunner:
                 return outcomes
             return {job.key: CaseOutcome(base_result(job, "error", failure_message(error))) for job in runnable}
         measured = self._effects(model, runnable, images, explanations)
+        curves, curves_error = self._faithfulness(model, runnable, images, explanations)
         elapsed = (time.perf_counter() - started) / len(runnable)
-        for job, image, explanation, causal in zip(runnable, images, explanations, measured):
-            if causal.error is not None:
-                outcomes[job.key] = CaseOutcome(base_result(job, "error", causal.error), duration_s=elapsed)
+        for job, image, explanation, causal, curve in zip(runnable, images, explanations, measured, curves):
+            problem = causal.error or (curves_error if job.case.has_faithfulness_check else None)
+            if problem is not None:
+                outcomes[job.key] = CaseOutcome(base_result(job, "error", problem), duration_s=elapsed)
                 continue
             try:
-                verdict = evaluate_case(job.spec, job.case, explanation, causal.effects)
+                verdict = evaluate_case(job.spec, job.case, explanation, causal.effects, curve)
             except Exception as error:  # noqa: BLE001 - e.g. a mask that cannot be read: this case's error only
                 outcomes[job.key] = CaseOutcome(base_result(job, "error", failure_message(error)), duration_s=elapsed)
                 continue
-            result = computed_result(job, explanation, verdict, sha256)
+            result = computed_result(job, explanation, verdict, sha256, curve)
             outcomes[job.key] = CaseOutcome(result, image, explanation.heatmap_full, elapsed, causal.removed)
         return outcomes
 
@@ -302,6 +406,23 @@ class AuditRunner:
             message = f"the causal effects could not be measured: {failure_message(error)}"
             return [CaseEffects(error=message if any(region.has_effect_check for region in job.case.regions) else None) for job in jobs]
 
+    def _faithfulness(self, model: Any, jobs: list[CaseJob], images: list[np.ndarray],
+                      explanations: list[Explanation]) -> tuple[list[FaithfulnessCurves | None], str | None]:
+        """The deletion / insertion curves of the batch's cases that ask for them, in one batched forward pass."""
+        if not any(job.case.has_faithfulness_check for job in jobs):
+            return [None] * len(jobs), None
+        spec = jobs[0].spec
+        usable = [explanation.degenerate is None and bool(np.all(np.isfinite(explanation.heatmap_full))) for explanation in explanations]
+        cases = [job.case if ok else replace(job.case, max_deletion_auc=None, min_insertion_auc=None) for job, ok in zip(jobs, usable)]
+        try:
+            curves = measure_faithfulness(model, spec, cases, images, [explanation.heatmap_full for explanation in explanations],
+                                          [explanation.target_index for explanation in explanations],
+                                          [float(explanation.probabilities[explanation.target_index]) for explanation in explanations],
+                                          layer=spec.layer, batch_size=self.batch_size)
+        except Exception as error:  # noqa: BLE001 - the forward pass on the edited images failed: each such case says why
+            return [None] * len(jobs), f"the deletion / insertion curves could not be measured: {failure_message(error)}"
+        return curves, None
+
     def gate_evidence(self, spec: Spec, gate: Gate, method: str) -> GateEvidence:
         """The gate's causal numbers over the spec's valid cases: transplant flips and weight-randomisation similarity.
 
@@ -309,19 +430,25 @@ class AuditRunner:
         computed makes the evidence an error (the gate is then an error, never a pass).
         """
         try:
-            model = self.models.get(spec.model)
-            images = [read_rgb(case.image, self._channels(model)) for case in spec.cases]
-            flip_rate: float | None = None
-            pairs: tuple[TransplantPair, ...] = ()
-            similarity: float | None = None
-            per_case: dict[str, float] = {}
-            if gate.max_transplant_flip_rate is not None and gate.transplant is not None:
-                flip_rate, pairs = self._transplants(model, spec, gate, images)
-            if gate.max_randomization_similarity is not None:
-                similarity, per_case = self._randomization(model, spec, method, images)
+            with self._compute_lock:
+                return self._gate_evidence(spec, gate, method)
         except Exception as error:  # noqa: BLE001 - each failure becomes the gate's readable error
             return GateEvidence(error=failure_message(error))
-        return GateEvidence(flip_rate, pairs, similarity, per_case)
+
+    def _gate_evidence(self, spec: Spec, gate: Gate, method: str) -> GateEvidence:
+        model = self.models.get(spec.model)
+        images = [read_rgb(case.image, self._channels(model)) for case in spec.cases]
+        flip_rate: float | None = None
+        pairs: tuple[TransplantPair, ...] = ()
+        similarity: float | None = None
+        per_case: dict[str, float] = {}
+        cascade: tuple[CascadeStage, ...] = ()
+        if gate.max_transplant_flip_rate is not None and gate.transplant is not None:
+            flip_rate, pairs = self._transplants(model, spec, gate, images)
+        if gate.max_randomization_similarity is not None:
+            similarity, per_case, cascade = self._randomization(model, spec, method, images)
+        return GateEvidence(flip_rate, pairs, similarity, per_case, cascade=cascade,
+                            cascade_case=spec.cases[0].id if cascade else "")
 
     def _transplants(self, model: Any, spec: Spec, gate: Gate, images: list[np.ndarray]) -> tuple[float, tuple[TransplantPair, ...]]:
         cases = spec.cases
@@ -352,16 +479,43 @@ class AuditRunner:
                       for position, (donor, recipient) in enumerate(chosen))
         return sum(pair.flipped for pair in pairs) / len(pairs), pairs
 
-    def _randomization(self, model: Any, spec: Spec, method: str, images: list[np.ndarray]) -> tuple[float, dict[str, float]]:
+    def _randomization(self, model: Any, spec: Spec, method: str,
+                       images: list[np.ndarray]) -> tuple[float, dict[str, float], tuple[CascadeStage, ...]]:
         options: dict[str, Any] = {"method": method, "batch_size": self.batch_size, "labels": spec.labels, "output": spec.output,
                                    "score": spec.score, "preprocess": spec.preprocess, "resize": spec.resize,
                                    "resize_filter": spec.fitting_filter}
         originals = explain(model, images, layer=spec.layer, targets=[case.target for case in spec.cases], **options)
         copy = randomized_copy(model)
-        randomized = explain(copy, images, layer=originals[0].layer, targets=[original.target_index for original in originals], **options)
+        options |= {"layer": originals[0].layer}
+        randomized = explain(copy, images, targets=[original.target_index for original in originals], **options)
         per_case = {case.id: spearman(original.heatmap, other.heatmap)
                     for case, original, other in zip(spec.cases, originals, randomized)}
-        return sum(per_case.values()) / len(per_case), per_case
+        cascade = self._cascade(model, copy, images[:CASCADE_CASES], originals[:CASCADE_CASES], options)
+        return sum(per_case.values()) / len(per_case), per_case, cascade
+
+    @staticmethod
+    def _cascade(model: Any, copy: Any, images: list[np.ndarray], originals: list[Explanation],
+                 options: dict[str, Any]) -> tuple[CascadeStage, ...]:
+        """The cascading randomisation: the copy's fresh weights put back from the top layer down, one stage at a time,
+        the trained weights kept below; each stage's maps compared with the trained model's. Informational (no check)."""
+        trained_layers, fresh_layers = weighted_layers(model), weighted_layers(copy)
+        if not fresh_layers or len(trained_layers) != len(fresh_layers):
+            return ()  # a model Keras cloned into another layer structure: no stage can be matched
+        trained = [layer.get_weights() for layer in trained_layers]
+        fresh = [layer.get_weights() for layer in fresh_layers]
+        total = len(fresh_layers)
+        stages = []
+        targets = [original.target_index for original in originals]
+        for count in cascade_counts(total):
+            for index, layer in enumerate(fresh_layers):
+                layer.set_weights(fresh[index] if index >= total - count else trained[index])
+            maps = explain(copy, images, targets=targets, **options)
+            similarity = sum(spearman(original.heatmap, other.heatmap) for original, other in zip(originals, maps)) / len(maps)
+            stages.append(CascadeStage(count, total, fresh_layers[total - count].name, similarity,
+                                       CompactHeatmap.encode(maps[0].heatmap) if maps[0].degenerate is None else None))
+        for index, layer in enumerate(fresh_layers):
+            layer.set_weights(fresh[index])
+        return tuple(stages)
 
     @staticmethod
     def _channels(model: Any) -> int:

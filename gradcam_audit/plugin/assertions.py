@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from gradcam_audit.core.causal import measure_effects
+from gradcam_audit.core.faithfulness import measure_faithfulness
 from gradcam_audit.core.engine.explain import explain, resolve_target
 from gradcam_audit.core.images import read_rgb
 from gradcam_audit.core.method_names import REMOVAL_MODES, RESIZE_FILTERS
@@ -46,6 +47,9 @@ def assert_attention(
     max_effect: float | None = None,
     min_effect: float | None = None,
     removal: str = "inpaint",
+    max_deletion_auc: float | None = None,
+    min_insertion_auc: float | None = None,
+    faithfulness_steps: int = 10,
     target: str | int | None = None,
     expect_class: str | int | None = None,
     labels: list[str] | None = None,
@@ -68,8 +72,12 @@ def assert_attention(
     __tracebackhide__ = True
     if (box is None) == (polygon is None):
         raise GradcamAuditError("assert_attention needs exactly one of box=[x_min, y_min, x_max, y_max] or polygon=[[x, y], ...]")
-    if min_mass is None and max_mass is None and min_lift is None and not peak_inside and max_effect is None and min_effect is None:
-        raise GradcamAuditError("assert_attention needs a threshold: min_mass, max_mass, min_lift, peak_inside=True, max_effect or min_effect")
+    if (min_mass is None and max_mass is None and min_lift is None and not peak_inside and max_effect is None and min_effect is None
+            and max_deletion_auc is None and min_insertion_auc is None):
+        raise GradcamAuditError("assert_attention needs a threshold: min_mass, max_mass, min_lift, peak_inside=True, max_effect, "
+                                "min_effect, max_deletion_auc or min_insertion_auc")
+    if isinstance(faithfulness_steps, bool) or not isinstance(faithfulness_steps, int) or not 1 <= faithfulness_steps <= 100:
+        raise GradcamAuditError(f"assert_attention: faithfulness_steps must be a whole number from 1 to 100, got {faithfulness_steps!r}")
     if resize_filter not in RESIZE_FILTERS:
         raise GradcamAuditError(f"assert_attention: unknown resize_filter {resize_filter!r}; expected one of {', '.join(RESIZE_FILTERS)}")
     if removal not in REMOVAL_MODES:
@@ -87,20 +95,26 @@ def assert_attention(
                 methods=(method,), preprocess=_preprocess(preprocess), resize=resize,
                 resize_filter=resize_filter)
     case = Case(id=name, image=Path(str(image)) if isinstance(image, (str, Path)) else Path("<array>"), regions=(region,),
-                target=target, expect_class=expect_class)
+                target=target, expect_class=expect_class, max_deletion_auc=max_deletion_auc, min_insertion_auc=min_insertion_auc,
+                faithfulness_steps=faithfulness_steps)
     (explanation,) = explain(model, [image], layer=layer, targets=target, method=method, labels=labels,
                              preprocess=spec.preprocess, resize=resize, resize_filter=resize_filter)
     effects = None
-    if region.has_effect_check:
+    curves = None
+    if case.has_faithfulness_check or region.has_effect_check:  # the edited images start from the original pixels
         picture = read_rgb(Path(image), 3) if isinstance(image, (str, Path)) else np.asarray(image)
-        picture = picture[:, :, np.newaxis] if picture.ndim == 2 else picture
-        (measured,) = measure_effects(model, spec, [case], [picture.astype(np.uint8)], [explanation.target_index],
+        picture = (picture[:, :, np.newaxis] if picture.ndim == 2 else picture).astype(np.uint8)
+    if case.has_faithfulness_check and explanation.degenerate is None:
+        (curves,) = measure_faithfulness(model, spec, [case], [picture], [explanation.heatmap_full], [explanation.target_index],
+                                         [float(explanation.probabilities[explanation.target_index])], layer=layer)
+    if region.has_effect_check:
+        (measured,) = measure_effects(model, spec, [case], [picture], [explanation.target_index],
                                       [float(explanation.probabilities[explanation.target_index])], layer=layer)
         if measured.error is not None:
             raise GradcamAuditError(measured.error)
         effects = measured.effects
-    verdict = evaluate_case(spec, case, explanation, effects)
-    result = computed_result(CaseJob(spec, case, explanation.method), explanation, verdict, None)
+    verdict = evaluate_case(spec, case, explanation, effects, curves)
+    result = computed_result(CaseJob(spec, case, explanation.method), explanation, verdict, None, curves)
     status, extra = final_case_status(result.verdict, None)
     if status != "passed":
         entry = CaseEntry(spec=result.spec, id=name, method=result.method, status=status, reason=extra or result.reason, result=result)

@@ -97,6 +97,16 @@ def _move_pictures(results: RunResults, base: Path, source: str, target: str) ->
     return replace(results, cases=cases)
 
 
+def _check_sample_variable() -> None:
+    """A malformed GRADCAM_REPORT_SAMPLE_ABOVE stops the run before any case is computed, not at the end."""
+    from gradcam_audit.rendering.sampling import sample_above_from
+
+    try:
+        sample_above_from(os.environ)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
 def _unfinished_cause(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> str:
     """Why entries still open at the end did not run, from what pytest knows about how the session ended."""
     if exitstatus == pytest.ExitCode.INTERRUPTED:
@@ -106,6 +116,18 @@ def _unfinished_cause(session: pytest.Session, exitstatus: int | pytest.ExitCode
     if session.shouldstop:
         return "interrupted"
     return "no_result"
+
+
+def _drop_entry_data(report: pytest.TestReport, name: str) -> None:
+    """Forget the entry's data on the report once the ledger and the journal hold it.
+
+    pytest's terminal reporter keeps every report to the end of the session: with the entry (a few KB of dicts)
+    still on each, the controller's memory would grow with the number of cases (about 15 KB a case, measured).
+    """
+    try:
+        delattr(report, name)
+    except AttributeError:
+        pass
 
 
 class ResultCollector:
@@ -121,6 +143,7 @@ class ResultCollector:
         self.results: RunResults | None = None
         self.progress = Progress(config, settings.progress_every_s)
         self.journal = Journal(settings.json_path.with_suffix(".jsonl"))
+        _check_sample_variable()
 
     # -- entries ------------------------------------------------------------------------------------
 
@@ -132,6 +155,7 @@ class ResultCollector:
             self.state.audit.record_case(CaseEntry.from_dict(case_data))
             self.journal.append("case", case_data)
             self.progress.case_done(self.state.audit.finished_cases(), self.state.audit.selected_cases())
+            _drop_entry_data(report, "gradcam_case")
         elif gate_data is not None:
             self.state.audit.record_gate(GateEntry.from_dict(gate_data))
             self.journal.append("gate", gate_data)
@@ -181,16 +205,24 @@ class ResultCollector:
         inline = self.settings.report_images == "inline"
         if self.settings.report is not None:
             from gradcam_audit.rendering.html_report import INLINE_LIMIT_BYTES, inline_size_bytes, write_html_report
+            from gradcam_audit.rendering.sampling import pictures_notice
 
             notes: tuple[str, ...] = ()
-            if inline and inline_size_bytes(results, folder) > INLINE_LIMIT_BYTES:
+            sample = self.state.case_sample
+            if inline and sample.active:
+                # A huge run: the report shows a sample of its passes, and its pictures are files (drawn only for those).
+                results = _move_pictures(results, folder, INLINE_PICTURES_FOLDER, CASE_IMAGES_FOLDER)
+                inline = False
+                notes = (pictures_notice(sample, CASE_IMAGES_FOLDER),)
+                self.written.append(f"pictures as files, passes sampled ({sample.planned_cases:,} cases)")
+            elif inline and inline_size_bytes(results, folder) > INLINE_LIMIT_BYTES:
                 # Too big for one file: keep the pictures as files beside the report, and say so.
                 results = _move_pictures(results, folder, INLINE_PICTURES_FOLDER, CASE_IMAGES_FOLDER)
                 inline = False
                 notes = (f"The pictures would make this report larger than {INLINE_LIMIT_BYTES // 1_000_000} MB, so they are files "
                          f"in {CASE_IMAGES_FOLDER}/ beside the results (keep that folder with the report).",)
                 self.written.append(f"pictures as files (over {INLINE_LIMIT_BYTES // 1_000_000} MB inline)")
-            write_html_report(results, self.settings.report, inline_images=inline, images_base=folder, notes=notes)
+            write_html_report(results, self.settings.report, inline_images=inline, images_base=folder, notes=notes, sample=sample)
             self.written.append(f"report {os.path.relpath(self.settings.report)}")
         if inline:
             # The pictures live in the report only; JSON consumers who need files use --gradcam-report-images files.

@@ -31,6 +31,10 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("--gradcam-report", "string", f"HTML report path (default {DEFAULT_REPORT})", DEFAULT_REPORT, (("metavar", "PATH"),)),
     _Option("--gradcam-json", "string", "JSON results path (default: results.json beside the report)", None, (("metavar", "PATH"),)),
     _Option("--gradcam-batch-size", "string", "images per forward pass (default 32)", "32", (("metavar", "N"),)),
+    _Option("--gradcam-executor", "string", "how cases are computed: local (default: the next batch is computed while this one's pictures "
+            "are drawn), serial, or ray (Ray Data; pip install -e '.[ray]')", "local", (("metavar", "NAME"),)),
+    _Option("--gradcam-ray-address", "string", "the Ray cluster for --gradcam-executor ray (default: RAY_ADDRESS, else a local one)", None,
+            (("metavar", "ADDRESS"),)),
     _Option("--gradcam-method", "string", "run every case with this CAM method instead of the spec's", None, (("metavar", "NAME"),)),
     _Option("--gradcam-resize-filter", "string", "resampling filter for specs that name no resize_filter: bilinear (default), nearest, "
             "bicubic or area", None, (("metavar", "FILTER"),)),
@@ -86,6 +90,8 @@ class Settings:
     baseline: Any = None  # core.baseline.Baseline (--gradcam-baseline), read only when there are specs
     baseline_rules: tuple[tuple[str, Any], ...] = ()  # --gradcam-baseline-rule, checked
     resize_filter: str | None = None  # --gradcam-resize-filter: the default for specs that name none
+    executor: str = "local"
+    ray_address: str | None = None
 
     @property
     def results_folder(self) -> Path:
@@ -122,6 +128,7 @@ def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()
     if resize_filter is not None and resize_filter not in RESIZE_FILTERS:
         raise pytest.UsageError(f"--gradcam-resize-filter {resize_filter!r} is not one of: {', '.join(RESIZE_FILTERS)} "
                                 "(the filter your model was trained with; bilinear when unsure)")
+    executor, ray_address = _executor_option(config)
     from gradcam_audit.core.audit import OverrideError, parse_overrides
 
     try:
@@ -145,7 +152,25 @@ def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()
 
     baseline, baseline_rules = read_baseline_option(config, invocation, ini_base) if spec_paths else (None, ())
     return Settings(spec_paths, report, json_path, batch_size, method, images, overrides, shard, progress_every, style, baseline=baseline, baseline_rules=baseline_rules,
-                    resize_filter=resize_filter)
+                    resize_filter=resize_filter, executor=executor, ray_address=ray_address)
+
+
+def _executor_option(config: pytest.Config) -> tuple[str, str | None]:
+    """--gradcam-executor and --gradcam-ray-address, checked before anything runs."""
+    import importlib.util
+
+    from gradcam_audit.core.runner import EXECUTORS
+
+    executor = str(get(config, "gradcam_executor") or "local")
+    if executor not in EXECUTORS:
+        raise pytest.UsageError(f"--gradcam-executor {executor!r} is not one of: {', '.join(EXECUTORS)}")
+    address = get(config, "gradcam_ray_address") or os.environ.get("RAY_ADDRESS") or None
+    if executor == "ray":
+        if importlib.util.find_spec("ray") is None:
+            raise pytest.UsageError("--gradcam-executor ray needs Ray Data: install the extra with pip install -e '.[ray]'")
+        if getattr(config.option, "numprocesses", None):
+            raise pytest.UsageError("--gradcam-executor ray already spreads the cases over the Ray cluster; drop -n (pytest-xdist)")
+    return executor, address
 
 
 def _overlay_style(config: pytest.Config, report: Path | None) -> Any:

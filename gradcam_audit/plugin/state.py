@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -11,6 +12,9 @@ from gradcam_audit.core.audit import Audit, AuditPlan, CaseKey, CaseRun, plan_au
 from gradcam_audit.core.ledger import CaseEntry
 from gradcam_audit.core.runner import AuditRunner
 from gradcam_audit.plugin.options import Settings
+
+if TYPE_CHECKING:
+    from gradcam_audit.rendering.sampling import CaseSample
 
 _STATE_KEY = pytest.StashKey["RunState"]()
 
@@ -35,6 +39,7 @@ class RunState:
         self.crash_details: dict[str, str] = {}
         self.isolated_specs: set[str] = set()
         self.last_worker_error: dict[str, str] = {}
+        self._case_sample: CaseSample | None = None
 
     @property
     def audit(self) -> Audit:
@@ -42,7 +47,8 @@ class RunState:
         if self._audit is None:
             plan = plan_audit(self.settings.spec_paths, method=self.settings.method, overrides=self.settings.overrides,
                               resize_filter=self.settings.resize_filter)
-            self._audit = Audit(plan, AuditRunner(batch_size=self.settings.batch_size), baseline=self.settings.baseline,
+            self._audit = Audit(plan, AuditRunner(batch_size=self.settings.batch_size, executor=self.settings.executor,
+                                                     ray_address=self.settings.ray_address), baseline=self.settings.baseline,
                                 baseline_rules=dict(self.settings.baseline_rules))
             for spec_plan in plan.specs:
                 for case in spec_plan.cases:
@@ -70,6 +76,19 @@ class RunState:
             config.addinivalue_line("markers", f"{tag}: gradcam spec tag")
 
     @property
+    def case_sample(self) -> CaseSample:
+        """Which cases the report shows in full; the same in every process (it depends on the plan and the keys only)."""
+        if self._case_sample is None:
+            from gradcam_audit.rendering.sampling import case_sample, sample_above_from
+
+            try:
+                sample_above = sample_above_from(os.environ)
+            except ValueError as error:
+                raise pytest.UsageError(str(error)) from None
+            self._case_sample = case_sample(len(self.plan.cases), sample_above=sample_above)
+        return self._case_sample
+
+    @property
     def images_directory(self) -> Path | None:
         if self.settings.report is None:
             return None
@@ -82,6 +101,8 @@ class RunState:
         result = run.entry.result
         if directory is None or run.image is None or result is None:
             return {}
+        if not self.case_sample.shows(run.entry):
+            return {}  # a pass the huge run's report will not show: drawing it would only cost time and disk
         from gradcam_audit.rendering.overlay import render_case_images
 
         written = render_case_images(result, run.image, run.heatmap, directory, self.settings.overlay_style, removed=run.removed)

@@ -1,4 +1,5 @@
-"""What the report shows of the causal evidence: each removed region beside the original, and transplants that flipped.
+"""What the report shows of the causal evidence: each removed region beside the original, transplants that flipped,
+a case's deletion / insertion curves, and the cascading weight randomisation of a gate.
 
 Formatting only: the effects and flips were measured and decided in the core (`core/causal.py`, `core/gates.py`).
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gradcam_audit.core.baseline_records import CompactHeatmap
 from gradcam_audit.core.ledger import CaseEntry, GateEntry
 from gradcam_audit.rendering.overlay import removed_kind
 
@@ -59,3 +61,83 @@ def flip_lines(gate: GateEntry) -> tuple[str, ...]:
     if len(flipped) > FLIPS_SHOWN:
         lines.append(f"… and {len(flipped) - FLIPS_SHOWN} more of {len(result.transplant)} pairs")
     return tuple(lines)
+
+
+@dataclass(frozen=True)
+class FaithfulnessView:
+    """A case's deletion and insertion curves: the two areas in words and the curves as SVG polyline points."""
+
+    summary: str
+    deletion_points: str  # "x,y x,y …" in a CURVE_WIDTH × CURVE_HEIGHT box, y = 0 at the top
+    insertion_points: str
+    state: str  # "ok" | "fail" | "info": whether the case's faithfulness checks held
+
+
+CURVE_WIDTH, CURVE_HEIGHT = 120, 60
+
+
+def _points(values: tuple[float, ...]) -> str:
+    last = max(1, len(values) - 1)
+    return " ".join(f"{index / last * CURVE_WIDTH:.1f},{(1.0 - min(max(value, 0.0), 1.0)) * CURVE_HEIGHT:.1f}"
+                    for index, value in enumerate(values))
+
+
+def faithfulness_view(case: CaseEntry) -> FaithfulnessView | None:
+    result = case.result
+    if result is None or result.faithfulness is None:
+        return None
+    curves = result.faithfulness
+    checks = {check.metric: check for check in result.checks if check.subject == "faithfulness"}
+    target = result.target.name if result.target is not None else "target"
+
+    def part(metric: str, words: str, value: float) -> str:
+        check = checks.get(metric)
+        limit = f" (must be {'≤' if check.comparison == '<=' else '≥'} {float(check.limit or 0):g})" if check is not None else ""
+        return f"{words} {value:.3f}{limit}"
+
+    summary = (f"p({target}) as the heatmap's hottest pixels are blacked out ({curves.steps} steps): "
+               f"{part('deletion_auc', 'deletion AUC', curves.deletion_auc)}, lower is better; as they are put back into a blurred "
+               f"copy: {part('insertion_auc', 'insertion AUC', curves.insertion_auc)}, higher is better")
+    state = "info" if not checks else ("ok" if all(check.passed for check in checks.values()) else "fail")
+    return FaithfulnessView(summary, _points(curves.deletion), _points(curves.insertion), state)
+
+
+@dataclass(frozen=True)
+class CascadeStageView:
+    """One stage of the cascading randomisation: which layers were re-initialised, the similarity, the map."""
+
+    caption: str
+    picture: str  # a small PNG of the stage's heatmap, as a data URI ("" when the map was degenerate)
+
+
+CASCADE_PICTURE_SIDE = 96
+
+
+def _heatmap_picture(heatmap: CompactHeatmap | None, colormap: str) -> str:
+    if heatmap is None:
+        return ""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from gradcam_audit.rendering.overlay import colorize
+
+    colours = colorize(heatmap.decode(), colormap)
+    picture = Image.fromarray(colours).resize((CASCADE_PICTURE_SIDE, CASCADE_PICTURE_SIDE), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def cascade_views(gate: GateEntry, colormap: str) -> tuple[CascadeStageView, ...]:
+    """One picture per stage of the cascade's case, top layer down (the case's own card shows the trained model's map)."""
+    result = gate.result
+    if result is None or not result.cascade:
+        return ()
+    views = []
+    for stage in result.cascade:
+        caption = (f"top {stage.layers_randomized} of {stage.layers_total} layers re-initialised (down to {stage.deepest}): "
+                   f"similarity {stage.similarity:+.2f}")
+        views.append(CascadeStageView(caption, _heatmap_picture(stage.heatmap, colormap)))
+    return tuple(views)

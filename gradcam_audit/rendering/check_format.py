@@ -38,6 +38,8 @@ METRIC_WORDS: dict[str, MetricWords] = {
     "transplant_flip_rate": MetricWords("transplants that flipped the prediction", "share"),
     "transplant_pairs": MetricWords("transplant pairs tried", "count"),
     "randomization_similarity": MetricWords("heatmap similarity to a weight-randomised model (Spearman)", "number"),
+    "deletion_auc": MetricWords("probability left as the hottest pixels are deleted (deletion AUC)", "number"),
+    "insertion_auc": MetricWords("probability regained as the hottest pixels are inserted (insertion AUC)", "number"),
 }
 
 _SYMBOLS = {">=": "≥", "<=": "≤", "==": "="}
@@ -134,4 +136,10 @@ def finding_words(check: Check, region: RegionScore | None = None) -> str:
             return f"the heatmap's hot area overlaps {name} by only {percent(value)} (at least {check.limit * 100:g}% required)"
     if check.metric == "peak_inside":
         return f"the heatmap's hottest point is outside {name}"
+    if check.metric == "deletion_auc":
+        return (f"blacking out the heatmap's hottest pixels leaves the class's probability high (deletion AUC {value_text(check)}, "
+                f"needs {limit}): the heatmap misses what the model uses")
+    if check.metric == "insertion_auc":
+        return (f"putting back only the heatmap's hottest pixels does not bring the class back (insertion AUC {value_text(check)}, "
+                f"needs {limit})")
     return f"{name}: {words_for(check.metric).label} is {value_text(check)} (needs {limit})"

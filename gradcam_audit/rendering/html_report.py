@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from gradcam_audit.core.ledger import RunResults
 from gradcam_audit.errors import UnsafePathError
+from gradcam_audit.rendering.sampling import CaseSample, case_sample, sample_notice
 from gradcam_audit.rendering.view_models import ReportView, build_report_view
 
 if TYPE_CHECKING:
@@ -108,8 +109,11 @@ def _environment() -> tuple[PackageLoader, Environment]:
     )
 
 
-def render_html(view: ReportView, *, image_files: bool = False) -> str:
-    """The report's HTML for ``view``; ``image_files`` lets the CSP load images that are files beside the report."""
+def render_html(view: ReportView, *, image_files: bool = False, sample_notice: str = "") -> str:
+    """The report's HTML for ``view``; ``image_files`` lets the CSP load images that are files beside the report.
+
+    ``sample_notice``: the sentence saying which passes a huge run's report leaves out (rendering/sampling.py).
+    """
     from markupsafe import Markup
 
     loader, environment = _environment()
@@ -122,6 +126,7 @@ def render_html(view: ReportView, *, image_files: bool = False) -> str:
         csp=content_security_policy(script, style, image_files=image_files),
         script=Markup(script),
         style=Markup(style),
+        sample_notice=sample_notice,
     )
 
 
@@ -139,16 +144,19 @@ def inline_size_bytes(results: RunResults, base: Path) -> int:
 
 
 def write_html_report(results: RunResults, path: Path, *, inline_images: bool = True, images_base: Path | None = None,
-                      warn: Callable[[str], None] = warn_on_stderr, notes: tuple[str, ...] = ()) -> Path:
+                      warn: Callable[[str], None] = warn_on_stderr, notes: tuple[str, ...] = (),
+                      sample: CaseSample | None = None) -> Path:
     """Render the report to ``path``. Case image paths are relative to ``images_base`` (default: the report's folder).
 
     Pictures are read only from inside ``images_base`` (see ``confined_picture``); ``warn`` is told of each one skipped.
+    ``sample``: which cases get a full view; by default every case up to SAMPLE_ABOVE_CASES, a sample of passes above.
     """
     from gradcam_audit.rendering.charts import suite_charts
 
     path.parent.mkdir(parents=True, exist_ok=True)
     base = images_base or path.parent
-    view = build_report_view(results, suite_charts(results))
+    sample = sample or case_sample(len(results.cases))
+    view = build_report_view(results, suite_charts(results), shown=sample.shows)
     if notes:
         view = replace(view, notes=(*view.notes, *notes))
     pictures = _confined_view(view, base, warn)
@@ -166,5 +174,6 @@ def write_html_report(results: RunResults, path: Path, *, inline_images: bool = 
 
         view = replace(view, comparison=with_pictures(view.comparison, results, path, inline=inline_images, warn=warn,
                                                       candidate_images={case.anchor: case.images for case in view.cases}))
-    path.write_text(render_html(view, image_files=not inline_images), encoding="utf-8")
+    path.write_text(render_html(view, image_files=not inline_images, sample_notice=sample_notice(sample, results.cases)),
+                    encoding="utf-8")
     return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,7 +12,15 @@ from gradcam_audit.core.checks import Check
 from gradcam_audit.core.ledger import BLOCKING_STATUSES, CaseEntry, GateEntry, RunResults
 from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.scoring import RegionScore
-from gradcam_audit.rendering.causal_view import RemovalView, flip_lines, removal_views
+from gradcam_audit.rendering.causal_view import (
+    CascadeStageView,
+    FaithfulnessView,
+    RemovalView,
+    cascade_views,
+    faithfulness_view,
+    flip_lines,
+    removal_views,
+)
 from gradcam_audit.rendering.colour_words import colormap_ends
 from gradcam_audit.rendering.check_format import chance_text, finding_words, limit_words, percent, value_text, words_for
 from gradcam_audit.rendering.comparison_view import ComparisonView, build_comparison_view
@@ -96,6 +105,7 @@ class CaseView:
     nodeid: str
     sort_mass: str  # lowest attention share on a required region, for sorting ("" when none)
     removals: tuple[RemovalView, ...] = ()  # regions whose causal effect was measured (rendering/causal_view.py)
+    faithfulness: FaithfulnessView | None = None  # the deletion / insertion curves, where measured
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,8 @@ class GateView:
     reason: str
     rows: tuple[GateRowView, ...]
     flips: tuple[str, ...] = ()  # transplant pairs whose prediction changed to the donor's class
+    cascade: tuple[CascadeStageView, ...] = ()  # the cascading weight randomisation, top layer down
+    cascade_case: str = ""
 
 
 @dataclass(frozen=True)
@@ -321,6 +333,7 @@ def _case_view(case: CaseEntry, index: int, show_method: bool) -> CaseView:
         nodeid=case.nodeid or f"{case.spec}::{case.id}",
         sort_mass=f"{min(required_masses):.6f}" if required_masses else "",
         removals=removal_views(case),
+        faithfulness=faithfulness_view(case),
     )
 
 
@@ -338,7 +351,7 @@ def _gate_rows(gate: GateEntry) -> list[GateRowView]:
     return rows
 
 
-def _gate_view(gate: GateEntry) -> GateView:
+def _gate_view(gate: GateEntry, colormap: str) -> GateView:
     rows = _gate_rows(gate)
     misses = [row.metric for row in rows if row.state == "fail"]
     counted = gate.result.cases_counted if gate.result is not None else 0
@@ -358,7 +371,7 @@ def _gate_view(gate: GateEntry) -> GateView:
     else:
         headline = f"Gate {STATUS_WORDS.get(gate.status, gate.status)}{over}."
     return GateView(gate.spec, gate.status, STATUS_WORDS.get(gate.status, gate.status), headline, gate.reason, tuple(rows),
-                    flip_lines(gate))
+                    flip_lines(gate), cascade_views(gate, colormap), gate.result.cascade_case if gate.result is not None else "")
 
 
 def _verdict(results: RunResults) -> tuple[str, bool, str]:
@@ -422,13 +435,19 @@ def _counts_text(counter: Counter[str]) -> str:
     return ", ".join(plural(counter[status], *COUNT_WORDS[status]) for status in STATUS_ORDER if counter.get(status))
 
 
-def build_report_view(results: RunResults, charts: dict[str, str] | None = None, *, attention_limit: int = 20) -> ReportView:
-    """The whole report's content; ``charts`` maps suite name → chart image (data URI or path)."""
+def build_report_view(results: RunResults, charts: dict[str, str] | None = None, *, attention_limit: int = 20,
+                      shown: Callable[[CaseEntry], bool] | None = None) -> ReportView:
+    """The whole report's content; ``charts`` maps suite name → chart image (data URI or path).
+
+    ``shown``: which cases get a full view (rendering/sampling.py, for huge runs); counts and verdict use every case.
+    """
     ordered = sorted(results.cases, key=lambda case: (STATUS_ORDER.index(case.status) if case.status in STATUS_ORDER else 0, case.spec, case.id, case.method))
     methods_per_suite: dict[str, set[str]] = {}
     for case in results.cases:
         methods_per_suite.setdefault(case.spec, set()).add(case.method)
-    case_views = tuple(_case_view(case, index, len(methods_per_suite.get(case.spec, ())) > 1) for index, case in enumerate(ordered))
+    # Anchors keep each case's place in the full order, so links to a shown case are the same sampled or not.
+    case_views = tuple(_case_view(case, index, len(methods_per_suite.get(case.spec, ())) > 1) for index, case in enumerate(ordered)
+                       if shown is None or shown(case))
     counts = Counter(case.status for case in results.cases)
     verdict, ok, detail = _verdict(results)
     gates = {gate.spec: gate for gate in results.gates}
@@ -440,7 +459,7 @@ def build_report_view(results: RunResults, charts: dict[str, str] | None = None,
             name=name,
             anchor=f"suite-{number}",
             counts=_counts_text(suite_counts) or "no cases",
-            gate=_gate_view(gates[name]) if name in gates else None,
+            gate=_gate_view(gates[name], results.colormap or "jet") if name in gates else None,
             chart=(charts or {}).get(name, ""),
             chart_alt=f"Per class in {name}: attention share and lift of the required regions, and the share of cases that passed",
         ))
@@ -473,7 +492,7 @@ def build_report_view(results: RunResults, charts: dict[str, str] | None = None,
         tag_options=tuple((tag, f"{tag} ({tag_counts[tag]})") for tag in sorted(tag_counts)),
         glossary=glossary(results.colormap),
         total_cases=len(case_views),
-        scope=f"{plural(len(case_views), 'case')} in {plural(len(suites), 'suite')}",
+        scope=f"{plural(len(results.cases), 'case')} in {plural(len(suites), 'suite')}",
         notes=tuple((*results.incomplete_reasons, *results.notes)),
         unfinished=tuple(f"{entry.spec} · {getattr(entry, 'id', 'gate')}: {entry.reason}" for entry in results.unfinished[:attention_limit]),
         comparison=build_comparison_view(results, {case.key: f"case-{index}" for index, case in enumerate(ordered)}),

@@ -136,8 +136,8 @@ def test_tolerances_from_the_ini_and_from_the_spec(pytester: pytest.Pytester, wr
     document["cases"] = _tag_only_cases(4, baseline={"max_mass_rise": 0.001})
     document["model"] = str(SHORTCUT_MODEL)
     spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    result = pytester.runpytest_subprocess("--gradcam-specs", str(spec), "--gradcam-no-report", "--gradcam-json", "strict.json",
-                                           "-p", "no:cacheprovider", "-c", str(ini))
+    result = pytester.runpytest("--gradcam-specs", str(spec), "--gradcam-no-report", "--gradcam-json", "strict.json",
+                                "-p", "no:cacheprovider", "-c", str(ini))
     assert result.ret == 1
     strict = json.loads((pytester.path / "strict.json").read_text(encoding="utf-8"))
     rises = [check for record in comparisons(strict) for check in record["checks"] if check["metric"] == "mass_rise"]

@@ -134,3 +134,11 @@ def test_assert_attention_checks_the_effect(window_model_file: Path) -> None:
     assert result.regions[0].effect is not None and result.regions[0].effect > 0.8
     with pytest.raises(AttentionAssertionError, match="effect"):
         assert_attention(model, picture, max_effect=0.1, **options)
+
+
+def test_a_deep_model_is_cut_into_a_few_cumulative_stages_ending_at_every_layer() -> None:
+    from gradcam_audit.core.causal import CASCADE_MOST_STAGES, cascade_counts
+
+    assert cascade_counts(3) == [1, 2, 3]
+    deep = cascade_counts(155)
+    assert len(deep) == CASCADE_MOST_STAGES and deep[-1] == 155 and deep == sorted(set(deep)) and deep[0] >= 1

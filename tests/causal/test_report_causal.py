@@ -41,3 +41,28 @@ def test_removed_regions_and_flipped_transplants_are_in_the_report(tmp_path: Pat
     assert html.count('alt="stripes-0001 without the region corner-tag"') == 1
     summary = markdown_summary(ledger)
     assert "transplant flip:" in summary and "transplants that flipped the prediction 100%" in summary
+    # The cascading randomisation: one picture per stage under the gate.
+    assert suite.gate.cascade and all(stage.picture.startswith("data:image/png;base64,") for stage in suite.gate.cascade)
+    assert suite.gate.cascade[0].caption.startswith(f"top 1 of {len(suite.gate.cascade)} layers re-initialised")
+    assert html.count('alt="Heatmap of stripes-0000 at stage') == len(suite.gate.cascade)
+
+
+def test_the_faithfulness_curves_are_drawn_beside_the_case_and_their_misses_read_plainly(tmp_path: Path) -> None:
+    import yaml
+
+    document = yaml.safe_load(SHORTCUT.read_text(encoding="utf-8"))
+    document["model"] = str(SHORTCUT.parent / document["model"])
+    document["cases"] = [{**case, "image": str(SHORTCUT.parent / case["image"]), "max_deletion_auc": 0.0001} for case in document["cases"][:2]]
+    document.pop("gate", None)
+    document.pop("xfail", None)  # the shortcut suite is an expected failure; here its misses must be listed
+    spec = tmp_path / "faithful.yaml"
+    spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    ledger = run_audit([spec])
+    view = build_report_view(ledger)
+    case = view.cases[0]
+    assert case.faithfulness is not None and case.faithfulness.state == "fail"
+    assert len(case.faithfulness.deletion_points.split()) == 11 and "deletion AUC" in case.faithfulness.summary
+    assert any(row.metric.endswith("(deletion AUC)") and row.verdict == "FAIL" for row in case.rows)
+    html = write_html_report(ledger, tmp_path / "index.html").read_text(encoding="utf-8")
+    assert html.count('aria-label="Deletion and insertion curves of') == 2
+    assert "(deletion AUC)" in markdown_summary(ledger)  # the failure table carries the area and its limit

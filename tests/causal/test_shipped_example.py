@@ -79,3 +79,20 @@ def test_the_ledger_with_causal_evidence_is_strict_json_and_reads_back(ledger: R
     again = read_results(path)
     assert again.gates == ledger.gates
     assert [case.result for case in again.cases] == [case.result for case in ledger.cases]
+
+
+def test_the_cascade_randomises_from_the_top_down_and_ends_at_the_full_randomisation(ledger: RunResults) -> None:
+    from gradcam_audit.core.causal import CASCADE_CASES
+
+    for suite in ("stripes_honest.yaml", "stripes_shortcut.yaml"):
+        gate = _gate(ledger, suite)
+        assert gate.result is not None
+        stages = gate.result.cascade
+        total = stages[-1].layers_total
+        assert total >= 2 and [stage.layers_randomized for stage in stages] == list(range(1, total + 1))
+        assert all(stage.heatmap is not None and -1.0 <= stage.similarity <= 1.0 for stage in stages)
+        assert len({stage.deepest for stage in stages}) == len(stages)  # each stage reaches one layer deeper
+        # Every layer re-initialised is the full randomisation: the same maps, so the same similarity over those cases.
+        compared = list(gate.result.randomization.values())[:CASCADE_CASES]
+        assert stages[-1].similarity == pytest.approx(sum(compared) / len(compared), abs=1e-6)
+        assert gate.result.cascade_case == next(iter(gate.result.randomization))

@@ -90,3 +90,16 @@ def test_checks_never_hold_on_missing_or_non_finite_numbers() -> None:
     assert not missed.passed and missed.reason == "mass 0.200 > max_mass 0.04"
     exact = decide("tag", "mass", 1.0, ">=", 1.0000001, threshold_key="min_mass")
     assert "1.0000001" in exact.reason
+
+
+def test_the_streamed_file_is_the_documents_strict_json(tmp_path: Path) -> None:
+    from gradcam_audit.core.ledger import write_results
+    from gradcam_audit.core.results import dumps_strict
+
+    for cases in ((), (CaseEntry(spec="a.yaml", id="x", method="gradcam", status="passed"),
+                       CaseEntry(spec="a.yaml", id="y", method="gradcam", status="not_run", cause="interrupted"))):
+        run = RunResults(cases=cases)
+        write_results(run, tmp_path / "results.json")
+        written = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+        assert written == json.loads(dumps_strict(run.to_dict())) and len(written["cases"]) == len(cases)
+        assert not (tmp_path / "results.json.partial").exists()

@@ -171,12 +171,12 @@ def test_a_model_that_emits_nan_or_infinity_never_passes_and_the_json_stays_stri
     pytester: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, loader: str
 ) -> None:
     pytester.makepyfile(broken=BROKEN_OUTPUT_LOADER)
-    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    pytester.syspathinsert()  # the in-process run imports the loader from here
     cases = shipped_cases(2)
     for case in cases:
         case["regions"] = [{"name": "anything", "box": [0, 0, 32, 32], "max_mass": 1.0}]  # would pass on any finite map
     write_spec(cases=cases, model={"path": "broken.py", "loader": loader})
-    result = pytester.runpytest_subprocess("--gradcam-specs", "suite.yaml", "-p", "no:cacheprovider")
+    result = pytester.runpytest("--gradcam-specs", "suite.yaml", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     document = _strict_json(pytester.path / "reports" / "gradcam" / "results.json")
     assert {case["status"] for case in document["cases"]} == {"error"}

@@ -9,6 +9,7 @@ from typing import Any
 from gradcam_audit.core.images import image_size
 from gradcam_audit.core.spec.baseline_keys import as_values, inherit, parse_baseline
 from gradcam_audit.core.spec.checks import ProblemCollector, check_keys, describe_value, read_reason, read_tags
+from gradcam_audit.core.spec.faithfulness_keys import read_faithfulness
 from gradcam_audit.core.spec.fields import CASE_FIELDS, names
 from gradcam_audit.core.spec.model import Case, ClassRef, InvalidCase, Region
 from gradcam_audit.core.spec.paths import resolve_path
@@ -119,8 +120,10 @@ def _parse_case(
             regions.append(replace(region, baseline=as_values(inherit(region_baseline, own_baseline))))
     if image_path is None:
         return None, case_id, line
+    faithfulness: dict[str, Any] = {key: defaults[key] for key in ("max_deletion_auc", "min_insertion_auc", "faithfulness_steps") if key in defaults}
+    faithfulness.update(read_faithfulness(case_data, f"{field}.", collector, index))
     case = Case(id=case_id, image=image_path, regions=tuple(regions), target=target, expect_class=expect_class,
-                tags=tags, xfail=xfail, line=line, baseline=as_values(case_baseline))
+                tags=tags, xfail=xfail, line=line, baseline=as_values(case_baseline), **faithfulness)
     return case, case_id, line
 
 

@@ -146,6 +146,18 @@ REGION_FIELDS: tuple[FieldDoc, ...] = (
     *GEOMETRY_DEFAULT_FIELDS,
 )
 
+# Per-case faithfulness (Petsiuk et al., BMVC 2018): set in a case or in `defaults`.
+FAITHFULNESS_FIELDS: tuple[FieldDoc, ...] = (
+    FieldDoc("max_deletion_auc", _NUMBER_0_1,
+             "Faithfulness: the heatmap's hottest pixels are blacked out in K steps; the area under p(target) over the deleted share "
+             "may be at most this (low = the map found what the model needs).", example="0.3"),
+    FieldDoc("min_insertion_auc", _NUMBER_0_1,
+             "Faithfulness: starting from a blurred copy, the hottest pixels are put back in K steps; the area under p(target) must be "
+             "at least this (high = the map's pixels alone bring the class back).", example="0.6"),
+    FieldDoc("faithfulness_steps", {"type": "integer", "minimum": 1, "maximum": 100},
+             "K, the steps of each curve (2·K extra images per case, batched, no gradients).", default=10, example="20"),
+)
+
 CASE_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("id", {"type": ["string", "integer"]}, "Unique id within the file; becomes the pytest test id.", required=True, example="mug-0000"),
     FieldDoc("image", {"type": "string"}, "Image path relative to the spec file (JPEG/PNG/...; EXIF orientation applied).", required=True, example="images/0000.jpg"),
@@ -156,6 +168,7 @@ CASE_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("regions", {"type": "array", "items": {"$ref": "#/$defs/region"}, "minItems": 1}, "Regions to check; at least one.", required=True,
              example="[{name: mug, box: [30, 195, 600, 720], min_lift: 1.5}]"),
     REMOVAL_FIELD,
+    *FAITHFULNESS_FIELDS,
     FieldDoc("baseline", {"$ref": "#/$defs/baseline"}, _BASELINE_DOC, example="{min_heatmap_similarity: 0.8}"),
     *GEOMETRY_DEFAULT_FIELDS,
 )
@@ -163,6 +176,7 @@ CASE_FIELDS: tuple[FieldDoc, ...] = (
 DEFAULTS_FIELDS: tuple[FieldDoc, ...] = (
     *REGION_THRESHOLD_FIELDS,
     REMOVAL_FIELD,
+    *FAITHFULNESS_FIELDS,
     FieldDoc("baseline", {"$ref": "#/$defs/baseline"}, _BASELINE_DOC, example="{max_mass_rise: 0.05, max_lift_drop: 0.2}"),
     *GEOMETRY_DEFAULT_FIELDS,
     FieldDoc("xfail", {"type": "string", "minLength": 1}, "Mark every case of the file as an expected failure, with this reason.", example='"model known to use the watermark"'),

@@ -99,6 +99,15 @@ class Case:
     line: int | None = None
     # Regression rules against a baseline run set in the spec (`baseline:`), inherited from `defaults:`.
     baseline: tuple[tuple[str, float | bool | None], ...] = ()
+    # Faithfulness (core/faithfulness.py): limits on the deletion / insertion curves' areas, K steps each.
+    max_deletion_auc: float | None = None
+    min_insertion_auc: float | None = None
+    faithfulness_steps: int = 10
+
+    @property
+    def has_faithfulness_check(self) -> bool:
+        """Whether the deletion and insertion curves are measured (2·K extra forward-pass images, no gradients)."""
+        return self.max_deletion_auc is not None or self.min_insertion_auc is not None
 
 
 @dataclass(frozen=True)

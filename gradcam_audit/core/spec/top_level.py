@@ -8,6 +8,7 @@ from typing import Any
 
 from gradcam_audit.core.method_names import BOX_FORMATS, METHOD_NAMES, PREPROCESS_BUILTINS, PREPROCESS_FAMILIES, REMOVAL_MODES
 from gradcam_audit.core.spec.baseline_keys import parse_baseline
+from gradcam_audit.core.spec.faithfulness_keys import read_faithfulness
 from gradcam_audit.core.spec.checks import (
     THRESHOLDS,
     ProblemCollector,
@@ -62,6 +63,7 @@ def parse_defaults(container: LocatedDict, collector: ProblemCollector) -> dict[
         values["normalized"] = read_boolean(mapping, "normalized", "defaults.normalized", collector, False)
     if "removal" in mapping:
         values["removal"] = read_choice(mapping, "removal", "defaults.removal", REMOVAL_MODES, collector, REMOVAL_MODES[0])
+    values.update(read_faithfulness(mapping, "defaults.", collector))
     reason = read_reason(mapping, "xfail", "defaults.xfail", collector)
     if reason is not None:
         values["xfail"] = reason

@@ -1,0 +1,214 @@
+"""Running an audit's cases on Ray Data: images read in tasks, explained and scored by a pool of actors.
+
+Each actor loads each model once; outcomes stream back as they finish, so the caller fills the same ledger a
+local run fills. A worker crash costs only the cases it was running: they are retried one at a time, and a case
+that crashes its worker again becomes an error naming the crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from gradcam_audit.core.images import read_rgb
+from gradcam_audit.core.runner import AuditRunner, CaseJob, CaseOutcome, base_result
+from gradcam_audit.errors import GradcamAuditError
+
+CaseKey = tuple[str, str, str]
+
+INSTALL_HINT = "install the extra: pip install -e '.[ray]'"
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401 - the executor needs Ray Data, not only Ray core
+    except ImportError as error:
+        raise GradcamAuditError(f"the Ray executor needs Ray Data, which cannot be imported ({error}); {INSTALL_HINT}") from None
+    return ray
+
+
+def _read_picture(job: CaseJob) -> np.ndarray | BaseException:
+    try:
+        # Three channels, what nearly every model takes; an actor reads again for a model that takes another count.
+        return read_rgb(job.case.image, 3)
+    except Exception as error:  # noqa: BLE001 - carried to the actor, which reports it as this case's error
+        return error
+
+
+def _shipped_jobs(holder: list[Any]) -> list[CaseJob]:
+    """The jobs, fetched from the object store. The reference travels inside a list so that no stage resolves it on
+    the way (Ray resolves a bare reference passed as an argument in some places and not in others)."""
+    import ray
+
+    return list(ray.get(holder[0]))
+
+
+def _read_pictures(rows: dict[str, np.ndarray], holder: list[Any]) -> dict[str, np.ndarray]:
+    """Ray Data stage (tasks): each row's picture, pickled, since pictures differ in size and may be errors."""
+    jobs = _shipped_jobs(holder)
+    pictures = [pickle.dumps(_read_picture(jobs[int(index)])) for index in rows["index"]]
+    return {**rows, "picture": np.array(pictures, dtype=object)}
+
+
+class _Explainer:
+    """One per Ray actor. Its runner keeps every model it loads, so each model is loaded once per actor."""
+
+    def __init__(self, holder: list[Any], batch_size: int) -> None:
+        self.jobs = _shipped_jobs(holder)
+        self.runner = AuditRunner(batch_size)
+
+    def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Ray Data stage (actors): explain and score the rows, each audit batch together; outcomes pickled."""
+        positions_by_batch: dict[int, list[int]] = {}
+        for position, batch in enumerate(rows["batch"]):
+            positions_by_batch.setdefault(int(batch), []).append(position)
+        indices: list[int] = []
+        outcomes: list[bytes] = []
+        for positions in positions_by_batch.values():
+            batch_indices = [int(rows["index"][position]) for position in positions]
+            jobs = [self.jobs[index] for index in batch_indices]
+            pictures = [pickle.loads(rows["picture"][position]) for position in positions]
+            computed = self.runner.compute_batch(jobs, self._usable(jobs, pictures))
+            indices += batch_indices
+            outcomes += [pickle.dumps(computed[job.key]) for job in jobs]
+        return {"index": np.array(indices, dtype=np.int64), "outcome": np.array(outcomes, dtype=object)}
+
+    def explain_one(self, index: int) -> bytes:
+        """One job alone (the retry after a crash): nothing else in this process to take down, or to blame."""
+        job = self.jobs[index]
+        return pickle.dumps(self.runner.compute_batch([job])[job.key])
+
+    def _usable(self, jobs: list[CaseJob], pictures: list[Any]) -> list[Any] | None:
+        """The pictures read ahead, or None (compute_batch reads them itself) unless the model takes three channels."""
+        try:
+            model = self.runner.models.get(jobs[0].spec.model)
+        except Exception:  # noqa: BLE001 - compute_batch loads it again and reports the error for every case
+            return None
+        # The runner's own rule, so the channels are exactly those of a local run.
+        return pictures if AuditRunner._channels(model) == 3 else None
+
+
+def _crash_reason(error: BaseException) -> str:
+    first_line = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+    return f"the Ray worker running this case crashed: {type(error).__name__}: {first_line[:300]}"
+
+
+def _connect(ray: Any, address: str | None) -> bool:
+    """Join the given (or RAY_ADDRESS's) cluster or start a local one; True when this call did it."""
+    if ray.is_initialized():
+        return False
+    ray.init(address=address or os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True, include_dashboard=False,
+             logging_level=logging.WARNING, configure_logging=True)
+    return True
+
+
+def _streamed(ray: Any, batches: Sequence[Sequence[CaseJob]], jobs_ref: Any, *,
+              batch_size: int, workers: int) -> Iterator[tuple[int, bytes]]:
+    """(job index, pickled outcome) as each arrives, through the Ray Data pipeline (read tasks, explainer actors)."""
+    # Rows in batch order, each tagged with its batch: Ray cuts the rows into batches of `batch_size`, and the
+    # actor explains together the rows of one audit batch that arrive together.
+    numbers = [number for number, batch in enumerate(batches) for _ in batch]
+    rows = [{"index": index, "batch": number} for index, number in enumerate(numbers)]
+    # One block per audit batch, so every actor gets work (Ray Data would otherwise put a small audit in one block).
+    dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(batches)))
+    # Reading is light: no CPU reserved, so read tasks are never starved by the actors holding every CPU.
+    dataset = dataset.map_batches(_read_pictures, fn_kwargs={"holder": [jobs_ref]}, batch_size=batch_size, num_cpus=0)
+    # No restarts: Ray Data would otherwise restart a crashed actor and retry its batch forever when a case kills
+    # its worker every time; the retry in ray_outcomes isolates each case instead. Ray 2.60 has no other way to
+    # say so than its deprecated remote arguments (the warning is about that spelling, not the behaviour).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        dataset = dataset.map_batches(_Explainer, fn_constructor_kwargs={"holder": [jobs_ref], "batch_size": batch_size},
+                                      compute=ray.data.ActorPoolStrategy(size=workers), batch_size=batch_size, num_cpus=1,
+                                      max_restarts=0)
+    for row in dataset.iter_rows():
+        yield int(row["index"]), row["outcome"]
+
+
+def _isolated(ray: Any, jobs_ref: Any, indices: list[int], *, batch_size: int, workers: int) -> Iterator[tuple[int, bytes | BaseException]]:
+    """Each job alone, on plain actors holding one call at a time: a crash names exactly the job that caused it."""
+    explainer = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)(_Explainer)
+    waiting = list(indices)
+    running: dict[Any, tuple[Any, int]] = {}
+    failures: dict[int, int] = {}
+
+    def give_work(actor: Any) -> None:
+        if waiting:
+            index = waiting.pop(0)
+            running[actor.explain_one.remote(index)] = (actor, index)
+
+    for _ in range(min(workers, len(indices))):
+        give_work(explainer.remote([jobs_ref], batch_size))  # a crashed actor restarts (max_restarts) for the next job
+    while running:
+        (finished,), _ = ray.wait(list(running), num_returns=1)
+        actor, index = running.pop(finished)
+        try:
+            yield index, ray.get(finished)
+        except ray.exceptions.RayError as error:
+            # A call can also fail because its actor was still restarting after another job's crash: only a job that
+            # fails twice, on a fresh actor the second time, is the one that crashes its worker.
+            failures[index] = failures.get(index, 0) + 1
+            if failures[index] >= 2:
+                yield index, error
+            else:
+                waiting.append(index)
+                ray.kill(actor, no_restart=True)  # frees its CPU for the fresh actor
+                actor = explainer.remote([jobs_ref], batch_size)
+        give_work(actor)
+
+
+def ray_outcomes(batches: Sequence[Sequence[CaseJob]], *, batch_size: int, address: str | None = None,
+                 workers: int | None = None) -> Iterator[tuple[CaseKey, CaseOutcome]]:
+    """Every job's outcome, computed on Ray, yielded as it arrives: exactly one (key, outcome) per job.
+
+    Args:
+        batches: the audit's batches; the jobs of one batch share a batch key and are explained together.
+        batch_size: Ray Data's batch size for both stages, and the runner's batch size in each actor.
+        address: the cluster to join (default: RAY_ADDRESS, else a local cluster started for this call).
+        workers: explainer actors (default: the cluster's CPUs).
+
+    A worker crash never raises: outcomes already yielded stand, the jobs without one are retried one at a time,
+    and a job that crashes its worker again gets an error outcome naming the crash.
+
+    Raises:
+        GradcamAuditError: Ray Data is not installed.
+    """
+    ray = _import_ray()
+    started = _connect(ray, address)
+    try:
+        jobs = [job for batch in batches for job in batch]
+        if not jobs:
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # Ray's own settings warn about themselves when first read
+            ray.data.DataContext.get_current().enable_progress_bars = False  # the caller prints its own progress
+        # More actors than batches would sit idle (and Ray warns about it).
+        workers = max(1, min(workers or int(ray.cluster_resources().get("CPU", 1)), len(batches)))
+        jobs_ref = ray.put(jobs)  # shipped once to the object store; rows carry only an index
+        finished: set[int] = set()
+        unfinished: list[int] = []
+        try:
+            for index, outcome in _streamed(ray, batches, jobs_ref, batch_size=batch_size, workers=workers):
+                if index not in finished:  # a retried batch must not report a job twice
+                    finished.add(index)
+                    yield jobs[index].key, pickle.loads(outcome)
+        except Exception as error:  # noqa: BLE001 - Ray raises many types for a dead worker; every unfinished job is retried
+            unfinished = [index for index in range(len(jobs)) if index not in finished]
+            # Said, because a pipeline that always fails would otherwise only look slow.
+            logging.getLogger(__name__).warning("the Ray Data run stopped (%s: %s); retrying its %d unfinished cases one at a time",
+                                                type(error).__name__, str(error)[:300], len(unfinished))
+        for index, result in _isolated(ray, jobs_ref, unfinished, batch_size=batch_size, workers=workers):
+            if isinstance(result, BaseException):
+                yield jobs[index].key, CaseOutcome(base_result(jobs[index], "error", _crash_reason(result)))
+            else:
+                yield jobs[index].key, pickle.loads(result)
+    finally:
+        if started:
+            ray.shutdown()  # only a cluster this call started or joined; one the caller set up stays up
