@@ -57,12 +57,28 @@ def _read_pictures(rows: dict[str, np.ndarray], holder: list[Any]) -> dict[str, 
     return {**rows, "picture": np.array(pictures, dtype=object)}
 
 
+def _limit_threads_to_this_actors_cpus() -> None:
+    """TensorFlow sizes its thread pools for the whole machine; two actors on two cores would then fight over every
+    core. Each actor uses as many threads as the CPUs Ray gave it (set before TensorFlow starts its runtime)."""
+    import ray
+
+    cpus = max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(cpus)
+        tf.config.threading.set_inter_op_parallelism_threads(cpus)
+    except RuntimeError:  # the runtime already started in this process (a reused worker): its pools stay as they are
+        pass
+
+
 class _Explainer:
     """One per Ray actor. Its runner keeps every model it loads, so each model is loaded once per actor."""
 
     def __init__(self, holder: list[Any], batch_size: int) -> None:
+        _limit_threads_to_this_actors_cpus()
         self.jobs = _shipped_jobs(holder)
-        self.runner = AuditRunner(batch_size)
+        self.runner = AuditRunner(batch_size, executor="serial")  # Ray Data already overlaps reading with explaining
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Ray Data stage (actors): explain and score the rows, each audit batch together; outcomes pickled."""

@@ -121,8 +121,8 @@ def test_tolerances_from_the_ini_and_from_the_spec(pytester: pytest.Pytester, wr
     (pytester.path / "sub").mkdir()
     monkeypatch.chdir(pytester.path / "sub")
     report = pytester.path / "loose" / "index.html"
-    result = pytester.runpytest_subprocess("--gradcam-specs", str(spec), "--gradcam-report", str(report), "-p", "no:cacheprovider",
-                                           "-c", str(ini), "--rootdir", str(pytester.path))
+    result = pytester.runpytest("--gradcam-specs", str(spec), "--gradcam-report", str(report), "-p", "no:cacheprovider",
+                                "-c", str(ini), "--rootdir", str(pytester.path))
     assert result.ret == 0, result.stdout.str()
     loose = json.loads((report.parent / "results.json").read_text(encoding="utf-8"))
     rises = [check for record in comparisons(loose) for check in record["checks"] if check["metric"] == "mass_rise"]
@@ -162,11 +162,11 @@ def test_new_and_removed_cases_are_listed_not_errors(pytester: pytest.Pytester, 
 def test_a_malformed_or_newer_baseline_is_a_usage_error_naming_it(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
     spec = write_spec(count=1)
     (pytester.path / "broken.json").write_text('{"schema": 2, "cases": [{"id": 1}]}', encoding="utf-8")
-    result = pytester.runpytest_subprocess("--gradcam-specs", str(spec), "--gradcam-no-report", "--gradcam-baseline", "broken.json")
+    result = pytester.runpytest("--gradcam-specs", str(spec), "--gradcam-no-report", "--gradcam-baseline", "broken.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--gradcam-baseline:*broken.json: not a valid gradcam_audit results file*", "*cases[[]0[]].spec: missing*"])
     (pytester.path / "newer.json").write_text('{"schema": 3, "cases": []}', encoding="utf-8")
-    result = pytester.runpytest_subprocess("--gradcam-specs", str(spec), "--gradcam-no-report", "--gradcam-baseline", "newer.json")
+    result = pytester.runpytest("--gradcam-specs", str(spec), "--gradcam-no-report", "--gradcam-baseline", "newer.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*newer.json was written with results schema 3*reads schemas 1 and 2*"])
     assert "Traceback" not in result.stderr.str()

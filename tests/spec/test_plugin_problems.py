@@ -41,8 +41,7 @@ def test_bad_specs_fail_readably_while_other_files_and_cases_run(pytester: pytes
     mixed_lines = (root / "mixed.yaml").read_text(encoding="utf-8").splitlines()
     target_line = next(number for number, line in enumerate(mixed_lines, 1) if "horizntal" in line)
     key_line = next(number for number, line in enumerate(mixed_lines, 1) if "min_mas:" in line)
-    # A subprocess keeps this run's TensorFlow state apart from the test process.
-    result = pytester.runpytest_subprocess("--gradcam-specs", str(pytester.path), "--gradcam-no-report", "-p", "no:cacheprovider")
+    result = pytester.runpytest("--gradcam-specs", str(pytester.path), "--gradcam-no-report", "-p", "no:cacheprovider")
     output = result.stdout.str() + result.stderr.str()
     assert "Traceback" not in output
     result.assert_outcomes(passed=2, failed=2)
