@@ -135,7 +135,9 @@ def _streamed(ray: Any, batches: Sequence[Sequence[CaseJob]], jobs_ref: Any, *,
     # One block per audit batch, so every actor gets work (Ray Data would otherwise put a small audit in one block).
     dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(batches)))
     # Reading is light: no CPU reserved, so read tasks are never starved by the actors holding every CPU.
-    dataset = dataset.map_batches(_read_pictures, fn_kwargs={"holder": [jobs_ref]}, batch_size=batch_size, num_cpus=0)
+    # Reading concurrency is bounded: each read task needs a worker process of its own.
+    dataset = dataset.map_batches(_read_pictures, fn_kwargs={"holder": [jobs_ref]}, batch_size=batch_size, num_cpus=0,
+                                  concurrency=max(1, workers))
     # No restarts: Ray Data would otherwise restart a crashed actor and retry its batch forever when a case kills
     # its worker every time; the retry in ray_outcomes isolates each case instead. Ray 2.60 has no other way to
     # say so than its deprecated remote arguments (the warning is about that spelling, not the behaviour).
@@ -205,6 +207,8 @@ def ray_outcomes(batches: Sequence[Sequence[CaseJob]], *, batch_size: int, addre
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # Ray's own settings warn about themselves when first read
             ray.data.DataContext.get_current().enable_progress_bars = False  # the caller prints its own progress
+        # Ray Data logs every dataset's start and plan at INFO; the audit's own progress line says what matters.
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         # More actors than batches would sit idle (and Ray warns about it).
         workers = max(1, min(workers or int(ray.cluster_resources().get("CPU", 1)), len(batches)))
         jobs_ref = ray.put(jobs)  # shipped once to the object store; rows carry only an index

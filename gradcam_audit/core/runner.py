@@ -229,6 +229,13 @@ class AuditRunner:
             self._prefetch_after(job)
         return outcome
 
+    def finish(self, timeout_s: float = 120.0) -> None:
+        """Let a background batch end before the process does (a thread cut off inside TensorFlow at exit can abort
+        the process and change its exit status). Ray's stream only waits on other processes, so it is not joined."""
+        background = self._background
+        if self.executor != "ray" and background is not None and background.is_alive():
+            background.join(timeout_s)
+
     def _deliver(self, batch: Sequence[CaseJob], outcomes: dict[tuple[str, str, str], CaseOutcome]) -> None:
         with self._state:
             self._ready.update(outcomes)

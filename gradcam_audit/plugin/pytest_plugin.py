@@ -57,6 +57,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(ResultCollector(config, settings, state), "gradcam-result-collector")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Before the results are written and the process exits: no batch may still be computing in the background.
+    if has_run_state(session.config):
+        run_state(session.config).finish_computing()
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile | None:
     if not has_run_state(parent.config) or not run_state(parent.config).settings.spec_paths:
         return None

@@ -41,6 +41,11 @@ class RunState:
         self.last_worker_error: dict[str, str] = {}
         self._case_sample: CaseSample | None = None
 
+    def finish_computing(self) -> None:
+        """Wait for the runner's background batch, if an audit ran in this process."""
+        if self._audit is not None:
+            self._audit.runner.finish()
+
     @property
     def audit(self) -> Audit:
         """Planned on first use (collection), not at configure time: `pytest --help` must not read specs."""
