@@ -1,4 +1,4 @@
-"""`pytest --gradcam-executor ray`: the same ledger, report and JSON as a local run, on a real local Ray cluster."""
+"""`pytest --gradcam-executor ray`: the same ledger, report and JSON as a local run, on a real local Ray cluster, and a\nworker killed by a case costs only that case."""
 
 from __future__ import annotations
 
@@ -9,25 +9,49 @@ import pytest
 
 pytest.importorskip("ray.data", reason="the Ray executor tests need the [ray] extra")
 
-from tests.plugin.conftest import SHORTCUT_MODEL, read_json  # noqa: E402
+from tests.plugin.conftest import SHORTCUT_MODEL, read_json, shipped_cases  # noqa: E402
 
 
 def _by_key(document: dict[str, object]) -> dict[tuple[str, str], dict[str, object]]:
     return {(str(case["spec"]), str(case["id"])): case for case in document["cases"]}  # type: ignore[index, union-attr]
 
 
-def test_a_ray_run_gives_the_statuses_masses_report_and_json_of_a_local_run(
-    pytester: pytest.Pytester, write_spec: Callable[..., Path]
+SIGKILL_ON_BLACK_IMAGE = '''
+import os
+import signal
+
+
+def preprocess(batch):
+    # Only the poisoned (all-black) image kills the process, as an out-of-memory kill would.
+    if any(float(image.max()) == 0.0 for image in batch):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return batch / 255.0
+'''
+
+
+def test_a_ray_run_gives_the_statuses_masses_report_and_json_of_a_local_run_and_survives_a_killed_worker(
+    pytester: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import numpy as np
+    from PIL import Image
+
     write_spec("honest.yaml", count=4, gate={"min_pass_rate": 0.5})
     write_spec("shortcut.yaml", count=4, model=str(SHORTCUT_MODEL), gate={"min_pass_rate": 0.5})
-    arguments = ("--gradcam-specs", "honest.yaml", "shortcut.yaml", "-p", "no:cacheprovider")
-    local = pytester.runpytest(*arguments, "--gradcam-report", "local/index.html")
-    remote = pytester.runpytest_subprocess(*arguments, "--gradcam-report", "ray/index.html", "--gradcam-executor", "ray")
-    assert remote.ret == local.ret
-    outcomes = [{kind: count for kind, count in run.parseoutcomes().items() if kind in ("passed", "failed", "error")} for run in (local, remote)]
-    assert outcomes[0] == outcomes[1] == {"passed": 5, "failed": 5}
+    # A third spec whose preprocess SIGKILLs the Ray worker on one (black) image; the cluster's workers import it
+    # through the PYTHONPATH the run starts with.
+    pytester.makepyfile(killing=SIGKILL_ON_BLACK_IMAGE)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(pytester.path / "black.png")
+    cases = shipped_cases(3)
+    cases[1] = {**cases[1], "id": "poisoned", "image": str(pytester.path / "black.png")}
+    write_spec("killing.yaml", cases=cases, preprocess="killing:preprocess")
+    arguments = ("honest.yaml", "shortcut.yaml", "-p", "no:cacheprovider")
+    local = pytester.runpytest("--gradcam-specs", *arguments, "--gradcam-report", "local/index.html")
+    remote = pytester.runpytest_subprocess("--gradcam-specs", "killing.yaml", *arguments, "--gradcam-report", "ray/index.html",
+                                           "--gradcam-executor", "ray")
+    assert remote.ret == local.ret == pytest.ExitCode.TESTS_FAILED
     here, there = (_by_key(read_json(pytester.path / folder / "results.json")) for folder in ("local", "ray"))
+    killing = {key[1]: there.pop(key) for key in list(there) if key[0].endswith("killing.yaml")}
     assert set(here) == set(there) and len(here) == 8
     for key, case in here.items():
         other = there[key]
@@ -36,6 +60,10 @@ def test_a_ray_run_gives_the_statuses_masses_report_and_json_of_a_local_run(
             assert abs(mine["mass"] - theirs["mass"]) <= 1e-6, key
     assert [gate["status"] for gate in read_json(pytester.path / "ray" / "results.json")["gates"]] == \
         [gate["status"] for gate in read_json(pytester.path / "local" / "results.json")["gates"]]
+    # The killed worker costs only the case that killed it, and that case says so; nothing finished is lost.
+    assert killing["poisoned"]["status"] == "error" and "the Ray worker running this case crashed" in str(killing["poisoned"]["reason"])
+    assert {case_id: case["status"] for case_id, case in killing.items() if case_id != "poisoned"} == \
+        {"stripes-0000": "passed", "stripes-0002": "passed"}
     assert "Release gate" in (pytester.path / "ray" / "index.html").read_text(encoding="utf-8")
 
 
