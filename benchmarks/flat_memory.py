@@ -12,7 +12,6 @@ above the 1,000-case peak, and its report is at most 20 MB (it shows every failu
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from _table import print_rows  # benchmarks/ is on sys.path when a benchmark runs as a script
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SHIPPED_SPEC = REPOSITORY / "specs" / "stripes_honest.yaml"
@@ -117,11 +118,7 @@ def main() -> None:
         rows[f"wall time, N={count} (s)"] = f"{run.elapsed_s:.1f}"
         rows[f"cases/s, N={count}"] = f"{run.cases / run.elapsed_s:.1f}"
         rows[f"pytest outcome, N={count}"] = run.outcome
-    width = max(len(key) for key in rows)
-    print(f"flat-memory benchmark: {SHIPPED_SPEC.name} cases repeated, {sys.platform}, {os.cpu_count()} CPUs")
-    for key, value in rows.items():
-        print(f"  {key.ljust(width)}  {value}")
-    print(json.dumps(rows))
+    print_rows(f"flat-memory benchmark: {SHIPPED_SPEC.name} cases repeated, {sys.platform}, {os.cpu_count()} CPUs", rows)
 
 
 if __name__ == "__main__":

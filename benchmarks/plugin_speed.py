@@ -13,7 +13,6 @@ apart: results are streamed, full-resolution heatmaps are not kept).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _table import print_rows  # benchmarks/ is on sys.path when a benchmark runs as a script
 
 IMAGE_SIZE = 224
 POOL = 48  # distinct images; cases reuse them with different boxes
@@ -159,11 +159,7 @@ def main() -> None:
         rows[f"pytest outcome, {executor}, N={count}"] = run[2]
     for count, run in memory_runs.items():
         rows[f"pytest outcome, N={count}"] = run[2]
-    width = max(len(key) for key in rows)
-    print(f"plugin benchmark: MobileNetV2 {IMAGE_SIZE}x{IMAGE_SIZE}, weights=None, report images {arguments.report_images}")
-    for key, value in rows.items():
-        print(f"  {key.ljust(width)}  {value}")
-    print(json.dumps(rows))
+    print_rows(f"plugin benchmark: MobileNetV2 {IMAGE_SIZE}x{IMAGE_SIZE}, weights=None, report images {arguments.report_images}", rows)
 
 
 if __name__ == "__main__":

@@ -139,30 +139,31 @@ class MinIou(RegionMetric):
         return f"IoU {float(value or 0):.3f} < min_iou {limit_text(float(limit or 0))} (heatmap ≥ {region.iou_threshold:g}× max)"
 
 
-class MaxEffect(RegionMetric):
-    """Causal: removing the region may lower the explained class's probability by at most the limit."""
+class _EffectMetric(RegionMetric):
+    """Causal: the measured drop in p(target) when the region is removed (the runner measures it, one pass per region)."""
 
-    threshold_key = "max_effect"
     metric = "effect"
-    comparison = "<="
 
     def measure(self, region: Region, context: RegionContext) -> CheckValue:
         return context.effect
+
+
+class MaxEffect(_EffectMetric):
+    """Causal: removing the region may lower the explained class's probability by at most the limit."""
+
+    threshold_key = "max_effect"
+    comparison = "<="
 
     def miss_reason(self, region: Region, value: CheckValue, limit: CheckValue, context: RegionContext) -> str | None:
         return (f"effect {float(value or 0):.3f} > max_effect {limit_text(float(limit or 0))} (removing it ({region.removal}) lowers "
                 "p(target) that much: the model relies on it)")
 
 
-class MinEffect(RegionMetric):
+class MinEffect(_EffectMetric):
     """Causal: removing the region must lower the explained class's probability by at least the limit."""
 
     threshold_key = "min_effect"
-    metric = "effect"
     comparison = ">="
-
-    def measure(self, region: Region, context: RegionContext) -> CheckValue:
-        return context.effect
 
     def miss_reason(self, region: Region, value: CheckValue, limit: CheckValue, context: RegionContext) -> str | None:
         return (f"effect {float(value or 0):.3f} < min_effect {limit_text(float(limit or 0))} (removing it ({region.removal}) barely "
