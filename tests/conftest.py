@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -20,3 +22,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Real pytest runs (pytester) are the suite's long tests. Handing them out first lets `pytest -n auto`
     # pack the short ones around them instead of waiting on a long test that started last.
     items.sort(key=lambda item: "pytester" not in getattr(item, "fixturenames", ()))
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    # `pytest -n auto` (README command 2) starts one worker more than there are cores: a good part of this suite's
+    # time is spent waiting on real subprocesses (pytest runs, the CLI, xdist and Ray workers starting TensorFlow),
+    # and a spare worker keeps the cores busy meanwhile instead of idling.
+    return len(os.sched_getaffinity(0)) + 1
