@@ -206,7 +206,11 @@ def ray_outcomes(batches: Sequence[Sequence[CaseJob]], *, batch_size: int, addre
             return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # Ray's own settings warn about themselves when first read
-            ray.data.DataContext.get_current().enable_progress_bars = False  # the caller prints its own progress
+            context = ray.data.DataContext.get_current()
+            context.enable_progress_bars = False  # the caller prints its own progress
+            # Outcomes in the order they were planned, the order pytest asks for them: the caller's buffer of
+            # finished outcomes then stays small (runner.STREAM_BUFFER_BATCHES).
+            context.execution_options.preserve_order = True
         # Ray Data logs every dataset's start and plan at INFO; the audit's own progress line says what matters.
         logging.getLogger("ray.data").setLevel(logging.WARNING)
         # More actors than batches would sit idle (and Ray warns about it).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -47,6 +47,9 @@ from gradcam_audit.errors import GradcamAuditError
 
 # How cases are computed (AuditRunner's ``executor``); the first is the default.
 EXECUTORS: tuple[str, ...] = ("local", "serial", "ray")
+# A streamed (Ray) run keeps at most this many batches of outcomes waiting for the caller: memory stays flat
+# however many cases the run has.
+STREAM_BUFFER_BATCHES = 4
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,8 @@ class AuditRunner:
         self._groups: dict[tuple[str, str, str], object] = {}
         self._ready: dict[tuple[str, str, str], CaseOutcome] = {}
         self._done: set[tuple[str, str, str]] = set()
+        # Jobs the caller is waiting for: a streamed run holds back only while none of them is missing.
+        self._awaited: set[tuple[str, str, str]] = set()
         # Groups computed one case at a time: after a worker crash, so the crash names the case that caused it.
         self._isolated: set[object] = set()
 
@@ -211,8 +216,11 @@ class AuditRunner:
         if self.executor == "ray" and self._background is None:
             self._start_ray_stream()
         with self._state:
+            self._awaited.add(job.key)
+            self._state.notify_all()  # a stream held back by its full buffer must go on until it brings this job
             while job.key not in self._ready and job.key in self._in_flight:
                 self._state.wait(timeout=1.0)
+            self._awaited.discard(job.key)
             batch = [] if job.key in self._ready else self._batch_starting_at(job)
             self._in_flight.update(member.key for member in batch)
         if batch:
@@ -225,6 +233,7 @@ class AuditRunner:
         with self._state:
             self._done.add(job.key)
             outcome = self._ready.pop(job.key)
+            self._state.notify_all()  # room in a streamed run's buffer
         if self.executor == "local":
             self._prefetch_after(job)
         return outcome
@@ -271,9 +280,20 @@ class AuditRunner:
         self._background.start()
 
     def _start_ray_stream(self) -> None:
-        """Hand every planned job to Ray Data at once; a background thread files the outcomes as they stream back."""
+        """Hand every planned job to Ray Data at once (core/ray_executor.py); outcomes are filed as they stream back."""
         from gradcam_audit.core.ray_executor import ray_outcomes
 
+        address = self.ray_address
+        self._start_stream(lambda batches: ray_outcomes(batches, batch_size=self.batch_size, address=address))
+
+    def _start_stream(self, source: Callable[[list[list[CaseJob]]], Iterable[tuple[tuple[str, str, str], CaseOutcome]]]) -> None:
+        """Plan every pending job into batches, give them to ``source`` and file its (key, outcome) pairs from a
+        background thread as they arrive.
+
+        The outcomes carry pictures and heatmaps, so at most ``stream_buffer`` of them wait for the caller; the stream
+        is held back beyond that (Ray Data then stops pulling work), unless the caller waits for a job the buffer
+        lacks: a stream that brings jobs in another order than they are asked for is never deadlocked.
+        """
         with self._state:
             pending = [job for job in self._planned if job.key not in self._ready and job.key not in self._done]
             batches: list[list[CaseJob]] = []
@@ -285,8 +305,10 @@ class AuditRunner:
 
         def stream() -> None:
             try:
-                for key, outcome in ray_outcomes(batches, batch_size=self.batch_size, address=self.ray_address):
+                for key, outcome in source(batches):
                     with self._state:
+                        while len(self._ready) >= self.stream_buffer and not (self._awaited - self._ready.keys()):
+                            self._state.wait(timeout=1.0)
                         self._ready[key] = outcome
                         self._in_flight.discard(key)
                         self._state.notify_all()
@@ -295,8 +317,13 @@ class AuditRunner:
             finally:
                 self._deliver(every_job, {})
 
-        self._background = threading.Thread(target=stream, name="gradcam-ray", daemon=True)
+        self._background = threading.Thread(target=stream, name="gradcam-stream", daemon=True)
         self._background.start()
+
+    @property
+    def stream_buffer(self) -> int:
+        """How many streamed outcomes may wait for the caller: a few batches, so the workers never wait on it."""
+        return STREAM_BUFFER_BATCHES * self.batch_size
 
     def _batch_starting_at(self, job: CaseJob) -> list[CaseJob]:
         start = self._position.get(job.key)

@@ -431,6 +431,10 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
+def _option_label(name: str, shown: int, total: int) -> str:
+    return f"{name} ({total})" if shown == total else f"{name} ({shown:,} shown of {total:,})"
+
+
 def _counts_text(counter: Counter[str]) -> str:
     return ", ".join(plural(counter[status], *COUNT_WORDS[status]) for status in STATUS_ORDER if counter.get(status))
 
@@ -471,6 +475,10 @@ def build_report_view(results: RunResults, charts: dict[str, str] | None = None,
     blocking = [case for case in case_views if case.blocking]
     suite_counts_all = Counter(case.spec for case in results.cases)
     tag_counts = Counter(tag for case in results.cases for tag in set(case.tags))
+    # A filter's label counts what choosing it shows, and says so when a sampled report shows fewer than the run has.
+    shown_statuses = Counter(view.status for view in case_views)
+    shown_suites = Counter(view.suite for view in case_views)
+    shown_tags = Counter(tag for case in results.cases if shown is None or shown(case) for tag in set(case.tags))
     return ReportView(
         title="Grad-CAM audit report",
         verdict=verdict,
@@ -487,13 +495,16 @@ def build_report_view(results: RunResults, charts: dict[str, str] | None = None,
         attention=tuple(AttentionItemView(case.anchor, f"{case.suite} · {case.case_id}", case.status_words, case.headline)
                         for case in blocking[:attention_limit]),
         attention_more=max(0, len(blocking) - attention_limit),
-        status_options=tuple((status, f"{STATUS_WORDS[status]} ({counts[status]})") for status in STATUS_ORDER if counts.get(status)),
-        suite_options=tuple((name, f"{name} ({suite_counts_all[name]})") for name in suite_names),
-        tag_options=tuple((tag, f"{tag} ({tag_counts[tag]})") for tag in sorted(tag_counts)),
+        status_options=tuple((status, _option_label(STATUS_WORDS[status], shown_statuses[status], counts[status]))
+                             for status in STATUS_ORDER if counts.get(status)),
+        suite_options=tuple((name, _option_label(name, shown_suites[name], suite_counts_all[name])) for name in suite_names),
+        tag_options=tuple((tag, _option_label(tag, shown_tags[tag], tag_counts[tag])) for tag in sorted(tag_counts)),
         glossary=glossary(results.colormap),
         total_cases=len(case_views),
         scope=f"{plural(len(results.cases), 'case')} in {plural(len(suites), 'suite')}",
         notes=tuple((*results.incomplete_reasons, *results.notes)),
         unfinished=tuple(f"{entry.spec} · {getattr(entry, 'id', 'gate')}: {entry.reason}" for entry in results.unfinished[:attention_limit]),
-        comparison=build_comparison_view(results, {case.key: f"case-{index}" for index, case in enumerate(ordered)}),
+        # Links only to cases shown in full: a sampled report's other cases are in results.json alone.
+        comparison=build_comparison_view(results, {case.key: f"case-{index}" for index, case in enumerate(ordered)
+                                                   if shown is None or shown(case)}),
     )

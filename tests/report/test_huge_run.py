@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gradcam_audit.core.baseline_records import BaselineComparison
 from gradcam_audit.core.ledger import BLOCKING_STATUSES, CaseEntry, RunResults
 from gradcam_audit.rendering.html_report import write_html_report
 from gradcam_audit.rendering.sampling import (
@@ -91,6 +93,22 @@ def test_the_view_lists_the_sample_but_counts_and_verdict_come_from_every_case(h
     anchors = {(view.suite, view.case_id): view.anchor for view in full.cases}
     assert all(anchors[(view.suite, view.case_id)] == view.anchor for view in sampled.cases)
     assert {view.case_id for view in sampled.cases if view.blocking} == {entry.id for entry in huge_results.cases if entry.status in BLOCKING_STATUSES}
+
+
+def test_filters_count_what_they_show_and_comparisons_link_only_to_shown_cases(huge_results: RunResults) -> None:
+    sample = case_sample(len(huge_results.cases))
+    compared = RunResults(cases=tuple(
+        replace(entry, result=replace(entry.result, baseline=BaselineComparison(status="unchanged", regressed=False)))
+        if entry.result is not None and entry.status == "passed" else entry for entry in huge_results.cases))
+    view = build_report_view(compared, shown=sample.shows)
+    shown_passes = sum(1 for entry in compared.cases if entry.status == "passed" and sample.shows(entry))
+    labels = dict(view.status_options)
+    assert labels["passed"] == f"passed ({shown_passes:,} shown of {STATUS_MIX['passed']:,})"
+    assert labels["failed"] == f"FAILED ({STATUS_MIX['failed']})"  # every failure is shown: no "shown of"
+    assert view.comparison is not None and len(view.comparison.cases) == STATUS_MIX["passed"]
+    shown_anchors = {view_case.anchor for view_case in view.cases}
+    linked = [case_view.anchor for case_view in view.comparison.cases if case_view.anchor]
+    assert len(linked) == shown_passes and set(linked) <= shown_anchors  # never a link to a case the page lacks
 
 
 def test_a_huge_report_shows_the_notice_and_every_failure(huge_results: RunResults, tmp_path: Path) -> None:
