@@ -4,10 +4,11 @@ image, and a projection for N workers.
 The suite is the shipped example (the honest stripes CNN, 64×64 images, the shipped cases cycled to N, causal
 checks included): MobileNetV2 at 224 px makes a 2-core run take too long to repeat. Ray runs on a local cluster
 with num_cpus=2, started once; each measurement is one `ray_outcomes` call, so it includes the actors' start and
-model load, as a real run does.
+model load, as a real run does. Each executor runs two sizes, which separates its fixed cost per run from its
+steady cost per image.
 
-    python benchmarks/scale.py            # N = 384 cases
-    python benchmarks/scale.py --quick    # N = 48, to check the script works
+    python benchmarks/scale.py            # N = 96 and 384 cases
+    python benchmarks/scale.py --quick    # N = 32 and 96, to check the script works
 """
 
 from __future__ import annotations
@@ -64,42 +65,61 @@ def time_ray(batches: list[list[Any]], workers: int) -> tuple[float, int]:
     return time.perf_counter() - started, verdicts.count("error")
 
 
+def fit_line(small: tuple[int, float], large: tuple[int, float]) -> tuple[float, float]:
+    """(fixed seconds, seconds per image) of the line through two (cases, seconds) runs of the same executor."""
+    (small_count, small_seconds), (large_count, large_seconds) = small, large
+    per_image = (large_seconds - small_seconds) / (large_count - small_count)
+    return small_seconds - small_count * per_image, per_image
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="N = 48 cases instead of 384")
+    parser.add_argument("--quick", action="store_true", help="N = 32 and 96 cases instead of 96 and 384")
     parser.add_argument("--project", default="4,8,16,32", help="worker counts for the projection table")
     arguments = parser.parse_args()
-    count = 48 if arguments.quick else 384
+    sizes = (32, 96) if arguments.quick else (96, 384)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import ray
 
+    executors = {"local": lambda batches: time_local(batches), "ray, 1 worker": lambda batches: time_ray(batches, 1),
+                 "ray, 2 workers": lambda batches: time_ray(batches, 2)}
+    seconds: dict[str, dict[int, float]] = {name: {} for name in executors}
     with tempfile.TemporaryDirectory() as temporary:
-        batches = audit_batches(write_suite(Path(temporary), count))
+        suites = {count: audit_batches(write_suite(Path(temporary), count)) for count in sizes}
         ray.init(num_cpus=CPUS, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         try:
-            time_ray(batches[:1], 1)  # warm the cluster's worker processes (imports), not the measured actors
-            seconds = {"local": time_local(batches), "ray, 1 worker": time_ray(batches, 1), "ray, 2 workers": time_ray(batches, 2)}
+            time_ray(suites[sizes[0]][:1], 1)  # warm the cluster's worker processes (imports), not the measured actors
+            for count in sizes:
+                for name, timed in executors.items():
+                    elapsed, errors = timed(suites[count])
+                    if errors:
+                        raise SystemExit(f"{errors} cases errored under {name}: the timings would be meaningless")
+                    seconds[name][count] = elapsed
         finally:
             ray.shutdown()
-    if any(errors for _, errors in seconds.values()):
-        raise SystemExit(f"cases errored, timings would be meaningless: {seconds}")
-    rate = {name: count / elapsed for name, (elapsed, _) in seconds.items()}
+    small, large = sizes
+    # Two sizes per executor separate what a run pays once (actors start, each loads the model) from what each
+    # image costs once the pipeline flows; N workers pay the first once each, in parallel, and share the second.
+    fits = {name: fit_line((small, runs[small]), (large, runs[large])) for name, runs in seconds.items()}
+    print(f"scale benchmark: stripes CNN 64x64, N={small} and N={large} cases, batch {BATCH_SIZE}, local cluster num_cpus={CPUS}")
+    print(f"| executor | wall N={small} (s) | wall N={large} (s) | images/s at N={large} | fixed cost (s) | steady ms/image | steady images/s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, runs in seconds.items():
+        fixed, per_image = fits[name]
+        print(f"| {name} | {runs[small]:.1f} | {runs[large]:.1f} | {large / runs[large]:.1f} | {fixed:.1f} | "
+              f"{1000.0 * per_image:.2f} | {1.0 / per_image:.1f} |")
     # Same CPU count: the local runner's TensorFlow uses both cores, as do Ray's two single-CPU workers.
-    overhead_ms = 1000.0 / rate["ray, 2 workers"] - 1000.0 / rate["local"]
-    per_worker = rate["ray, 1 worker"]
-    print(f"scale benchmark: stripes CNN 64x64, N={count} cases, batch {BATCH_SIZE}, local cluster num_cpus={CPUS}")
-    print("| executor | wall (s) | images/s |")
+    overhead_ms = 1000.0 * (fits["ray, 2 workers"][1] - fits["local"][1])
+    worker_fixed, worker_per_image = fits["ray, 1 worker"]
+    print(f"\nRay's steady overhead per image vs local at {CPUS} CPUs: {overhead_ms:.2f} ms; "
+          f"Ray's fixed cost per run: {worker_fixed:.1f} s (1 worker), {fits['ray, 2 workers'][0]:.1f} s (2 workers)")
+    print(f"steady per-worker rate (ray, 1 worker): {1.0 / worker_per_image:.1f} images/s\n")
+    print("| workers N | projected steady images/s (N x per-worker rate) | projected wall for 100,000 cases (fixed cost + steady) |")
     print("|---|---|---|")
-    for name, (elapsed, _) in seconds.items():
-        print(f"| {name} | {elapsed:.1f} | {rate[name]:.1f} |")
-    print(f"\nRay overhead per image vs local at {CPUS} CPUs: {overhead_ms:.2f} ms "
-          f"(ray 2 workers {1000.0 / rate['ray, 2 workers']:.2f} ms/image, local {1000.0 / rate['local']:.2f} ms/image)")
-    print(f"per-worker rate (ray, 1 worker): {per_worker:.1f} images/s\n")
-    print("| workers N | projected images/s (N x per-worker rate) | projected ms/image | of which Ray overhead (ms, as measured) |")
-    print("|---|---|---|---|")
     for workers in [int(item) for item in arguments.project.split(",")]:
-        projected = workers * per_worker
-        print(f"| {workers} | {projected:.1f} | {1000.0 / projected:.2f} | {overhead_ms:.2f} |")
+        rate = workers / worker_per_image
+        wall = worker_fixed + 100_000 / rate
+        print(f"| {workers} | {rate:.1f} | {wall / 60:.1f} min |")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 
@@ -23,10 +21,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # pack the short ones around them instead of waiting on a long test that started last.
     items.sort(key=lambda item: "pytester" not in getattr(item, "fixturenames", ()))
 
-
-@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook; README command 1 runs without xdist installed
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    # `pytest -n auto` (README command 2) starts one worker more than there are cores: a good part of this suite's
-    # time is spent waiting on real subprocesses (pytest runs, the CLI, xdist and Ray workers starting TensorFlow),
-    # and a spare worker keeps the cores busy meanwhile instead of idling.
-    return len(os.sched_getaffinity(0)) + 1

@@ -72,16 +72,33 @@ def _limit_threads_to_this_actors_cpus() -> None:
         pass
 
 
-class _Explainer:
-    """One per Ray actor. Its runner keeps every model it loads, so each model is loaded once per actor."""
+class RestartedAfterCrash(RuntimeError):
+    """Raised by a pipeline explainer that Ray restarted after its process died (see _Explainer)."""
 
-    def __init__(self, holder: list[Any], batch_size: int) -> None:
+
+class _Explainer:
+    """One per Ray actor. Its runner keeps every model it loads, so each model is loaded once per actor.
+
+    ``refuse_after_restart``: Ray Data restarts a crashed actor and retries its batch there, so a case that kills its
+    worker every time would be retried forever. A restarted pipeline explainer refuses its work instead: the pipeline
+    stops and ray_outcomes runs each unfinished case alone, where a crash names its case. (Ray Data's own switch,
+    ``max_restarts=0``, is only accepted through arguments Ray deprecates and removes in 2.64.)
+    """
+
+    def __init__(self, holder: list[Any], batch_size: int, refuse_after_restart: bool = False) -> None:
+        import ray
+
+        self.restarted = refuse_after_restart and bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        if self.restarted:  # it will do no work: no TensorFlow, no model
+            return
         _limit_threads_to_this_actors_cpus()
         self.jobs = _shipped_jobs(holder)
         self.runner = AuditRunner(batch_size, executor="serial")  # Ray Data already overlaps reading with explaining
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Ray Data stage (actors): explain and score the rows, each audit batch together; outcomes pickled."""
+        if self.restarted:
+            raise RestartedAfterCrash("a Ray worker of this audit crashed; its unfinished cases are retried one at a time")
         positions_by_batch: dict[int, list[int]] = {}
         for position, batch in enumerate(rows["batch"]):
             positions_by_batch.setdefault(int(batch), []).append(position)
@@ -138,14 +155,11 @@ def _streamed(ray: Any, batches: Sequence[Sequence[CaseJob]], jobs_ref: Any, *,
     # Reading concurrency is bounded: each read task needs a worker process of its own.
     dataset = dataset.map_batches(_read_pictures, fn_kwargs={"holder": [jobs_ref]}, batch_size=batch_size, num_cpus=0,
                                   concurrency=max(1, workers))
-    # No restarts: Ray Data would otherwise restart a crashed actor and retry its batch forever when a case kills
-    # its worker every time; the retry in ray_outcomes isolates each case instead. Ray 2.60 has no other way to
-    # say so than its deprecated remote arguments (the warning is about that spelling, not the behaviour).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        dataset = dataset.map_batches(_Explainer, fn_constructor_kwargs={"holder": [jobs_ref], "batch_size": batch_size},
-                                      compute=ray.data.ActorPoolStrategy(size=workers), batch_size=batch_size, num_cpus=1,
-                                      max_restarts=0)
+    # A crashed actor is restarted by Ray Data and then refuses its batch (_Explainer): the retry in ray_outcomes
+    # isolates each unfinished case instead of retrying a poisoned batch forever.
+    dataset = dataset.map_batches(_Explainer, fn_constructor_kwargs={"holder": [jobs_ref], "batch_size": batch_size,
+                                                                     "refuse_after_restart": True},
+                                  compute=ray.data.ActorPoolStrategy(size=workers), batch_size=batch_size, num_cpus=1)
     for row in dataset.iter_rows():
         yield int(row["index"]), row["outcome"]
 

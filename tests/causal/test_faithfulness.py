@@ -129,3 +129,14 @@ def test_wrong_faithfulness_keys_name_the_field(tmp_path: Path, window_model_fil
     problems = [problem.format() for problem in parsed.problems] + [
         problem.format() for invalid in (parsed.spec.invalid_cases if parsed.spec else ()) for problem in invalid.problems]
     assert any(message in problem and "ramp.yaml:" in problem for problem in problems), problems
+
+
+def test_a_case_with_a_missing_image_still_reports_its_wrong_faithfulness_keys(tmp_path: Path, window_model_file: Path) -> None:
+    """Every mistake of a case at once: a user should not fix the image only to learn of the next error."""
+    text = _spec(tmp_path, window_model_file, "", image="missing.png").read_text(encoding="utf-8")
+    (tmp_path / "ramp.yaml").write_text(text.replace("faithfulness_steps: 4", "faithfulness_steps: 0"), encoding="utf-8")
+    parsed = parse_spec(tmp_path / "ramp.yaml")
+    problems = [problem.format() for problem in parsed.problems] + [
+        problem.format() for invalid in (parsed.spec.invalid_cases if parsed.spec else ()) for problem in invalid.problems]
+    assert any("missing.png" in problem for problem in problems), problems
+    assert any("faithfulness_steps: expected a whole number from 1 to 100, got 0" in problem for problem in problems), problems

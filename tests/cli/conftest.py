@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -14,7 +16,26 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 CONSOLE_SCRIPT = Path(sys.executable).parent / "gradcam-audit"
 
 
-def run_cli(*arguments: str | Path, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(*arguments: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `gradcam-audit ARGS` through its entry function (what the console script calls) in this process, with
+    what it prints captured.
+
+    In this process because a subprocess would spend seconds starting Python, and TensorFlow for several commands,
+    which this process has already done. What only a fresh process shows (no TensorFlow start-up lines, usage
+    errors answered before TensorFlow is imported, the console script itself) is tested through run_cli_subprocess.
+    """
+    from gradcam_audit.cli.main import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd or Path.cwd()), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            status = main([str(argument) for argument in arguments])
+        except SystemExit as exit_request:  # argparse's usage errors
+            status = exit_request.code if isinstance(exit_request.code, int) else 2
+    return subprocess.CompletedProcess(["gradcam-audit", *map(str, arguments)], status, stdout.getvalue(), stderr.getvalue())
+
+
+def run_cli_subprocess(*arguments: str | Path, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run `gradcam-audit ARGS` in a subprocess (the installed console script, else `python -m`)."""
     command = [str(CONSOLE_SCRIPT)] if CONSOLE_SCRIPT.exists() else [sys.executable, "-m", "gradcam_audit.cli.main"]
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -6,7 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
-from tests.cli.conftest import REPOSITORY, assert_clean_error, run_cli
+from tests.cli.conftest import REPOSITORY, assert_clean_error, run_cli, run_cli_subprocess
 
 MODEL = REPOSITORY / "models" / "stripes_honest.keras"
 IMAGES = REPOSITORY / "specs" / "images"
@@ -47,9 +47,10 @@ def test_explain_a_folder_writes_one_overlay_per_image_with_progress(tmp_path: P
 
 
 def test_explain_usage_mistakes_exit_2_before_loading_the_model(tmp_path: Path) -> None:
-    bad_box = run_cli("explain", IMAGES / "stripes-0000.png", *COMMON, "--box", "30,30,10,40", "-o", tmp_path / "o.png")
+    # A fresh process: the answer comes before TensorFlow is imported.
+    bad_box = run_cli_subprocess("explain", IMAGES / "stripes-0000.png", *COMMON, "--box", "30,30,10,40", "-o", tmp_path / "o.png")
     assert_clean_error(bad_box, "--box", "x_min must be < x_max")
     assert bad_box.returncode == 2
-    missing = run_cli("explain", tmp_path / "nope.png", *COMMON, "-o", tmp_path / "o.png")
+    missing = run_cli_subprocess("explain", tmp_path / "nope.png", *COMMON, "-o", tmp_path / "o.png")
     assert_clean_error(missing, "nope.png: not found")
     assert missing.returncode == 2

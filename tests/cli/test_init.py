@@ -3,27 +3,29 @@ overwriting."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from gradcam_audit.core.spec.load import parse_spec
 from tests.cli.conftest import assert_clean_error, run_cli
 
 
-def test_init_scaffolds_an_audit_that_passes_on_its_first_run(tmp_path: Path) -> None:
-    result = run_cli("init", tmp_path / "project")
+def test_init_scaffolds_an_audit_that_passes_on_its_first_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # In this process: both steps would otherwise start TensorFlow in a subprocess of their own (init builds the
+    # starter model). test_init_defaults_to_the_working_directory runs the console script itself.
+    project = pytester.path / "project"
+    result = run_cli("init", project)
     assert result.returncode == 0, result.stderr
-    project = tmp_path / "project"
     assert (project / "models" / "starter.keras").is_file() and len(list((project / "specs" / "images").glob("*.png"))) == 4
     assert "[tool.pytest.ini_options]" in result.stdout and 'gradcam_specs = ["specs"]' in result.stdout
     assert parse_spec(project / "specs" / "starter.yaml").all_problems == ()
-    audit = subprocess.run([sys.executable, "-m", "pytest", "--gradcam-specs", "specs/", "-p", "no:cacheprovider"],
-                           cwd=project, capture_output=True, text=True, check=False)
-    assert audit.returncode == 0, audit.stdout[-3000:]
-    assert "4 passed" in audit.stdout and "gradcam audit PASSED" in audit.stdout
+    monkeypatch.chdir(project)
+    audit = pytester.runpytest("--gradcam-specs", "specs/", "-p", "no:cacheprovider")
+    assert audit.ret == 0, audit.stdout.str()[-3000:]
+    audit.assert_outcomes(passed=5)  # 4 cases and the gate
+    audit.stdout.fnmatch_lines(["*gradcam audit PASSED: 4 passed; gates: 1 passed*"])
 
 
 def test_init_with_a_model_writes_a_commented_spec_whose_path_goes_through_the_yaml_emitter(tmp_path: Path) -> None:

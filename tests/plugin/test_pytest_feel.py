@@ -60,12 +60,13 @@ def test_collection_never_imports_tensorflow(pytester: pytest.Pytester, shipped_
     assert not (pytester.path / "reports" / "gradcam" / "results.json").exists()  # listing runs nothing, writes nothing
 
 
-def test_no_case_carries_its_whole_batch_in_junit(pytester: pytest.Pytester, shipped_project: Path) -> None:
-    pytester.runpytest("--gradcam-specs", "specs/", "--junitxml", "junit.xml", "--gradcam-no-report", "-p", "no:cacheprovider")
+def test_no_case_carries_its_whole_batch_in_junit(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    spec = write_spec(count=8, gate={"min_pass_rate": 0.5})
+    pytester.runpytest("--gradcam-specs", "suite.yaml", "--junitxml", "junit.xml", "--gradcam-no-report", "-p", "no:cacheprovider")
     cases = ElementTree.parse(pytester.path / "junit.xml").getroot().iter("testcase")
     times = [float(case.get("time", "0")) for case in cases]
-    planned = plan_audit([shipped_project])
-    assert len(times) == len(planned.cases) + len(planned.gates) and sum(times) > 0
+    planned = plan_audit([spec])
+    assert len(times) == len(planned.cases) + len(planned.gates) == 9 and sum(times) > 0
     assert max(times) <= 0.5 * sum(times)
 
 
@@ -85,7 +86,7 @@ def test_ini_paths_are_relative_to_the_ini_file_from_any_folder(pytester: pytest
     pytester.makeini("[pytest]\ngradcam_specs = specs\ngradcam_report = out/audit.html\n")
     (pytester.path / "sub").mkdir()
     monkeypatch.chdir(pytester.path / "sub")
-    result = pytester.runpytest_subprocess("--rootdir", str(pytester.path), "-c", str(pytester.path / "tox.ini"), "-p", "no:cacheprovider")
+    result = pytester.runpytest("--rootdir", str(pytester.path), "-c", str(pytester.path / "tox.ini"), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert (pytester.path / "out" / "audit.html").is_file() and not (pytester.path / "sub" / "out").exists()
 

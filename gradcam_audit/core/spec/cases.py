@@ -118,10 +118,11 @@ def _parse_case(
             seen_names.add(region.name)
             own_baseline = parse_baseline(region_data, f"{region_field}.baseline", collector, region=True, case_index=index)
             regions.append(replace(region, baseline=as_values(inherit(region_baseline, own_baseline))))
-    if image_path is None:
-        return None, case_id, line
+    # Read before giving up on a case without a usable image, so every mistake in the case is reported at once.
     faithfulness: dict[str, Any] = {key: defaults[key] for key in ("max_deletion_auc", "min_insertion_auc", "faithfulness_steps") if key in defaults}
     faithfulness.update(read_faithfulness(case_data, f"{field}.", collector, index))
+    if image_path is None:
+        return None, case_id, line
     case = Case(id=case_id, image=image_path, regions=tuple(regions), target=target, expect_class=expect_class,
                 tags=tags, xfail=xfail, line=line, baseline=as_values(case_baseline), **faithfulness)
     return case, case_id, line
