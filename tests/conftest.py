@@ -6,6 +6,7 @@ import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: one of the suite's longest tests (real crashes, Ray, xdist), started first")
     # pytester's in-process runs restore sys.modules afterwards; TensorFlow cannot be imported twice in one
     # process (the second import aborts), so the test suite imports it before any pytester snapshot is taken.
     # An audit run from this folder (`pytest --gradcam-specs specs/`) loads this file too (testpaths): there
@@ -19,5 +20,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Real pytest runs (pytester) are the suite's long tests. Handing them out first lets `pytest -n auto`
     # pack the short ones around them instead of waiting on a long test that started last.
-    items.sort(key=lambda item: "pytester" not in getattr(item, "fixturenames", ()))
+    # The longest (marked slow) go first of all, one to each worker, so none of them is the last to finish.
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, "pytester" not in getattr(item, "fixturenames", ())))
 

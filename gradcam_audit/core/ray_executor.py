@@ -88,7 +88,9 @@ class _Explainer:
     def __init__(self, holder: list[Any], batch_size: int, refuse_after_restart: bool = False) -> None:
         import ray
 
-        self.restarted = refuse_after_restart and bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        with warnings.catch_warnings():  # Ray's property calls a deprecated accessor of its own
+            warnings.simplefilter("ignore")
+            self.restarted = refuse_after_restart and bool(ray.get_runtime_context().was_current_actor_reconstructed)
         if self.restarted:  # it will do no work: no TensorFlow, no model
             return
         _limit_threads_to_this_actors_cpus()
@@ -153,8 +155,9 @@ def _streamed(ray: Any, batches: Sequence[Sequence[CaseJob]], jobs_ref: Any, *,
     dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(batches)))
     # Reading is light: no CPU reserved, so read tasks are never starved by the actors holding every CPU.
     # Reading concurrency is bounded: each read task needs a worker process of its own.
-    dataset = dataset.map_batches(_read_pictures, fn_kwargs={"holder": [jobs_ref]}, batch_size=batch_size, num_cpus=0,
-                                  concurrency=max(1, workers))
+    read_pool = ({"compute": ray.data.TaskPoolStrategy(size=max(1, workers))} if hasattr(ray.data, "TaskPoolStrategy")
+                 else {"concurrency": max(1, workers)})  # the spelling of Ray before 2.51
+    dataset = dataset.map_batches(_read_pictures, fn_kwargs={"holder": [jobs_ref]}, batch_size=batch_size, num_cpus=0, **read_pool)
     # A crashed actor is restarted by Ray Data and then refuses its batch (_Explainer): the retry in ray_outcomes
     # isolates each unfinished case instead of retrying a poisoned batch forever.
     dataset = dataset.map_batches(_Explainer, fn_constructor_kwargs={"holder": [jobs_ref], "batch_size": batch_size,
@@ -165,8 +168,13 @@ def _streamed(ray: Any, batches: Sequence[Sequence[CaseJob]], jobs_ref: Any, *,
 
 
 def _isolated(ray: Any, jobs_ref: Any, indices: list[int], *, batch_size: int, workers: int) -> Iterator[tuple[int, bytes | BaseException]]:
-    """Each job alone, on plain actors holding one call at a time: a crash names exactly the job that caused it."""
-    explainer = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)(_Explainer)
+    """Each job alone, on plain actors holding one call at a time: a crash names exactly the job that caused it.
+
+    A job whose actor dies is tried once more on a fresh actor; only a job that kills that one too is blamed (the
+    first death may have been an out-of-memory kill of the whole process, not this job's doing). Actors are never
+    restarted by Ray: a fresh one is started only while jobs wait, so a crash at the end costs no start-up.
+    """
+    explainer = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_Explainer)
     waiting = list(indices)
     running: dict[Any, tuple[Any, int]] = {}
     failures: dict[int, int] = {}
@@ -177,22 +185,22 @@ def _isolated(ray: Any, jobs_ref: Any, indices: list[int], *, batch_size: int, w
             running[actor.explain_one.remote(index)] = (actor, index)
 
     for _ in range(min(workers, len(indices))):
-        give_work(explainer.remote([jobs_ref], batch_size))  # a crashed actor restarts (max_restarts) for the next job
+        give_work(explainer.remote([jobs_ref], batch_size))
     while running:
         (finished,), _ = ray.wait(list(running), num_returns=1)
         actor, index = running.pop(finished)
         try:
             yield index, ray.get(finished)
         except ray.exceptions.RayError as error:
-            # A call can also fail because its actor was still restarting after another job's crash: only a job that
-            # fails twice, on a fresh actor the second time, is the one that crashes its worker.
             failures[index] = failures.get(index, 0) + 1
             if failures[index] >= 2:
                 yield index, error
             else:
                 waiting.append(index)
-                ray.kill(actor, no_restart=True)  # frees its CPU for the fresh actor
-                actor = explainer.remote([jobs_ref], batch_size)
+            ray.kill(actor, no_restart=True)  # dead already, or unusable: its CPU goes to the fresh actor
+            if not waiting:
+                continue
+            actor = explainer.remote([jobs_ref], batch_size)
         give_work(actor)
 
 

@@ -88,7 +88,7 @@ def _tag_only_cases(count: int, **region_fields: object) -> list[dict[str, objec
     return cases
 
 
-@pytest.mark.parametrize("workers", [None, "2"], ids=["one process", "xdist -n 2"])
+@pytest.mark.parametrize("workers", [pytest.param(None, id="one process"), pytest.param("2", id="xdist -n 2", marks=pytest.mark.slow)])
 def test_a_case_that_meets_every_threshold_fails_only_because_of_the_baseline(
         pytester: pytest.Pytester, write_spec: Callable[..., Path], workers: str | None) -> None:
     spec = write_spec(cases=_tag_only_cases(4))

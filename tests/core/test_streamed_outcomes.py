@@ -40,7 +40,7 @@ def test_a_stream_waits_for_the_caller_once_its_buffer_is_full() -> None:
     source = _CountingSource()
     runner._start_stream(source)
     # Without the buffer the source would hand out all 200 outcomes at once; with it, it stops a few batches ahead.
-    assert not source.exhausted.wait(timeout=3.0)
+    assert not source.exhausted.wait(timeout=1.0)
     assert runner.stream_buffer <= source.yielded <= runner.stream_buffer + 1
     reasons = [runner.run(job).result.reason for job in jobs]
     assert reasons == [f"outcome {job.case.id}" for job in jobs]

@@ -25,6 +25,7 @@ def test_batched_results_equal_one_at_a_time(pytester: pytest.Pytester, write_sp
     assert_same_results(batched["gates"], one_at_a_time["gates"])
 
 
+@pytest.mark.slow
 def test_xdist_gives_the_same_results_and_one_report(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
     cases = shipped_cases(6)
     cases[2]["regions"][0]["min_mass"] = 0.99

@@ -1,4 +1,5 @@
-"""The shipped example: the honest model passes its spec, the shortcut model is caught looking at the tag."""
+"""The shipped example: the honest models (CNN and ViT) pass their specs, the shortcut models are caught looking at
+the tag."""
 
 from __future__ import annotations
 
@@ -31,6 +32,20 @@ def test_shipped_audit_passes_honest_and_catches_shortcut(pytester: pytest.Pytes
         tag = next(region for region in case["result"]["regions"] if region["name"] == "corner-tag")
         stripes = next(region for region in case["result"]["regions"] if region["name"] == "stripes")
         assert tag["mass"] <= limit(tag, "max_mass") and stripes["lift"] >= limit(stripes, "min_lift")
+    # The ViT pair (specs/vit/): the honest transformer passes, the shortcut one is caught on the tag by rollout.
+    vit_honest = [case for case in document["cases"] if case["spec"].endswith("stripes_vit_honest.yaml")]
+    vit_shortcut = [case for case in document["cases"] if case["spec"].endswith("stripes_vit_shortcut.yaml")]
+    assert len(vit_honest) == len(vit_shortcut) == 12
+    assert {case["status"] for case in vit_honest} == {"passed"} and {case["status"] for case in vit_shortcut} == {"xfailed"}
+    for case in vit_honest + vit_shortcut:
+        assert case["result"]["method"] == "rollout"
+        assert "MultiHeadAttention" in case["result"]["layer_reason"] and "class token" in case["result"]["layer_reason"]
+        # rollout is the same map for every class: the result says so and names the class-specific method.
+        assert any("not class-discriminative" in note and "gradrollout" in note for note in case["result"]["notes"])
+    for case in vit_shortcut + vit_honest:
+        tag = next(region for region in case["result"]["regions"] if region["name"] == "corner-tag")
+        assert tag["passed"] == (case in vit_honest), case["id"]
+        assert (tag["mass"] <= limit(tag, "max_mass")) == (case in vit_honest), case["id"]
 
 
 def limit(region: dict[str, Any], key: str) -> float:

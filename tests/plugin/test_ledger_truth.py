@@ -84,6 +84,7 @@ def test_ctrl_c_still_writes_every_planned_case_and_gate_and_says_incomplete(
     result.stdout.fnmatch_lines([f"*gradcam audit INCOMPLETE: {finished} passed, {len(plan.cases) - finished} not run*interrupted*"])
 
 
+@pytest.mark.slow
 def test_a_case_that_kills_its_worker_is_an_error_and_every_other_case_keeps_its_status(
     pytester: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
