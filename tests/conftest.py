@@ -13,6 +13,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # collection must stay TensorFlow-free, so nothing is imported.
     if config.getoption("gradcam_specs", default=None):
         return
+    if config.getoption("numprocesses", default=None) and not hasattr(config, "workerinput"):
+        return  # pytest-xdist's controller hands tests out and runs none: only its workers need TensorFlow
     import keras  # noqa: F401
     import tensorflow  # noqa: F401
 

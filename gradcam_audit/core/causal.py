@@ -14,6 +14,7 @@ Every number here is a measurement; the checks that compare them with limits are
 
 from __future__ import annotations
 
+import weakref
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -153,12 +154,28 @@ def _seed_initializers(config: Any, seed: int) -> Any:
     return config
 
 
+# Each model's randomised copies, made once: cloning and tracing the copy costs more than explaining a few images
+# with it, and several gates (specs) on one model, or audits run again in one process, ask for the same copy.
+# Weak keys: a copy lives only as long as its model. Users of a copy leave its weights as they found them.
+_COPIES: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
+
+
 def randomized_copy(model: Any, seed: int = RANDOMIZATION_SEED) -> Any:
     """The same architecture with every weight re-initialised by its layer's own initializer, from a fixed seed.
+
+    The copy is shared by every caller for the same model and seed: a caller that changes its weights must put
+    them back (the runner's cascade does, in a ``finally``).
 
     Raises:
         GradcamAuditError: Keras cannot clone the model (a subclassed model without a config).
     """
+    copies = _COPIES.setdefault(model, {})
+    if seed not in copies:
+        copies[seed] = _fresh_copy(model, seed)
+    return copies[seed]
+
+
+def _fresh_copy(model: Any, seed: int) -> Any:
     import keras
 
     from gradcam_audit.errors import ModelError

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import traceback
 import zipfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +111,40 @@ def single_image_input_problem(model: Any) -> str | None:
     return None
 
 
+class _RecentModels:
+    """Model files loaded lately by any run in this process, by content, up to a total file size.
+
+    A second audit in the same process (assert_attention in many tests, run_audit twice in a notebook, pytest's
+    in-process runs) then reuses the model, and with it the compiled explanation steps cached on it (the engine's
+    tracing costs more than the forward pass of a small model). Keyed by the file's SHA-256: a changed file is
+    loaded anew. Custom loaders are never reused (their result may depend on more than the file).
+    """
+
+    LIMIT_BYTES = 256 * 2**20
+
+    def __init__(self) -> None:
+        self._models: OrderedDict[tuple[ModelRef, str], tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, reference: ModelRef, sha256: str | None) -> Any:
+        if reference.loader is not None or sha256 is None:
+            return load_model(reference)
+        key = (reference, sha256)
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key][0]
+        model = load_model(reference)
+        with self._lock:
+            self._models[key] = (model, reference.path.stat().st_size)
+            while len(self._models) > 1 and sum(size for _, size in self._models.values()) > self.LIMIT_BYTES:
+                self._models.popitem(last=False)
+        return model
+
+
+_RECENT = _RecentModels()
+
+
 class ModelCache:
     """Each model is loaded once per process and kept while the run needs it."""
 
@@ -118,7 +154,7 @@ class ModelCache:
 
     def get(self, reference: ModelRef) -> Any:
         if reference not in self._models:
-            self._models[reference] = load_model(reference)
+            self._models[reference] = _RECENT.get(reference, self.sha256(reference.path))
         return self._models[reference]
 
     def sha256(self, path: Path) -> str | None:

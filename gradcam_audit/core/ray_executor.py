@@ -8,6 +8,7 @@ that crashes its worker again becomes an error naming the crash.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import pickle
 import warnings
@@ -184,7 +185,9 @@ def _isolated(ray: Any, jobs_ref: Any, indices: list[int], *, batch_size: int, w
             index = waiting.pop(0)
             running[actor.explain_one.remote(index)] = (actor, index)
 
-    for _ in range(min(workers, len(indices))):
+    # No more actors than batches' worth of jobs: a few jobs after a crash are quicker on one actor than the start
+    # of a second (each loads TensorFlow and the model).
+    for _ in range(min(workers, math.ceil(len(indices) / batch_size))):
         give_work(explainer.remote([jobs_ref], batch_size))
     while running:
         (finished,), _ = ray.wait(list(running), num_returns=1)

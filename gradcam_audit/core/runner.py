@@ -540,15 +540,17 @@ class AuditRunner:
         total = len(fresh_layers)
         stages = []
         targets = [original.target_index for original in originals]
-        for count in cascade_counts(total):
+        try:
+            for count in cascade_counts(total):
+                for index, layer in enumerate(fresh_layers):
+                    layer.set_weights(fresh[index] if index >= total - count else trained[index])
+                maps = explain(copy, images, targets=targets, **options)
+                similarity = sum(spearman(original.heatmap, other.heatmap) for original, other in zip(originals, maps)) / len(maps)
+                stages.append(CascadeStage(count, total, fresh_layers[total - count].name, similarity,
+                                           CompactHeatmap.encode(maps[0].heatmap) if maps[0].degenerate is None else None))
+        finally:  # the copy is shared (causal.randomized_copy): it must leave as fresh as it came
             for index, layer in enumerate(fresh_layers):
-                layer.set_weights(fresh[index] if index >= total - count else trained[index])
-            maps = explain(copy, images, targets=targets, **options)
-            similarity = sum(spearman(original.heatmap, other.heatmap) for original, other in zip(originals, maps)) / len(maps)
-            stages.append(CascadeStage(count, total, fresh_layers[total - count].name, similarity,
-                                       CompactHeatmap.encode(maps[0].heatmap) if maps[0].degenerate is None else None))
-        for index, layer in enumerate(fresh_layers):
-            layer.set_weights(fresh[index])
+                layer.set_weights(fresh[index])
         return tuple(stages)
 
     @staticmethod

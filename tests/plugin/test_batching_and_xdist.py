@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugin.conftest import assert_same_results, read_json, shipped_cases, without_timings
+from tests.plugin.conftest import HONEST_MODEL, SHORTCUT_MODEL, assert_same_results, read_json, shipped_cases, without_timings
 
 
 def _run(pytester: pytest.Pytester, name: str, *arguments: str, subprocess: bool = False) -> dict[str, object]:
@@ -27,14 +27,21 @@ def test_batched_results_equal_one_at_a_time(pytester: pytest.Pytester, write_sp
 
 @pytest.mark.slow
 def test_xdist_gives_the_same_results_and_one_report(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    """Also against a baseline (the release gate's comparison), which must be decided alike in every worker."""
     cases = shipped_cases(6)
     cases[2]["regions"][0]["min_mass"] = 0.99
-    write_spec(cases=cases, gate={"min_pass_rate": 0.5})
-    serial = _run(pytester, "serial")
-    parallel = _run(pytester, "parallel", "-n", "2", subprocess=True)
+    spec = write_spec(cases=cases, gate={"min_pass_rate": 0.5})
+    _run(pytester, "released")
+    spec.write_text(spec.read_text(encoding="utf-8").replace(str(HONEST_MODEL), str(SHORTCUT_MODEL)), encoding="utf-8")
+    baseline = ("--gradcam-baseline", "released.json")
+    serial = _run(pytester, "serial", *baseline)
+    parallel = _run(pytester, "parallel", "-n", "2", *baseline, subprocess=True)
     assert len(parallel["cases"]) == 6  # type: ignore[arg-type]
     assert_same_results(parallel["cases"], serial["cases"])
     assert_same_results(parallel["gates"], serial["gates"])
+    comparisons = [case["result"]["baseline"] for case in parallel["cases"]]  # type: ignore[attr-defined, index]
+    assert all(comparison["status"] in ("regressed", "improved", "unchanged") for comparison in comparisons)
+    assert any(comparison["regressed"] for comparison in comparisons)  # the shortcut model regresses on the tag
 
 
 COUNTING_LOADER = '''
