@@ -50,30 +50,20 @@ def write_images(directory: Path) -> list[Path]:
     return paths
 
 
-def write_spec(directory: Path, name: str, cases: int, images: list[Path], *, effect: bool, gate: str = "") -> Path:
+def write_spec(directory: Path, name: str, cases: int, images: list[Path], *, effect: bool) -> Path:
+    import yaml
+
     rng = np.random.default_rng(1)
-    lines = ["model: mobilenet_v2.keras", "preprocess: mobilenet_v2", f"labels: [{', '.join(f'c{i}' for i in range(10))}]"]
-    if gate:
-        lines += ["gate:", *(f"  {line}" for line in gate.splitlines())]
-    lines.append("cases:")
+    listed = []
     for index in range(cases):
         width, height = (int(value) for value in rng.integers(30, 90, 2))
         x_min, y_min = (int(value) for value in rng.integers(0, IMAGE_SIZE - 90, 2))
-        lines += [
-            f"  - id: case-{index:04d}",
-            f"    image: {images[index % len(images)].name}",
-            f"    target: c{index % 2}",
-            "    regions:",
-            "      - name: tag",
-            "        box: [4, 4, 40, 40]",
-            "        max_mass: 1.0",
-            *(["        max_effect: 1.0"] if effect else []),
-            "      - name: object",
-            f"        box: [{x_min}, {y_min}, {x_min + width}, {y_min + height}]",
-            "        min_mass: 0.0",
-        ]
+        tag: dict[str, object] = {"name": "tag", "box": [4, 4, 40, 40], "max_mass": 1.0, **({"max_effect": 1.0} if effect else {})}
+        listed.append({"id": f"case-{index:04d}", "image": images[index % len(images)].name, "target": f"c{index % 2}",
+                       "regions": [tag, {"name": "object", "box": [x_min, y_min, x_min + width, y_min + height], "min_mass": 0.0}]})
+    document = {"model": "mobilenet_v2.keras", "preprocess": "mobilenet_v2", "labels": [f"c{i}" for i in range(10)], "cases": listed}
     path = directory / name
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")  # the YAML emitter, never string formatting
     return path
 
 

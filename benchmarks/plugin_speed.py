@@ -62,21 +62,18 @@ def write_images(directory: Path) -> list[Path]:
 
 
 def write_spec(directory: Path, model: Path, images: list[Path], count: int) -> Path:
+    import yaml
+
     rng = np.random.default_rng(count)
-    lines = [f"model: {model}", "preprocess: mobilenet_v2", "cases:"]
+    cases = []
     for index in range(count):
-        x_min, y_min = rng.integers(0, IMAGE_SIZE - 64, 2)
-        width, height = rng.integers(32, 64, 2)
-        lines += [
-            f"  - id: case-{index:05d}",
-            f"    image: {images[index % len(images)]}",
-            "    regions:",
-            "      - name: object",
-            f"        box: [{x_min}, {y_min}, {x_min + width}, {y_min + height}]",
-            "        min_lift: 0.5",
-        ]
+        x_min, y_min = (int(value) for value in rng.integers(0, IMAGE_SIZE - 64, 2))
+        width, height = (int(value) for value in rng.integers(32, 64, 2))
+        cases.append({"id": f"case-{index:05d}", "image": str(images[index % len(images)]),
+                      "regions": [{"name": "object", "box": [x_min, y_min, x_min + width, y_min + height], "min_lift": 0.5}]})
     path = directory / f"suite-{count}.yaml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(yaml.safe_dump({"model": str(model), "preprocess": "mobilenet_v2", "cases": cases}, sort_keys=False),
+                    encoding="utf-8")  # the YAML emitter, never string formatting: paths may hold any character
     return path
 
 

@@ -4,10 +4,11 @@ image, and a projection for N workers.
 The suite is the shipped example (the honest stripes CNN, 64×64 images, the shipped cases cycled to N, causal
 checks included): MobileNetV2 at 224 px makes a 2-core run take too long to repeat. Ray runs on a local cluster
 with num_cpus=2, started once; each measurement is one `ray_outcomes` call, so it includes the actors' start and
-model load, as a real run does. Each executor runs two sizes, which separates its fixed cost per run from its
+model load, as a real run does; each local measurement is a process of its own, Python and TensorFlow start
+included. Each executor runs two sizes, which separates its fixed cost per run from its
 steady cost per image.
 
-    python benchmarks/scale.py            # N = 96 and 384 cases
+    python benchmarks/scale.py            # N = 96 and 768 cases
     python benchmarks/scale.py --quick    # N = 32 and 96, to check the script works
 """
 
@@ -15,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +52,21 @@ def audit_batches(spec: Path) -> list[list[Any]]:
     return [jobs[start:start + BATCH_SIZE] for start in range(0, len(jobs), BATCH_SIZE)]  # one spec: one batch key
 
 
-def time_local(batches: list[list[Any]]) -> tuple[float, int]:
+def run_local(spec: Path) -> None:
+    """The local runner over the whole suite, in this process (a fresh one: see time_local); prints the error count."""
     from gradcam_audit.core.runner import AuditRunner
 
-    runner = AuditRunner(BATCH_SIZE)  # fresh: the model load counts, as each Ray actor's does
+    runner = AuditRunner(BATCH_SIZE)
+    verdicts = [outcome.result.verdict for batch in audit_batches(spec) for outcome in runner.compute_batch(batch).values()]
+    print(verdicts.count("error"))
+
+
+def time_local(spec: Path) -> tuple[float, int]:
+    """A local run in a process of its own, as a real run is: Python and TensorFlow start and the model loads once,
+    like each Ray actor's, and nothing is left over from an earlier measurement (models are reused in one process)."""
     started = time.perf_counter()
-    verdicts = [outcome.result.verdict for batch in batches for outcome in runner.compute_batch(batch).values()]
-    return time.perf_counter() - started, verdicts.count("error")
+    completed = subprocess.run([sys.executable, __file__, "--run-local", str(spec)], capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, int(completed.stdout.strip().splitlines()[-1])
 
 
 def time_ray(batches: list[list[Any]], workers: int) -> tuple[float, int]:
@@ -74,21 +86,26 @@ def fit_line(small: tuple[int, float], large: tuple[int, float]) -> tuple[float,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="N = 32 and 96 cases instead of 96 and 384")
+    parser.add_argument("--quick", action="store_true", help="N = 32 and 96 cases instead of 96 and 768")
     parser.add_argument("--project", default="4,8,16,32", help="worker counts for the projection table")
+    parser.add_argument("--run-local", type=Path, help=argparse.SUPPRESS)  # time_local's subprocess
     arguments = parser.parse_args()
-    sizes = (32, 96) if arguments.quick else (96, 384)
+    if arguments.run_local:
+        run_local(arguments.run_local)
+        return
+    sizes = (32, 96) if arguments.quick else (96, 768)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import ray
 
-    executors = {"local": lambda batches: time_local(batches), "ray, 1 worker": lambda batches: time_ray(batches, 1),
-                 "ray, 2 workers": lambda batches: time_ray(batches, 2)}
+    executors: dict[str, Callable[[Path], tuple[float, int]]] = {
+        "local": time_local, "ray, 1 worker": lambda spec: time_ray(audit_batches(spec), 1),
+        "ray, 2 workers": lambda spec: time_ray(audit_batches(spec), 2)}
     seconds: dict[str, dict[int, float]] = {name: {} for name in executors}
     with tempfile.TemporaryDirectory() as temporary:
-        suites = {count: audit_batches(write_suite(Path(temporary), count)) for count in sizes}
+        suites = {count: write_suite(Path(temporary), count) for count in sizes}
         ray.init(num_cpus=CPUS, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         try:
-            time_ray(suites[sizes[0]][:1], 1)  # warm the cluster's worker processes (imports), not the measured actors
+            time_ray(audit_batches(suites[sizes[0]])[:1], 1)  # warm the cluster's worker processes, not the measured actors
             for count in sizes:
                 for name, timed in executors.items():
                     elapsed, errors = timed(suites[count])
