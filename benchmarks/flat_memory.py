@@ -13,27 +13,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _table import print_rows  # benchmarks/ is on sys.path when a benchmark runs as a script
+from _pytest_run import run_plugin  # benchmarks/ is on sys.path when a benchmark runs as a script
+from _table import print_rows
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SHIPPED_SPEC = REPOSITORY / "specs" / "stripes_honest.yaml"
-
-RUNNER = """
-import resource, sys, time
-import pytest
-started = time.perf_counter()
-code = pytest.main(sys.argv[1:])
-elapsed = time.perf_counter() - started
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"BENCHMARK elapsed={elapsed:.3f} peak_mb={peak_mb:.1f} exit={int(code)}")
-"""
 
 RSS_GOAL_MB = 300.0
 HTML_GOAL_MB = 20.0
@@ -71,26 +61,12 @@ def write_spec(directory: Path, count: int) -> Path:
     return path
 
 
-def run_plugin(spec: Path, directory: Path, count: int) -> RunFigures:
+def run_figures(spec: Path, directory: Path, count: int) -> RunFigures:
     report = directory / f"report-{spec.stem}" / "index.html"
-    command = [sys.executable, "-c", RUNNER, "--gradcam-specs", str(spec), "--gradcam-report", str(report), "-q",
-               "-p", "no:cacheprovider", "-p", "no:randomly", "--gradcam-progress-every", "0"]
-    completed = subprocess.run(command, cwd=directory, capture_output=True, text=True,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    line = next((line for line in completed.stdout.splitlines() if line.startswith("BENCHMARK ")), None)
-    if line is None:
-        raise SystemExit(f"plugin run failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
-    fields = dict(item.split("=") for item in line.split()[1:])
-    if fields["exit"] not in ("0", "1"):  # 0: all passed, 1: some cases failed; anything else means pytest did not run them
-        raise SystemExit(f"pytest exited {fields['exit']} for N={count}:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
-    # pytest's own closing line, e.g. "3 failed, 997 passed in 91.0s": proves the cases really ran.
-    outcome = next((text.strip("= ") for text in reversed(completed.stdout.splitlines()) if " in " in text and "passed" in text), "?")
-    if "error" in outcome:
-        raise SystemExit(f"cases errored, the figures would be meaningless: {outcome}")
+    run = run_plugin(spec, report, directory, ["--gradcam-progress-every", "0"])
     pictures_folder = report.parent / "cases"
     pictures = sum(1 for _ in pictures_folder.iterdir()) if pictures_folder.is_dir() else 0
-    return RunFigures(count, float(fields["elapsed"]), float(fields["peak_mb"]),
-                      report.stat().st_size if report.exists() else 0, pictures, outcome)
+    return RunFigures(count, run.elapsed_s, run.peak_mb, report.stat().st_size if report.exists() else 0, pictures, run.outcome)
 
 
 def main() -> None:
@@ -105,7 +81,7 @@ def main() -> None:
         directory.mkdir(parents=True, exist_ok=True)
         runs = {}
         for count in (small, large):
-            runs[count] = run_plugin(write_spec(directory, count), directory, count)
+            runs[count] = run_figures(write_spec(directory, count), directory, count)
             print(f"  done N={count}: {runs[count]}", flush=True)
     rows = {}
     for count, run in runs.items():

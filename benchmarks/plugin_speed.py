@@ -13,29 +13,17 @@ apart: results are streamed, full-resolution heatmaps are not kept).
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _table import print_rows  # benchmarks/ is on sys.path when a benchmark runs as a script
+from _pytest_run import run_plugin  # benchmarks/ is on sys.path when a benchmark runs as a script
+from _table import print_rows
 
 IMAGE_SIZE = 224
 POOL = 48  # distinct images; cases reuse them with different boxes
-
-RUNNER = """
-import resource, sys, time
-import pytest
-started = time.perf_counter()
-code = pytest.main(sys.argv[1:])
-elapsed = time.perf_counter() - started
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"BENCHMARK elapsed={elapsed:.3f} peak_mb={peak_mb:.1f} exit={int(code)}")
-"""
-
 
 def build_model(directory: Path) -> Path:
     import keras
@@ -93,20 +81,9 @@ def bare_forward_ms_per_image(model_path: Path, batch: int = 32, repeats: int = 
     return float(np.median(times)) / batch * 1000.0
 
 
-def run_plugin(spec: Path, directory: Path, extra: list[str]) -> tuple[float, float, str]:
-    report = directory / f"report-{spec.stem}" / "index.html"
-    command = [sys.executable, "-c", RUNNER, "--gradcam-specs", str(spec), "--gradcam-report", str(report), "-q",
-               "-p", "no:cacheprovider", "-p", "no:randomly", *extra]
-    completed = subprocess.run(command, cwd=directory, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    line = next((line for line in completed.stdout.splitlines() if line.startswith("BENCHMARK ")), None)
-    if line is None:
-        raise SystemExit(f"plugin run failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
-    fields = dict(item.split("=") for item in line.split()[1:])
-    # pytest's own closing line, e.g. "3 failed, 253 passed in 9.1s": proves the cases really ran (no errors).
-    outcome = next((text.strip("= ") for text in reversed(completed.stdout.splitlines()) if " in " in text and "passed" in text), "?")
-    if "error" in outcome:
-        raise SystemExit(f"cases errored, timings would be meaningless: {outcome}")
-    return float(fields["elapsed"]), float(fields["peak_mb"]), outcome
+def timed_run(spec: Path, directory: Path, extra: list[str]) -> tuple[float, float, str]:
+    run = run_plugin(spec, directory / f"report-{spec.stem}" / "index.html", directory, extra)
+    return run.elapsed_s, run.peak_mb, run.outcome
 
 
 def main() -> None:
@@ -127,9 +104,9 @@ def main() -> None:
             extra = ["--gradcam-report-images", arguments.report_images, "--gradcam-executor", executor]
             for count in (small, large):
                 spec = write_spec(directory, model, images, count)
-                timings[(executor, count)] = min((run_plugin(spec, directory, extra) for _ in range(2)), key=lambda run: run[0])
+                timings[(executor, count)] = min((timed_run(spec, directory, extra) for _ in range(2)), key=lambda run: run[0])
         extra = ["--gradcam-report-images", arguments.report_images]
-        memory_runs = {count: run_plugin(write_spec(directory, model, images, count), directory, extra) for count in (memory_small, memory_large)}
+        memory_runs = {count: timed_run(write_spec(directory, model, images, count), directory, extra) for count in (memory_small, memory_large)}
         memory = {count: run[1] for count, run in memory_runs.items()}
         bare_after = bare_forward_ms_per_image(model)
     # The forward pass is timed before and after the runs; the mean of both is the yardstick (the machine is shared).
