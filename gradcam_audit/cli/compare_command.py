@@ -1,8 +1,8 @@
 """`gradcam-audit compare BASE.json CANDIDATE.json -o compare.html`: the release gate against a baseline, offline.
 
 Both runs are read from their results files (no model runs): each candidate case is compared with its baseline
-case by the core (`core/baseline.py`), the report shows the comparison, and the exit status is 1 when anything
-regressed.
+case by the core (`core/baseline.py`), the report shows the comparison, and the exit status follows the compared
+run's verdict (`RunResults.verdict`, the same decision a pytest run makes): 1 unless it passed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ of the model to release. Cases are matched by spec path, case id and method. Eac
 rules its results record (its spec's `baseline:` and the ini's gradcam_baseline_rule); --rule replaces them.
 Pictures are read only from inside each results file's own folder.
 
-exit status: 0 nothing regressed, 1 a case regressed, 2 a file is missing or malformed.
+A case that passed in the baseline and errored or did not run in the candidate has regressed; a run in which
+no candidate case matched a baseline case is not a pass.
+
+exit status: 0 the compared run passed (nothing regressed, failed or left unfinished, and cases were compared),
+1 it did not, 2 a file is missing or malformed.
 
 examples:
   gradcam-audit compare released/results.json reports/gradcam/results.json -o compare.html
@@ -53,11 +57,12 @@ def _warn(message: str) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     from gradcam_audit.cli.results_input import read_results_file
-    from gradcam_audit.core.baseline import anything_regressed, load_baseline, parse_rule_settings, rebaseline_run
+    from gradcam_audit.core.baseline import load_baseline, parse_rule_settings, rebaseline_run
     from gradcam_audit.core.spec.load import display_path
     from gradcam_audit.errors import GradcamAuditError
     from gradcam_audit.rendering.comparison_view import build_comparison_view
     from gradcam_audit.rendering.html_report import write_html_report
+    from gradcam_audit.rendering.terminal import summary_line
 
     if not arguments.baseline.exists():
         raise UsageError(f"baseline not found: {arguments.baseline}")
@@ -93,5 +98,6 @@ def run(arguments: argparse.Namespace) -> int:
         for note in view.notes:
             print(f"  note: {note}")
         print(view.headline)
+    print(summary_line(compared))
     print(f"wrote {display_path(written)}")
-    return EXIT_FAILED if anything_regressed(compared) else EXIT_OK
+    return EXIT_OK if compared.verdict == "passed" else EXIT_FAILED

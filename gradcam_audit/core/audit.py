@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcam_audit.core.baseline import Baseline, case_rules, compare_with_baseline, summarize
+from gradcam_audit.core.baseline import Baseline, case_rules, compare_with_baseline, resolve_rules, summarize, with_unfinished_compared
+from gradcam_audit.core.baseline_records import CaseRules
 from gradcam_audit.core.causal import GateEvidence
 from gradcam_audit.core.ledger import (
     NOT_RUN_CAUSES,
@@ -176,6 +177,14 @@ def plan_spec(path: Path, *, method: str | None = None, overrides: Mapping[str, 
                 planned.append(PlannedCase(parsed.path, name, replace(base, status="error", cause="", reason=file_problem), None))
             else:
                 planned.append(PlannedCase(parsed.path, name, base, CaseJob(spec, case, case_method)))
+    if not planned:
+        # A spec that plans no case (`cases: []`, a mapping, every entry dropped) is one error entry, never an absence:
+        # otherwise a broken spec beside a good one would vanish from the run and the run would pass.
+        reason = file_problem or (f"{shown}: cases: the spec plans no case; fix: add `cases:` with at least one "
+                                  "`- id: ..., image: ..., regions: [...]`")
+        line = next((problem.line for problem in parsed.problems if problem.line), None)
+        planned.append(PlannedCase(parsed.path, SPEC_PROBLEM_ID, CaseEntry(spec=shown, id=SPEC_PROBLEM_ID, method="-", status="error",
+                                                                          reason=reason, line=line), None))
     gate_plan: PlannedGate | None = None
     if spec.gate is not None:
         gate = spec.gate
@@ -295,6 +304,13 @@ class Audit:
         self._gates[key] = judged
         return judged
 
+    def _case_rules(self, key: CaseKey) -> CaseRules:
+        """The regression rules of a planned case (its spec's, over the ini's); the ini's alone where it has no case."""
+        planned = self._planned_cases.get(key)
+        if planned is not None and planned.job is not None:
+            return case_rules(planned.job.case, self.baseline_rules)
+        return resolve_rules(self.baseline_rules, (), ())
+
     def _gate_evidence(self, planned: PlannedGate, cases: list[CaseEntry]) -> GateEvidence | None:
         """The gate's causal numbers, measured through the runner when the gate needs them and its cases all ran here."""
         spec = planned.spec
@@ -353,6 +369,8 @@ class Audit:
             open_entry = replace(planned.entry, status="not_run", cause=unfinished_cause, reason=reason) if planned.job is not None else planned.entry
             cases.append(self._cases.get(key, open_entry))
         cases.extend(entry for key, entry in self._cases.items() if key not in self._planned_cases)
+        if self.baseline is not None:  # a baseline pass that errored before computing or did not run now is a regression
+            cases = [with_unfinished_compared(entry, self.baseline, self._case_rules(entry.key)) for entry in cases]
         gates: list[GateEntry] = []
         for gate_key, planned_gate in self._planned_gates.items():
             open_gate = planned_gate.entry if planned_gate.decided else replace(planned_gate.entry, status="not_run", cause=unfinished_cause,

@@ -24,7 +24,15 @@ from gradcam_audit.core.baseline_records import (
     RemovedCase,
 )
 from gradcam_audit.core.checks import Check, decide, limit_text, reasons
-from gradcam_audit.core.ledger import SCHEMA_VERSION, CaseEntry, RunResults, final_case_status, judge_gate, read_results
+from gradcam_audit.core.ledger import (
+    SCHEMA_VERSION,
+    SELECTION_CAUSES,
+    CaseEntry,
+    RunResults,
+    final_case_status,
+    judge_gate,
+    read_results,
+)
 from gradcam_audit.core.results import CaseResult, read_json_file
 from gradcam_audit.errors import GradcamAuditError, ResultsError
 
@@ -393,6 +401,31 @@ def compare_case(result: CaseResult, found: tuple[CaseEntry, int] | None, rules:
                               result.verdict, result.reason, dict(entry.images), source, tuple(notes))
 
 
+def compare_unfinished(entry: CaseEntry, found: tuple[CaseEntry, int] | None, rules: CaseRules) -> BaselineComparison | None:
+    """The comparison of a case that has no computation now (an error before it computed, or not run for a reason
+    other than the user's selection) with its baseline case: under ``must_still_pass`` a baseline pass is a
+    regression. None when there is nothing to decide (no baseline case, or it did not pass there)."""
+    if found is None or entry.status == "skipped" or (entry.status == "not_run" and entry.cause in SELECTION_CAUSES):
+        return None
+    base_entry, source = found
+    base = base_entry.result
+    if base is None or base.verdict != "passed" or not rules.must_still_pass:
+        return None
+    now = "did not run" if entry.status == "not_run" else entry.status
+    check = decide("baseline", "still_passes", False, "==", True, threshold_key="baseline.must_still_pass",
+                   reason=f"{PREFIX}passed in the baseline, {now} now ({entry.reason.splitlines()[0] if entry.reason else 'no reason given'})")
+    return BaselineComparison("regressed", True, (check,), baseline_status=base_entry.status, baseline_verdict=base.verdict,
+                              baseline_model_sha256=base.model_sha256, verdict_before=entry.status, reason_before=entry.reason,
+                              images=dict(base_entry.images), source=source)
+
+
+def with_unfinished_compared(entry: CaseEntry, baseline: Baseline, rules: CaseRules) -> CaseEntry:
+    """``entry`` with its comparison recorded when it has no result to compare (see `compare_unfinished`)."""
+    if entry.result is not None:
+        return entry
+    return replace(entry, baseline=compare_unfinished(entry, baseline.find(entry.key), rules))
+
+
 def without_baseline(result: CaseResult) -> CaseResult:
     """The case's own computation: an earlier comparison's checks, verdict and reason taken back out."""
     comparison = result.baseline
@@ -443,7 +476,9 @@ def rebaseline_run(candidate: RunResults, baseline: Baseline, rule_settings: Map
     cases: list[CaseEntry] = []
     for entry in candidate.cases:
         if entry.result is None or entry.status in ("skipped", "not_run"):
-            cases.append(entry)
+            rules = override_rules(entry.result.baseline_rules if entry.result is not None and entry.result.baseline_rules else CaseRules(),
+                                   rule_settings or {})
+            cases.append(with_unfinished_compared(replace(entry, baseline=None), baseline, rules))
             continue
         own = without_baseline(entry.result)
         rules = own.baseline_rules or resolve_rules({}, (), ((region.name, ()) for region in own.regions))
@@ -473,8 +508,8 @@ def comparison_counts(results: RunResults) -> dict[str, Counter[str]]:
     """Per suite: how many cases regressed, improved, stayed unchanged, are new, or were removed."""
     counts: dict[str, Counter[str]] = {}
     for case in results.cases:
-        if case.result is not None and case.result.baseline is not None:
-            counts.setdefault(case.spec, Counter())[case.result.baseline.status] += 1
+        if case.comparison is not None:
+            counts.setdefault(case.spec, Counter())[case.comparison.status] += 1
     if results.baseline is not None:
         for removed in results.baseline.removed:
             counts.setdefault(removed.spec, Counter())["removed"] += 1
@@ -503,14 +538,13 @@ def _mean(values: list[float]) -> float | None:
 def suite_shifts(results: RunResults) -> tuple[SuiteShift, ...]:
     """Per suite: pass rate, mean forbidden-region mass, mean required-region lift and mean heatmap similarity,
     in the baseline and now, over the cases that have a baseline result."""
-    by_suite: dict[str, list[CaseResult]] = {}
+    by_suite: dict[str, list[BaselineComparison]] = {}
     for case in results.cases:
-        comparison = case.result.baseline if case.result is not None else None
+        comparison = case.comparison
         if comparison is not None and comparison.baseline_verdict:
-            by_suite.setdefault(case.spec, []).append(case.result)  # type: ignore[arg-type]
+            by_suite.setdefault(case.spec, []).append(comparison)
     shifts: list[SuiteShift] = []
-    for suite, group in sorted(by_suite.items()):
-        comparisons = [result.baseline for result in group if result.baseline is not None]
+    for suite, comparisons in sorted(by_suite.items()):
         shifts.append(SuiteShift(suite, "pass_rate", _mean([float(item.baseline_verdict == "passed") for item in comparisons]),
                                  _mean([float(item.verdict_before == "passed") for item in comparisons]), len(comparisons)))
         for metric, role, name in (("forbidden_mass", "forbidden", "mass"), ("required_lift", "required", "lift")):
@@ -523,6 +557,3 @@ def suite_shifts(results: RunResults) -> tuple[SuiteShift, ...]:
             shifts.append(SuiteShift(suite, "heatmap_similarity", None, _mean(similarities), len(similarities)))
     return tuple(shifts)
 
-
-def anything_regressed(results: RunResults) -> bool:
-    return any(case.result is not None and case.result.baseline is not None and case.result.baseline.regressed for case in results.cases)

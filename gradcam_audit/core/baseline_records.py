@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,9 @@ HEATMAP_ENCODING = "uint8-base64"
 
 # How a case compares with its baseline; "removed" is a baseline case the candidate no longer plans.
 COMPARISON_STATUSES = ("regressed", "improved", "unchanged", "new", "removed")
+# The statuses of a case that was compared with its baseline case (a regression includes a baseline pass that
+# errored or did not run now).
+COMPARED_STATUSES = ("regressed", "improved", "unchanged")
 
 
 def _block_mean(heatmap: np.ndarray, max_side: int) -> np.ndarray:
@@ -283,3 +288,22 @@ class BaselineSummary:
             removed=tuple(RemovedCase.from_dict(case) for case in data.get("removed", ())),
             notes=tuple(str(note) for note in data.get("notes", ())),
         )
+
+
+@dataclass(frozen=True)
+class BaselineTally:
+    """How many cases a run compared with its baseline, and how the comparison ended for them."""
+
+    compared: int = 0
+    regressed: int = 0
+    improved: int = 0
+    unchanged: int = 0
+    new: int = 0
+    removed: int = 0
+
+    @staticmethod
+    def count(statuses: Iterable[str], removed: int) -> BaselineTally:
+        """The tally of the cases' comparison statuses (one per compared case) and the baseline's removed cases."""
+        counted = Counter(statuses)
+        return BaselineTally(sum(counted[status] for status in COMPARED_STATUSES), counted["regressed"], counted["improved"],
+                             counted["unchanged"], counted["new"], removed)

@@ -8,7 +8,7 @@ from typing import Any
 
 from gradcam_audit.core.causal import CascadeStage, GateEvidence, TransplantPair
 from gradcam_audit.core.checks import Check, all_passed, decide, reasons
-from gradcam_audit.core.results import CaseResult
+from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.spec.model import Gate
 
 # (measurement, threshold attribute of Gate) in the order the checks are listed.
@@ -77,6 +77,11 @@ class GateCase:
     status: str
     result: CaseResult | None
     id: str = ""
+
+
+def class_key(target: ClassInfo | None) -> str:
+    """The class a case counts for, per class: its label, else its index; "unknown" where no case computed it."""
+    return (target.label or str(target.index)) if target is not None else "unknown"
 
 
 def _numbers(cases: Sequence[GateCase], invalid_cases: int = 0) -> dict[str, float | None]:
@@ -162,9 +167,7 @@ def evaluate_gate(spec_name: str, gate: Gate, cases: Sequence[GateCase], invalid
     if gate.per_class:
         groups: dict[str, list[GateCase]] = {}
         for case in cases:
-            target = case.result.target if case.result is not None else None
-            label = (target.label or str(target.index)) if target is not None else "unknown"
-            groups.setdefault(label, []).append(case)
+            groups.setdefault(class_key(case.result.target if case.result is not None else None), []).append(case)
         for label, group in sorted(groups.items()):
             per_class[label] = _numbers(group)
             checks.extend(_checks(per_class[label], gate, f"class {label!r}"))

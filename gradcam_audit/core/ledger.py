@@ -6,8 +6,8 @@ decided here and nowhere else; the plugin, the CLI and the renderers read it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.baseline_records import BaselineSummary
+from gradcam_audit.core.baseline_records import BaselineComparison, BaselineSummary, BaselineTally
 from gradcam_audit.core.causal import GateEvidence
 from gradcam_audit.core.gates import GateCase, GateResult, evaluate_gate
 from gradcam_audit.core.results import CaseResult, dumps_strict, read_json_file
@@ -67,10 +67,20 @@ class CaseEntry:
     images: dict[str, str] = field(default_factory=dict)  # kind → path relative to the results file's folder
     nodeid: str | None = None
     duration_s: float = 0.0
+    # The comparison with the baseline of a case that has no result (it errored before computing, or did not run):
+    # a baseline pass that did not finish now is a regression (core/baseline.py); computed cases carry theirs in result.
+    baseline: BaselineComparison | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.spec, self.id, self.method)
+
+    @property
+    def comparison(self) -> BaselineComparison | None:
+        """The case's comparison with its baseline case, wherever it was recorded (None: not compared)."""
+        if self.result is not None and self.result.baseline is not None:
+            return self.result.baseline
+        return self.baseline
 
     # Shortcuts for renderers that only need the computation's parts.
     @property
@@ -96,6 +106,7 @@ class CaseEntry:
             "images": dict(self.images),
             "nodeid": self.nodeid,
             "duration_s": self.duration_s,
+            **({"baseline": self.baseline.to_dict()} if self.baseline is not None else {}),
         }
 
     @staticmethod
@@ -115,6 +126,7 @@ class CaseEntry:
             images={str(kind): str(path) for kind, path in dict(data.get("images", {})).items()},
             nodeid=None if data.get("nodeid") is None else str(data["nodeid"]),
             duration_s=float(data.get("duration_s", 0.0)),
+            baseline=BaselineComparison.from_dict(data.get("baseline")),
         )
 
 
@@ -235,6 +247,8 @@ class RunResults:
     baseline: BaselineSummary | None = None  # the run was compared with a baseline (core/baseline.py)
 
     # -- the verdict, decided once ------------------------------------------------------------------
+    # Every entry point (a pytest run, a `report` merge, a `--gradcam-baseline` run, `gradcam-audit compare`) reads
+    # `verdict`, so they cannot disagree; their exit statuses follow from it.
 
     @property
     def entries(self) -> tuple[CaseEntry | GateEntry, ...]:
@@ -246,13 +260,39 @@ class RunResults:
         return tuple(entry for entry in self.entries if entry.status == "not_run" and entry.cause not in SELECTION_CAUSES)
 
     @property
+    def baseline_tally(self) -> BaselineTally | None:
+        """How many cases were compared with the baseline, regressed, new, removed (None: no baseline given)."""
+        if self.baseline is None:
+            return None
+        return BaselineTally.count((case.comparison.status for case in self.cases if case.comparison is not None),
+                                   len(self.baseline.removed))
+
+    @property
+    def uncompared_reason(self) -> str:
+        """Why the release comparison did not happen ("" when it did, or when no baseline was given): a baseline
+        that matched no case is an unfinished comparison, never a pass."""
+        tally = self.baseline_tally
+        if tally is None or tally.compared:
+            return ""
+        methods = sorted({case.method for case in self.cases if case.method != "-"})
+        baseline_methods = sorted({case.method for case in self.baseline.removed}) if self.baseline is not None else []
+        sources = ", ".join(self.baseline.sources) if self.baseline is not None else "the baseline"
+        hint = ""
+        if methods and baseline_methods and set(methods).isdisjoint(baseline_methods):
+            hint = f" (the baseline ran method(s) {', '.join(baseline_methods)}, this run {', '.join(methods)})"
+        return (f"the comparison with the baseline ({sources}) compared no case: none of this run's cases matched a baseline "
+                f"case by spec path, case id and method{hint} ({tally.new} new, {tally.removed} removed); fix: run the same "
+                "spec files, case ids and methods as the baseline, or give the baseline of this suite")
+
+    @property
     def complete(self) -> bool:
-        return not self.unfinished
+        return not self.unfinished and not self.uncompared_reason
 
     @property
     def incomplete_reasons(self) -> tuple[str, ...]:
         causes = Counter(entry.cause for entry in self.unfinished)
-        return tuple(f"{count} not run: {NOT_RUN_CAUSES.get(cause, cause)}" for cause, count in causes.most_common())
+        reasons = tuple(f"{count} not run: {NOT_RUN_CAUSES.get(cause, cause)}" for cause, count in causes.most_common())
+        return (*reasons, self.uncompared_reason) if self.uncompared_reason else reasons
 
     @property
     def blocking(self) -> tuple[CaseEntry | GateEntry, ...]:
@@ -260,7 +300,8 @@ class RunResults:
 
     @property
     def verdict(self) -> str:
-        """"incomplete" when anything planned did not finish, else "failed" when anything blocks, else "passed"."""
+        """The run's status, decided here only: "incomplete" when anything planned did not finish or the baseline
+        comparison compared nothing, else "failed" when anything blocks (a regression fails its case), else "passed"."""
         if not self.complete:
             return "incomplete"
         return "failed" if self.blocking else "passed"
@@ -297,6 +338,7 @@ class RunResults:
             "cases": [case.to_dict() for case in self.cases] if with_cases else [],
             "gates": [gate.to_dict() for gate in self.gates],
             **({"baseline": self.baseline.to_dict()} if self.baseline is not None else {}),
+            **({"baseline_counts": dataclasses.asdict(tally)} if (tally := self.baseline_tally) is not None else {}),
         }
 
     @staticmethod

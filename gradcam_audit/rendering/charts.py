@@ -7,32 +7,20 @@ import base64
 import io
 import warnings
 
-from gradcam_audit.core.ledger import CaseEntry, RunResults
+from gradcam_audit.core.class_summary import ClassSummary, class_summaries
+from gradcam_audit.core.ledger import RunResults
 
-MAX_CLASSES = 30  # beyond this a chart is unreadable; the classes with the lowest pass rate are kept
-
-
-def _class_label(case: CaseEntry) -> str:
-    if case.target is None:
-        return "unknown class"
-    return case.target.label if case.target.label is not None else f"class {case.target.index}"
+MAX_CLASSES = 30  # beyond this a chart is unreadable; the core lists the weakest classes first, and those are kept
+# The bar's colour says the class's status as the core decided it (a failed gate, a blocking case), never its rate.
+STATUS_COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "incomplete": "#9e9e9e"}
 
 
-def _chart(cases: list[CaseEntry]) -> str:
+def _chart(classes: tuple[ClassSummary, ...]) -> str:
     from matplotlib.figure import Figure
 
-    masses: dict[str, list[float]] = {}
-    lifts: dict[str, list[float]] = {}
-    passed: dict[str, list[bool]] = {}
-    for case in cases:
-        label = _class_label(case)
-        required = [region for region in case.regions if region.role == "required"]
-        masses.setdefault(label, []).extend(region.mass * 100.0 for region in required)
-        lifts.setdefault(label, []).extend(region.lift for region in required)
-        passed.setdefault(label, []).append(case.status in ("passed", "xpassed"))
-    rates = {label: sum(flags) / len(flags) for label, flags in passed.items()}
-    labels = sorted(rates, key=lambda label: (rates[label], label))[:MAX_CLASSES]
-    labels.reverse()  # barh draws bottom-up: the weakest class ends up on top
+    shown = list(classes[:MAX_CLASSES])
+    shown.reverse()  # barh draws bottom-up: the weakest class ends up on top
+    labels = [summary.label for summary in shown]
     figure = Figure(figsize=(10.0, 1.3 + 0.32 * len(labels)), dpi=100)
     mass_axes, lift_axes, rate_axes = figure.subplots(1, 3, sharey=True, gridspec_kw={"width_ratios": [3, 3, 2]})
     positions = list(range(1, len(labels) + 1))
@@ -40,11 +28,10 @@ def _chart(cases: list[CaseEntry]) -> str:
                  "medianprops": {"color": "#202124", "linewidth": 1.5},
                  "boxprops": {"facecolor": "#bbdefb", "edgecolor": "#1565c0"},
                  "flierprops": {"marker": "o", "markersize": 3, "markerfacecolor": "#1565c0", "markeredgecolor": "none"}}
-    for axes, data, title in (
-        (mass_axes, masses, "attention share on required regions (%)"),
-        (lift_axes, lifts, "lift over chance (1× = chance)"),
+    for axes, values, title in (
+        (mass_axes, [[mass * 100.0 for mass in summary.masses] for summary in shown], "attention share on required regions (%)"),
+        (lift_axes, [list(summary.lifts) for summary in shown], "lift over chance (1× = chance)"),
     ):
-        values = [data[label] for label in labels]
         present = [(position, value) for position, value in zip(positions, values) if value]
         if present:
             axes.boxplot([value for _, value in present], positions=[position for position, _ in present], **box_style)
@@ -54,11 +41,12 @@ def _chart(cases: list[CaseEntry]) -> str:
     mass_axes.set_xlim(left=0)
     lift_axes.axvline(1.0, color="#c62828", linestyle=":", linewidth=1.2)
     lift_axes.set_xlim(left=0)
-    bar_rates = [rates[label] for label in labels]
-    rate_axes.barh(positions, bar_rates, height=0.55, color=["#2e7d32" if rate >= 0.999 else "#c62828" for rate in bar_rates])
-    for position, label in zip(positions, labels):
-        flags = passed[label]
-        rate_axes.text(1.02, position, f"{rates[label]:.0%} ({sum(flags)} of {len(flags)})", va="center", fontsize=8.5)
+    bar_rates = [summary.pass_rate or 0.0 for summary in shown]
+    rate_axes.barh(positions, bar_rates, height=0.55, color=[STATUS_COLOURS[summary.status] for summary in shown])
+    for position, summary in zip(positions, shown):
+        rate = "—" if summary.pass_rate is None else f"{summary.pass_rate:.0%}"
+        words = "" if summary.status == "passed" else f", {summary.status}"
+        rate_axes.text(1.02, position, f"{rate} ({summary.passed} of {summary.counted}{words})", va="center", fontsize=8.5)
     rate_axes.set_xlim(0, 1)
     rate_axes.set_xticks([0, 0.5, 1.0], ["0%", "50%", "100%"])
     rate_axes.set_title("cases passed", fontsize=10, loc="left")
@@ -85,8 +73,6 @@ def suite_charts(results: RunResults) -> dict[str, str]:
                                 "text.usetex": False}), warnings.catch_warnings():
         # Class names in scripts the layout font lacks (猫, …) only get approximate widths; the browser draws them.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
-        for suite in sorted({case.spec for case in results.cases}):
-            cases = [case for case in results.cases if case.spec == suite and case.regions]
-            if cases:
-                charts[suite] = _chart(cases)
+        for suite in sorted({case.spec for case in results.cases if case.regions}):
+            charts[suite] = _chart(class_summaries(results, suite))
     return charts

@@ -149,7 +149,7 @@ def _case_view(case: CaseEntry, comparison: BaselineComparison, anchor: str) -> 
 def build_comparison_view(results: RunResults, anchors: Mapping[tuple[str, str, str], str] | None = None) -> ComparisonView | None:
     """The comparison section's content, or None when the run was not compared with a baseline."""
     summary = results.baseline
-    compared = [(case, case.result.baseline) for case in results.cases if case.result is not None and case.result.baseline is not None]
+    compared = [(case, case.comparison) for case in results.cases if case.comparison is not None]
     if summary is None and not compared:
         return None
     counts = comparison_counts(results)
@@ -194,7 +194,7 @@ def with_pictures(view: ComparisonView, results: RunResults, report_path: Path, 
 
     summary = results.baseline
     folders = summary.folders if summary is not None else ()
-    comparisons = {case.key: case.result.baseline for case in results.cases if case.result is not None and case.result.baseline is not None}
+    comparisons = {case.key: case.comparison for case in results.cases if case.comparison is not None}
     cases = []
     for case in view.cases:
         comparison = comparisons.get(case.key)
@@ -229,7 +229,7 @@ def comparison_markdown(results: RunResults, cell: Callable[[str], str], *, limi
 
 def comparison_junit_properties(entry: CaseEntry) -> list[tuple[str, Any]]:
     """A case's comparison as flat JUnit properties (counting ``gradcam_baseline`` values gives the summary's counts)."""
-    comparison = entry.result.baseline if entry.result is not None else None
+    comparison = entry.comparison
     if comparison is None:
         return []
     properties: list[tuple[str, Any]] = [("gradcam_baseline", comparison.status), ("gradcam_baseline_regressed", comparison.regressed)]

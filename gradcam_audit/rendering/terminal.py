@@ -24,6 +24,9 @@ def summary_line(results: RunResults) -> str:
         parts[0] += f" ({selection} not selected)"
     if results.gates:
         parts.append("gates: " + counts_text(results.gate_counts()))
+    tally = results.baseline_tally
+    if tally is not None:
+        parts.append(f"baseline: {tally.compared} compared, {tally.regressed} regressed, {tally.new} new, {tally.removed} removed")
     line = f"gradcam audit {VERDICT_WORDS[results.verdict]}: " + "; ".join(parts)
     if not results.complete:
         line += " (" + "; ".join(results.incomplete_reasons) + ")"

@@ -386,8 +386,10 @@ def _verdict(results: RunResults) -> tuple[str, bool, str]:
         scope.append(f"{len(blocking_gates)} of {plural(len(results.gates), 'gate')}")
     if results.verdict == "incomplete":
         unfinished = results.unfinished
-        detail = ("Not every planned case and gate finished, so this audit cannot pass: " + "; ".join(results.incomplete_reasons)
+        detail = ("Not every planned case and gate finished or compared, so this audit cannot pass: " + "; ".join(results.incomplete_reasons)
                   + f". {len(blocking_cases) + len(blocking_gates)} of those that finished block the release.")
+        if not unfinished:  # every entry finished; the comparison with the baseline compared nothing
+            return "Release gate INCOMPLETE: no case was compared with the baseline", False, detail
         return f"Release gate INCOMPLETE: {len(unfinished)} of {plural(len(results.entries), 'planned check')} did not run", False, detail
     if results.verdict == "failed":
         detail = "Failing cases are listed first below; each says in words what went wrong." + expected_text
