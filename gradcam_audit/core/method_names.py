@@ -1,18 +1,9 @@
-"""Names of the CAM methods, kept apart from the engine so spec validation never imports TensorFlow."""
+"""Names of the spec's fixed choices (resize modes and filters, box formats, preprocessing families), TensorFlow-free.
+
+CAM methods are not listed here: their registry (``core/engine/methods.py``, NumPy only) is the only list.
+"""
 
 from __future__ import annotations
-
-METHOD_NAMES: tuple[str, ...] = (
-    "gradcam",
-    "gradcam++",
-    "hirescam",
-    "xgradcam",
-    "layercam",
-    "scorecam",
-    "eigencam",
-    "rollout",
-    "gradrollout",
-)
 
 RESIZE_MODES: tuple[str, ...] = ("stretch", "center_crop", "letterbox")
 # The resampling filter used to fit an image to the model's input; the first is the default. "area" averages the

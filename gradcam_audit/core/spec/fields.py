@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gradcam_audit.core.engine.methods import METHOD_NAMES
 from gradcam_audit.core.metrics import REGION_METRICS, SpecKey
 from gradcam_audit.core.method_names import (
     BOX_FORMATS,
     DEFAULT_RESIZE_FILTER,
-    METHOD_NAMES,
     PREPROCESS_BUILTINS,
     PREPROCESS_FAMILIES,
     REMOVAL_MODES,
