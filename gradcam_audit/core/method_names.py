@@ -1,6 +1,7 @@
 """Names of the spec's fixed choices (resize modes and filters, box formats, preprocessing families), TensorFlow-free.
 
-CAM methods are not listed here: their registry (``core/engine/methods.py``, NumPy only) is the only list.
+CAM methods and removal operators are not listed here: their registries (``core/engine/methods.py``,
+``core/removal.py``, NumPy only) are the only lists.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ RESIZE_FILTERS: tuple[str, ...] = ("bilinear", "nearest", "bicubic", "area")
 DEFAULT_RESIZE_FILTER = RESIZE_FILTERS[0]
 BOX_FORMATS: tuple[str, ...] = ("xyxy", "xywh", "cxcywh")
 SCORE_KINDS: tuple[str, ...] = ("logit", "probability")
-# How a region is removed to measure its causal effect (core/removal.py); the first is the default.
-REMOVAL_MODES: tuple[str, ...] = ("inpaint", "mean", "blur", "noise")
 
 # keras.applications families whose preprocess_input we can call; "scale01" and "none" are ours.
 PREPROCESS_FAMILIES: tuple[str, ...] = (

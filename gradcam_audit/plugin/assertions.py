@@ -12,7 +12,8 @@ from gradcam_audit.core.causal import measure_effects
 from gradcam_audit.core.faithfulness import measure_faithfulness
 from gradcam_audit.core.engine.explain import explain, resolve_target
 from gradcam_audit.core.images import read_rgb
-from gradcam_audit.core.method_names import REMOVAL_MODES, RESIZE_FILTERS
+from gradcam_audit.core.method_names import RESIZE_FILTERS
+from gradcam_audit.core.removal import REMOVAL_MODES
 from gradcam_audit.core.metrics import REGION_METRICS
 from gradcam_audit.core.evaluate import evaluate_case
 from gradcam_audit.core.ledger import CaseEntry, final_case_status

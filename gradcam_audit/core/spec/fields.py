@@ -12,12 +12,12 @@ from typing import Any
 
 from gradcam_audit.core.engine.methods import METHOD_NAMES
 from gradcam_audit.core.metrics import REGION_METRICS, SpecKey
+from gradcam_audit.core.removal import REMOVAL_MODES, REMOVALS
 from gradcam_audit.core.method_names import (
     BOX_FORMATS,
     DEFAULT_RESIZE_FILTER,
     PREPROCESS_BUILTINS,
     PREPROCESS_FAMILIES,
-    REMOVAL_MODES,
     RESIZE_FILTERS,
     RESIZE_MODES,
     SCORE_KINDS,
@@ -84,10 +84,9 @@ def region_threshold_fields() -> tuple[FieldDoc, ...]:
 REMOVAL_FIELD = FieldDoc(
     "removal",
     {"enum": list(REMOVAL_MODES)},
-    "How a region is removed for `max_effect` / `min_effect`, on the original image before resizing: inpaint (filled from its "
-    "surroundings, OpenCV Navier–Stokes inpainting: no colour or texture of the region is left), mean (the mean colour of a thin ring around it), "
-    "blur (the region Gaussian-blurred: texture gone, colour kept), noise (uniform noise, fixed seed).",
-    default="inpaint",
+    "How a region is removed for `max_effect` / `min_effect`, on the original image before resizing: "
+    + ", ".join(f"{operator.name} ({operator.description})" for operator in REMOVALS.values()) + ".",
+    default=REMOVAL_MODES[0],
     example="mean",
 )
 

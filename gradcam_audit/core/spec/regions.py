@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.images import image_size
-from gradcam_audit.core.method_names import BOX_FORMATS, REMOVAL_MODES
+from gradcam_audit.core.method_names import BOX_FORMATS
+from gradcam_audit.core.removal import REMOVAL_MODES
 from gradcam_audit.core.metrics import REGION_METRICS
 from gradcam_audit.core.spec.checks import (
     ProblemCollector,

@@ -1,4 +1,4 @@
-"""The CAM methods' registry is their only list: the loader, the schema and the README accept exactly its names."""
+"""The CAM methods' and removal operators' registries are their only lists: the loader, schema and README follow them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 import gradcam_audit.core.method_names as method_names
 from gradcam_audit.core.engine.methods import METHOD_NAMES, METHODS
+from gradcam_audit.core.removal import REMOVAL_MODES, REMOVALS
 from gradcam_audit.core.spec.load import parse_spec
 from gradcam_audit.core.spec.reference import spec_reference
 from gradcam_audit.core.spec.schema import spec_schema
@@ -26,7 +27,21 @@ def test_the_schema_and_the_reference_list_exactly_the_registered_methods() -> N
 
 
 def test_method_names_holds_no_second_list() -> None:
-    assert not hasattr(method_names, "METHOD_NAMES")
+    assert not hasattr(method_names, "METHOD_NAMES") and not hasattr(method_names, "REMOVAL_MODES")
+
+
+def test_the_removal_key_is_generated_from_the_operators(tmp_path: Path) -> None:
+    region_removal = spec_schema()["$defs"]["region"]["properties"]["removal"]
+    assert region_removal["enum"] == list(REMOVALS) == list(REMOVAL_MODES) and region_removal["default"] == REMOVAL_MODES[0]
+    for operator in REMOVALS.values():
+        assert f"{operator.name} ({operator.description})" in region_removal["description"]
+    root = make_folder(tmp_path)
+    for name in REMOVALS:
+        spec = write_spec(root, VALID_SPEC.replace("min_mass: 0.3", f"max_effect: 0.3\n        removal: {name}"), f"{name}.yaml")
+        assert parse_spec(spec).all_problems == ()
+    unknown = write_spec(root, VALID_SPEC.replace("min_mass: 0.3", "max_effect: 0.3\n        removal: inpant"), "unknown.yaml")
+    (problem,) = parse_spec(unknown).all_problems
+    assert problem.field == "cases[0].regions[0].removal" and "did you mean 'inpaint'" in problem.message
 
 
 def test_the_loader_accepts_every_registered_method_and_only_those(tmp_path: Path) -> None:
@@ -38,7 +53,8 @@ def test_the_loader_accepts_every_registered_method_and_only_those(tmp_path: Pat
     assert problem.field == "method" and "did you mean 'gradcam++'" in problem.message
 
 
-@pytest.mark.parametrize("module", ["gradcam_audit.core.method_names", "gradcam_audit.core.engine.methods", "gradcam_audit.core.spec.load"])
+@pytest.mark.parametrize("module", ["gradcam_audit.core.method_names", "gradcam_audit.core.engine.methods", "gradcam_audit.core.removal",
+                                    "gradcam_audit.core.spec.load"])
 def test_the_names_import_without_tensorflow(module: str) -> None:
     """A fresh process is the point: the test process itself has imported TensorFlow already."""
     code = f"import sys, {module}; print(sorted(name for name in ('tensorflow', 'keras', 'jax') if name in sys.modules))"
