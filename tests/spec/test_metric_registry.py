@@ -17,7 +17,13 @@ import numpy as np
 import pytest
 import yaml
 
-from gradcam_audit.core.metrics import REGION_METRICS, RegionMetric, SpecKey, register_region_metric, unregister_region_metric
+from gradcam_audit.core.metrics import (
+    REGION_METRICS,
+    RegionMetric,
+    SpecKey,
+    register_region_metric,
+    unregister_region_metric,
+)
 from gradcam_audit.core.spec.fields import sections
 from gradcam_audit.core.spec.load import parse_spec
 from gradcam_audit.core.spec.model import Region, Shape

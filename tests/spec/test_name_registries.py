@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import gradcam_audit.core.method_names as method_names
+from gradcam_audit.core import method_names
 from gradcam_audit.core.engine.methods import METHOD_NAMES, METHODS
 from gradcam_audit.core.removal import REMOVAL_MODES, REMOVALS
 from gradcam_audit.core.spec.load import parse_spec

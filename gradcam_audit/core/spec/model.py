@@ -124,10 +124,6 @@ class Region:
         return self.threshold("peak_inside") is True
 
     @property
-    def min_iou(self) -> float | None:
-        return self._number("min_iou")
-
-    @property
     def iou_threshold(self) -> float:
         value = self._number("iou_threshold")
         return DEFAULT_IOU_THRESHOLD if value is None else value
