@@ -131,10 +131,11 @@ class RegionMetric:
 
     def parameter(self, region: Region, name: str) -> float:
         """A numeric parameter as the region sets it, else its declared default."""
+        declared = next((key for key in self.parameters if key.name == name), None)
+        if declared is None:
+            raise KeyError(f"{self.threshold_key} declares no parameter {name!r}")
         value = region.threshold(name)
-        if value is None:
-            value = next(key.default for key in self.parameters if key.name == name)
-        return float(value or 0.0)
+        return float((declared.default if value is None else value) or 0.0)
 
     def applies(self, region: Region) -> bool:
         limit = self.limit(region)
