@@ -11,7 +11,8 @@ from typing import Any
 
 from gradcam_audit.cli.common import EXIT_FAILED, EXIT_OK, HelpFormatter, Progress, UsageError, add_labels_options, read_labels
 from gradcam_audit.cli.quiet import silence_tensorflow
-from gradcam_audit.core.method_names import METHOD_NAMES, PREPROCESS_BUILTINS, PREPROCESS_FAMILIES, RESIZE_FILTERS, RESIZE_MODES
+from gradcam_audit.core.engine.methods import METHOD_NAMES
+from gradcam_audit.core.method_names import PREPROCESS_BUILTINS, PREPROCESS_FAMILIES, RESIZE_FILTERS, RESIZE_MODES
 from gradcam_audit.errors import GradcamAuditError, ModelError
 
 _EPILOG = """\

@@ -1,18 +1,10 @@
-"""Names of the CAM methods, kept apart from the engine so spec validation never imports TensorFlow."""
+"""Names of the spec's fixed choices (resize modes and filters, box formats, preprocessing families), TensorFlow-free.
+
+CAM methods and removal operators are not listed here: their registries (``core/engine/methods.py``,
+``core/removal.py``, NumPy only) are the only lists.
+"""
 
 from __future__ import annotations
-
-METHOD_NAMES: tuple[str, ...] = (
-    "gradcam",
-    "gradcam++",
-    "hirescam",
-    "xgradcam",
-    "layercam",
-    "scorecam",
-    "eigencam",
-    "rollout",
-    "gradrollout",
-)
 
 RESIZE_MODES: tuple[str, ...] = ("stretch", "center_crop", "letterbox")
 # The resampling filter used to fit an image to the model's input; the first is the default. "area" averages the
@@ -21,8 +13,6 @@ RESIZE_FILTERS: tuple[str, ...] = ("bilinear", "nearest", "bicubic", "area")
 DEFAULT_RESIZE_FILTER = RESIZE_FILTERS[0]
 BOX_FORMATS: tuple[str, ...] = ("xyxy", "xywh", "cxcywh")
 SCORE_KINDS: tuple[str, ...] = ("logit", "probability")
-# How a region is removed to measure its causal effect (core/removal.py); the first is the default.
-REMOVAL_MODES: tuple[str, ...] = ("inpaint", "mean", "blur", "noise")
 
 # keras.applications families whose preprocess_input we can call; "scale01" and "none" are ours.
 PREPROCESS_FAMILIES: tuple[str, ...] = (

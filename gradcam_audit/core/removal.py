@@ -9,9 +9,11 @@ uniform noise from a fixed seed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
-from gradcam_audit.core.method_names import REMOVAL_MODES
 from gradcam_audit.errors import GradcamAuditError
 
 INPAINT_RADIUS_PIXELS = 3  # the neighbourhood considered; OpenCV's documented typical value
@@ -68,6 +70,54 @@ def _gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return result
 
 
+def _mean(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    ring = _ring(mask, ring_width((image.shape[1], image.shape[0])))
+    edited = image.copy()
+    edited[mask] = np.rint(image[ring].astype(np.float64).mean(axis=0)).astype(np.uint8)
+    return edited
+
+
+def _blur(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    rows, columns = np.nonzero(mask)
+    extent = max(int(rows.max() - rows.min()) + 1, int(columns.max() - columns.min()) + 1)
+    blurred = _gaussian_blur(image, max(1.0, extent / 8))
+    edited = image.copy()
+    edited[mask] = np.clip(np.rint(blurred[mask]), 0, 255).astype(np.uint8)
+    return edited
+
+
+def _noise(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    noise = np.random.default_rng(NOISE_SEED).integers(0, 256, size=image.shape, dtype=np.uint8)
+    edited = image.copy()
+    edited[mask] = noise[mask]
+    return edited
+
+
+@dataclass(frozen=True)
+class RemovalOperator:
+    """One way to remove a region: its spec name, what it does (for the spec reference) and the function doing it.
+
+    ``remove`` takes the (H, W, C) uint8 image and the (H, W) bool mask and returns the edited image;
+    ``needs_surroundings``: it fills the region from outside it, so a region covering the whole image is refused.
+    """
+
+    name: str
+    description: str
+    remove: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    needs_surroundings: bool = False
+
+
+# The removal operators' only list, the default first: the spec loader, its schema and the README read it.
+REMOVALS: dict[str, RemovalOperator] = {operator.name: operator for operator in (
+    RemovalOperator("inpaint", "filled from its surroundings, OpenCV Navier–Stokes inpainting: no colour or texture of the region is left",
+                    _inpaint, needs_surroundings=True),
+    RemovalOperator("mean", "the mean colour of a thin ring around it", _mean, needs_surroundings=True),
+    RemovalOperator("blur", "the region Gaussian-blurred: texture gone, colour kept", _blur),
+    RemovalOperator("noise", "uniform noise, fixed seed", _noise),
+)}
+REMOVAL_MODES: tuple[str, ...] = tuple(REMOVALS)
+
+
 def remove_region(image: np.ndarray, mask: np.ndarray, mode: str = "inpaint") -> np.ndarray:
     """The image with the region removed.
 
@@ -82,30 +132,16 @@ def remove_region(image: np.ndarray, mask: np.ndarray, mode: str = "inpaint") ->
     Raises:
         RemovalError: the region covers no pixel, or nothing of the image is left to fill it from.
     """
-    if mode not in REMOVAL_MODES:
+    operator = REMOVALS.get(mode)
+    if operator is None:
         raise RemovalError(f"unknown removal {mode!r}; expected one of {', '.join(REMOVAL_MODES)}")
     if mask.shape != image.shape[:2]:
         raise RemovalError(f"the region's mask is {mask.shape[1]}×{mask.shape[0]} but the image is {image.shape[1]}×{image.shape[0]}")
     if not mask.any():
         raise RemovalError("the region covers no pixel of the image, so there is nothing to remove")
-    if mask.all() and mode in ("inpaint", "mean"):
+    if mask.all() and operator.needs_surroundings:
         raise RemovalError(f"the region covers the whole image: removal {mode!r} fills it from its surroundings, and there are none")
     image = np.asarray(image, dtype=np.uint8)
-    if mode == "inpaint":
-        edited = _inpaint(image, mask)
-    elif mode == "mean":
-        ring = _ring(mask, ring_width((image.shape[1], image.shape[0])))
-        edited = image.copy()
-        edited[mask] = np.rint(image[ring].astype(np.float64).mean(axis=0)).astype(np.uint8)
-    elif mode == "blur":
-        rows, columns = np.nonzero(mask)
-        extent = max(int(rows.max() - rows.min()) + 1, int(columns.max() - columns.min()) + 1)
-        blurred = _gaussian_blur(image, max(1.0, extent / 8))
-        edited = image.copy()
-        edited[mask] = np.clip(np.rint(blurred[mask]), 0, 255).astype(np.uint8)
-    else:
-        noise = np.random.default_rng(NOISE_SEED).integers(0, 256, size=image.shape, dtype=np.uint8)
-        edited = image.copy()
-        edited[mask] = noise[mask]
+    edited = operator.remove(image, mask)
     edited[~mask] = image[~mask]  # guaranteed: only the region changes
     return edited

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,9 @@ from gradcam_audit.core.causal import measure_effects
 from gradcam_audit.core.faithfulness import measure_faithfulness
 from gradcam_audit.core.engine.explain import explain, resolve_target
 from gradcam_audit.core.images import read_rgb
-from gradcam_audit.core.method_names import REMOVAL_MODES, RESIZE_FILTERS
+from gradcam_audit.core.method_names import RESIZE_FILTERS
+from gradcam_audit.core.removal import REMOVAL_MODES
+from gradcam_audit.core.metrics import REGION_METRICS
 from gradcam_audit.core.evaluate import evaluate_case
 from gradcam_audit.core.ledger import CaseEntry, final_case_status
 from gradcam_audit.core.results import CaseResult
@@ -58,12 +61,14 @@ def assert_attention(
     preprocess: Preprocess | str = "none",
     resize: str = "stretch",
     resize_filter: str = "bilinear",
+    thresholds: Mapping[str, float | bool] | None = None,
 ) -> CaseResult:
     """Explain one image and assert the heatmap's mass in one region; returns the result when it passes.
 
     ``box`` is [x_min, y_min, x_max, y_max] in pixels of ``image`` (an (H, W, C) 0–255 array or a path).
     ``max_effect`` / ``min_effect`` check how much removing the region (``removal``: inpaint, mean, blur, noise)
-    lowers the explained class's probability (one extra forward pass).
+    lowers the explained class's probability (one extra forward pass). ``thresholds`` sets any region metric's keys
+    by their spec names (``{"min_iou": 0.3, "iou_threshold": 0.4}``, or a registered metric's), as a region would.
 
     Raises:
         AttentionAssertionError: a threshold was missed; the message is the same table a spec failure prints.
@@ -72,10 +77,16 @@ def assert_attention(
     __tracebackhide__ = True
     if (box is None) == (polygon is None):
         raise GradcamAuditError("assert_attention needs exactly one of box=[x_min, y_min, x_max, y_max] or polygon=[[x, y], ...]")
-    if (min_mass is None and max_mass is None and min_lift is None and not peak_inside and max_effect is None and min_effect is None
+    known_keys = [key.name for key in REGION_METRICS.spec_keys()]
+    unknown = [key for key in thresholds or {} if key not in known_keys]
+    if unknown:
+        raise GradcamAuditError(f"assert_attention: unknown threshold {unknown[0]!r} in thresholds=; expected one of {', '.join(known_keys)}")
+    limits: dict[str, float | bool | None] = {"min_mass": min_mass, "max_mass": max_mass, "min_lift": min_lift, "peak_inside": peak_inside,
+                                              "max_effect": max_effect, "min_effect": min_effect, **(thresholds or {})}
+    if (not any(limits.get(metric.threshold_key) not in (None, False) for metric in REGION_METRICS)
             and max_deletion_auc is None and min_insertion_auc is None):
         raise GradcamAuditError("assert_attention needs a threshold: min_mass, max_mass, min_lift, peak_inside=True, max_effect, "
-                                "min_effect, max_deletion_auc or min_insertion_auc")
+                                "min_effect, max_deletion_auc, min_insertion_auc or a region metric's key in thresholds=")
     if isinstance(faithfulness_steps, bool) or not isinstance(faithfulness_steps, int) or not 1 <= faithfulness_steps <= 100:
         raise GradcamAuditError(f"assert_attention: faithfulness_steps must be a whole number from 1 to 100, got {faithfulness_steps!r}")
     if resize_filter not in RESIZE_FILTERS:
@@ -88,8 +99,7 @@ def assert_attention(
     for reference in (target, expect_class):
         if reference is not None:
             resolve_target(reference, labels)  # a clear ModelError (with did-you-mean), not an AssertionError
-    region = Region(name=name, shape=shape, min_mass=min_mass, max_mass=max_mass, min_lift=min_lift, peak_inside=peak_inside,
-                    max_effect=max_effect, min_effect=min_effect, removal=removal)
+    region = Region(name=name, shape=shape, thresholds=limits, removal=removal)
     label_tuple = tuple(labels) if labels is not None else None
     spec = Spec(path=Path("<assert_attention>"), model=ModelRef(Path("<in-memory model>")), labels=label_tuple, layer=layer,
                 methods=(method,), preprocess=_preprocess(preprocess), resize=resize,

@@ -100,7 +100,8 @@ class Settings:
 
 
 def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()) -> Settings:
-    from gradcam_audit.core.method_names import METHOD_NAMES, RESIZE_FILTERS
+    from gradcam_audit.core.engine.methods import METHOD_NAMES
+    from gradcam_audit.core.method_names import RESIZE_FILTERS
 
     invocation = config.invocation_params.dir
     # Command-line paths are relative to where pytest was started; ini paths to the ini file's folder, so a run

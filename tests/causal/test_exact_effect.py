@@ -12,7 +12,7 @@ from PIL import Image
 
 from gradcam_audit.core.audit import run_audit
 from gradcam_audit.core.engine.mapping import fit_image, plan_geometry
-from gradcam_audit.core.method_names import REMOVAL_MODES
+from gradcam_audit.core.removal import REMOVAL_MODES
 from gradcam_audit.core.removal import remove_region
 from tests.causal.conftest import BACKGROUND, INSIDE, SIDE, probability_high, save_png, square_image, window_mean
 

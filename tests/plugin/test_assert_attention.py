@@ -36,6 +36,22 @@ def test_missed_attention_raises_assertion_error_with_the_table() -> None:
     assert "region" in message and "threshold" in message and "FAIL" in message
 
 
+def test_any_region_metric_key_is_set_by_its_spec_name() -> None:
+    """`thresholds=` reaches every metric's keys (min_iou and its iou_threshold have no keyword of their own)."""
+    import keras
+
+    from gradcam_audit.errors import GradcamAuditError
+    from gradcam_audit.plugin.assertions import AttentionAssertionError, assert_attention
+
+    model = keras.saving.load_model(HONEST_MODEL)
+    with pytest.raises(AttentionAssertionError) as raised:
+        assert_attention(model, FIRST["image"], box=TAG_BOX, name="corner-tag", preprocess="scale01",
+                         thresholds={"min_iou": 0.9, "iou_threshold": 0.25})
+    assert "corner-tag: IoU 0." in str(raised.value) and "< min_iou 0.9 (heatmap ≥ 0.25× max)" in str(raised.value)
+    with pytest.raises(GradcamAuditError, match="unknown threshold 'min_ioo' in thresholds=; expected one of min_mass, "):
+        assert_attention(model, FIRST["image"], box=TAG_BOX, thresholds={"min_ioo": 0.3})
+
+
 def test_fixture_failure_shows_table_without_traceback(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_attention=f"""

@@ -11,13 +11,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gradcam_audit.core.spec.fields import SECTIONS
+from gradcam_audit.core.spec.fields import sections
 from gradcam_audit.core.spec.load import load_spec, parse_spec
 from gradcam_audit.core.spec.model import ParsedSpec, Spec
 from gradcam_audit.errors import Problem, SpecError
 from tests.spec.helpers import VALID_SPEC, make_folder
 
-FIELD_NAMES = sorted({field_doc.name for fields in SECTIONS.values() for field_doc in fields})
+FIELD_NAMES = sorted({field_doc.name for fields in sections().values() for field_doc in fields})
 PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(

@@ -276,6 +276,10 @@ METHODS: dict[str, Callable[[], CamMethod]] = {
 }
 
 
+# The CAM methods' only list: the spec loader, its schema, the CLI and the plugin read their names from here.
+METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
+
+
 def get_method(name: str) -> CamMethod:
     try:
         return METHODS[name.lower()]()

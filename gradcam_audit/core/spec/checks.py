@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from gradcam_audit.core.metrics import SpecKey
 from gradcam_audit.core.spec.fields import TAG_PATTERN
 from gradcam_audit.core.spec.paths import display_path
 from gradcam_audit.core.spec.suggest import did_you_mean, listing
@@ -14,25 +15,10 @@ from gradcam_audit.core.spec.yaml_lines import LocatedDict, position_of_key, pos
 from gradcam_audit.errors import Problem
 
 _TAG = re.compile(TAG_PATTERN)
-# (key, share of mass in [0, 1], strictly positive): the numeric thresholds a region (or `defaults:`) may set.
-THRESHOLDS: tuple[tuple[str, bool, bool], ...] = (
-    ("min_mass", True, False),
-    ("max_mass", True, False),
-    ("min_lift", False, True),
-    ("min_iou", True, False),
-    ("iou_threshold", True, False),
-    ("max_effect", True, False),
-    ("min_effect", True, False),
-)
+# How to write a valid value of the gate's limits; a region metric's keys carry their own fix (core/metrics.py).
 _THRESHOLD_FIXES = {
-    "min_mass": "a share of the heatmap's mass between 0 and 1, e.g. 0.5 for half",
-    "max_mass": "a share of the heatmap's mass between 0 and 1, e.g. 0.05 for a forbidden region",
-    "min_iou": "an intersection-over-union between 0 and 1, e.g. 0.3",
-    "iou_threshold": "a fraction of the heatmap's maximum between 0 and 1, e.g. 0.5",
     "min_mean_mass": "a mean share of mass between 0 and 1, e.g. 0.4",
     "min_pass_rate": "a share of the cases between 0 and 1, e.g. 0.9 for 90 %",
-    "max_effect": "a drop of the explained class's probability between 0 and 1, e.g. 0.1",
-    "min_effect": "a drop of the explained class's probability between 0 and 1, e.g. 0.3",
     "max_transplant_flip_rate": "a share of the transplant pairs between 0 and 1, e.g. 0.05",
     "max_randomization_similarity": "a rank correlation between 0 and 1, e.g. 0.5",
 }
@@ -143,12 +129,13 @@ def read_number(
     fraction: bool = False,
     positive: bool = False,
     case_index: int | None = None,
+    fix: str | None = None,
 ) -> float | None:
     if key not in mapping or mapping[key] is None:
         return None
     value = mapping[key]
     expected = "a number between 0 and 1" if fraction else ("a number greater than 0" if positive else "a number")
-    fix = _THRESHOLD_FIXES.get(key, "a lift of 1.0 is chance level; use e.g. 1.5" if positive else f"write {key}: <number>")
+    fix = fix or _THRESHOLD_FIXES.get(key, "a lift of 1.0 is chance level; use e.g. 1.5" if positive else f"write {key}: <number>")
     number = as_finite_number(value)
     if isinstance(value, float) and not math.isfinite(value):
         kind = "not a number" if math.isnan(value) else "infinite"
@@ -167,6 +154,16 @@ def read_number(
         collector.add(mapping, key, field, f"got {exact_number(value)} (expected {expected})", fix, case_index=case_index)
         return None
     return number
+
+
+def read_spec_key(
+    mapping: LocatedDict, key: SpecKey, field: str, collector: ProblemCollector, case_index: int | None = None
+) -> float | bool | None:
+    """A region metric's key read as its declaration says (kind, range, fix); None when absent or invalid."""
+    if key.kind == "boolean":
+        return read_boolean(mapping, key.name, field, collector, bool(key.default), case_index) if key.name in mapping else None
+    return read_number(mapping, key.name, field, collector, fraction=key.kind == "fraction", positive=key.kind == "positive",
+                       case_index=case_index, fix=key.fix or None)
 
 
 def exact_number(value: int | float) -> str:

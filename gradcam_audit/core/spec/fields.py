@@ -1,7 +1,8 @@
 """The spec format's single source of truth: every key, its JSON type, default and meaning.
 
 The loader uses it to reject unknown keys (with a did-you-mean), ``schema.py`` turns it into the shipped
-JSON Schema and the README's spec reference is generated from it, so the three cannot drift.
+JSON Schema and the README's spec reference is generated from it, so the three cannot drift. Region metrics'
+keys are not written here: each metric declares its own (core/metrics.py) and the tables read the registry.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gradcam_audit.core.engine.methods import METHOD_NAMES
+from gradcam_audit.core.metrics import REGION_METRICS, SpecKey
+from gradcam_audit.core.removal import REMOVAL_MODES, REMOVALS
 from gradcam_audit.core.method_names import (
     BOX_FORMATS,
     DEFAULT_RESIZE_FILTER,
-    METHOD_NAMES,
     PREPROCESS_BUILTINS,
     PREPROCESS_FAMILIES,
-    REMOVAL_MODES,
     RESIZE_FILTERS,
     RESIZE_MODES,
     SCORE_KINDS,
@@ -69,37 +71,22 @@ def object_schema(fields: tuple[FieldDoc, ...], *, required: bool = True) -> dic
     return schema
 
 
-REGION_THRESHOLD_FIELDS: tuple[FieldDoc, ...] = (
-    FieldDoc("min_mass", _NUMBER_0_1, "Least share of the heatmap's mass that must fall inside the region.", example="0.5"),
-    FieldDoc("max_mass", _NUMBER_0_1, "Largest share of the heatmap's mass allowed inside (a forbidden region).", example="0.05"),
-    FieldDoc(
-        "min_lift",
-        _POSITIVE,
-        "Least lift: mass inside ÷ share of the image the region covers (chance level is 1.0).",
-        example="1.5",
-    ),
-    FieldDoc(
-        "peak_inside",
-        {"type": "boolean"},
-        "Pointing game: the heatmap's maximum must lie inside the region (15 px tolerance, Zhang et al.).",
-        default=False,
-        example="true",
-    ),
-    FieldDoc("min_iou", _NUMBER_0_1, "Least IoU between the region and the heatmap thresholded at `iou_threshold` × its maximum.", example="0.3"),
-    FieldDoc("iou_threshold", _NUMBER_0_1, "Fraction of the heatmap's maximum above which a pixel counts as 'attended' for `min_iou`.", default=0.5, example="0.5"),
-    FieldDoc("max_effect", _NUMBER_0_1, "Causal check: removing the region (see `removal`) may lower the explained class's probability by "
-             "at most this much (effect = p(target | image) − p(target | image without the region)).", example="0.1"),
-    FieldDoc("min_effect", _NUMBER_0_1, "Causal check: removing the region must lower the explained class's probability by at least this much.",
-             example="0.3"),
-)
+def key_field(key: SpecKey) -> FieldDoc:
+    """A region metric's declared key (core/metrics.py) as a row of the field table."""
+    return FieldDoc(key.name, key.json_schema, key.description, default=key.default, example=key.example)
+
+
+def region_threshold_fields() -> tuple[FieldDoc, ...]:
+    """The keys of the region metrics registered now (limits and their parameters), in the metrics' order."""
+    return tuple(key_field(key) for key in REGION_METRICS.spec_keys())
+
 
 REMOVAL_FIELD = FieldDoc(
     "removal",
     {"enum": list(REMOVAL_MODES)},
-    "How a region is removed for `max_effect` / `min_effect`, on the original image before resizing: inpaint (filled from its "
-    "surroundings, OpenCV Navier–Stokes inpainting: no colour or texture of the region is left), mean (the mean colour of a thin ring around it), "
-    "blur (the region Gaussian-blurred: texture gone, colour kept), noise (uniform noise, fixed seed).",
-    default="inpaint",
+    "How a region is removed for `max_effect` / `min_effect`, on the original image before resizing: "
+    + ", ".join(f"{operator.name} ({operator.description})" for operator in REMOVALS.values()) + ".",
+    default=REMOVAL_MODES[0],
     example="mean",
 )
 
@@ -130,7 +117,7 @@ BASELINE_FIELDS: tuple[FieldDoc, ...] = (
 _BASELINE_DOC = "Regression rules against a baseline run (`--gradcam-baseline`); see `baseline`."
 _REGION_BASELINE_DOC = "Regression rules of this region against a baseline run; see `cases[].regions[].baseline`."
 
-REGION_FIELDS: tuple[FieldDoc, ...] = (
+_REGION_GEOMETRY_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("name", {"type": "string", "minLength": 1}, "Name shown in failures and the report; unique within the case.", required=True, example="mug"),
     FieldDoc("box", _FOUR_NUMBERS, "Rectangle in original-image coordinates (see `box_format`; x_max/y_max exclusive).", example="[30, 195, 600, 720]"),
     FieldDoc(
@@ -140,11 +127,29 @@ REGION_FIELDS: tuple[FieldDoc, ...] = (
         example="[[10, 10], [60, 12], [35, 50]]",
     ),
     FieldDoc("mask", {"type": "string"}, "Path (relative to the spec) of a mask image the size of the photo; non-zero pixels are inside.", example="masks/0001.png"),
-    *REGION_THRESHOLD_FIELDS,
+)
+
+_REGION_OTHER_FIELDS: tuple[FieldDoc, ...] = (
     REMOVAL_FIELD,
     FieldDoc("baseline", {"$ref": "#/$defs/region_baseline"}, _REGION_BASELINE_DOC, example="{max_mass_rise: 0.01}"),
     *GEOMETRY_DEFAULT_FIELDS,
 )
+
+
+def _without_clashes(fields: tuple[FieldDoc, ...]) -> tuple[FieldDoc, ...]:
+    """The table, refusing a metric key that another key of the same section already uses."""
+    seen: set[str] = set()
+    for field_doc in fields:
+        if field_doc.name in seen:
+            raise ValueError(f"spec key {field_doc.name!r} is declared twice in one section; a region metric must choose another name")
+        seen.add(field_doc.name)
+    return fields
+
+
+def region_fields() -> tuple[FieldDoc, ...]:
+    """The keys of `cases[].regions[]`: geometry, the registered metrics' keys, removal, baseline, geometry defaults."""
+    return _without_clashes((*_REGION_GEOMETRY_FIELDS, *region_threshold_fields(), *_REGION_OTHER_FIELDS))
+
 
 # Per-case faithfulness (Petsiuk et al., BMVC 2018): set in a case or in `defaults`.
 FAITHFULNESS_FIELDS: tuple[FieldDoc, ...] = (
@@ -173,8 +178,7 @@ CASE_FIELDS: tuple[FieldDoc, ...] = (
     *GEOMETRY_DEFAULT_FIELDS,
 )
 
-DEFAULTS_FIELDS: tuple[FieldDoc, ...] = (
-    *REGION_THRESHOLD_FIELDS,
+_DEFAULTS_OTHER_FIELDS: tuple[FieldDoc, ...] = (
     REMOVAL_FIELD,
     *FAITHFULNESS_FIELDS,
     FieldDoc("baseline", {"$ref": "#/$defs/baseline"}, _BASELINE_DOC, example="{max_mass_rise: 0.05, max_lift_drop: 0.2}"),
@@ -182,6 +186,12 @@ DEFAULTS_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("xfail", {"type": "string", "minLength": 1}, "Mark every case of the file as an expected failure, with this reason.", example='"model known to use the watermark"'),
     FieldDoc("tags", _TAGS, "Tags added to every case.", default=[], example="[smoke]"),
 )
+
+
+def defaults_fields() -> tuple[FieldDoc, ...]:
+    """The keys of `defaults:`: every registered region metric's keys, then the case-level defaults."""
+    return _without_clashes((*region_threshold_fields(), *_DEFAULTS_OTHER_FIELDS))
+
 
 GATE_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("min_pass_rate", _NUMBER_0_1, "Least share of the file's cases that must pass (expected failures count as not passed).", example="0.9"),
@@ -278,17 +288,19 @@ TOP_LEVEL_FIELDS: tuple[FieldDoc, ...] = (
     ),
 )
 
-SECTIONS: dict[str, tuple[FieldDoc, ...]] = {
-    "top level": TOP_LEVEL_FIELDS,
-    "model (mapping form)": MODEL_FIELDS,
-    "preprocess (mapping form)": PREPROCESS_AFFINE_FIELDS,
-    "defaults": DEFAULTS_FIELDS,
-    "cases[]": CASE_FIELDS,
-    "cases[].regions[]": REGION_FIELDS,
-    "gate": GATE_FIELDS,
-    "baseline": BASELINE_FIELDS,
-    "cases[].regions[].baseline": BASELINE_REGION_FIELDS,
-}
+def sections() -> dict[str, tuple[FieldDoc, ...]]:
+    """Every section of the spec format with its keys, as the reference and the schema list them."""
+    return {
+        "top level": TOP_LEVEL_FIELDS,
+        "model (mapping form)": MODEL_FIELDS,
+        "preprocess (mapping form)": PREPROCESS_AFFINE_FIELDS,
+        "defaults": defaults_fields(),
+        "cases[]": CASE_FIELDS,
+        "cases[].regions[]": region_fields(),
+        "gate": GATE_FIELDS,
+        "baseline": BASELINE_FIELDS,
+        "cases[].regions[].baseline": BASELINE_REGION_FIELDS,
+    }
 
 
 # Every top-level key but `cases` may come from the directory's `_defaults.yaml` instead of the spec itself.

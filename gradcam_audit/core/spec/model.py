@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,24 +52,89 @@ class Shape:
     normalized: bool = False
 
 
-@dataclass(frozen=True)
+ThresholdValue = float | bool
+DEFAULT_IOU_THRESHOLD = 0.5  # min_iou's `iou_threshold` when unset (declared with the metric, core/metrics.py)
+
+
+@dataclass(frozen=True, init=False)
 class Region:
-    """A named part of the image with the thresholds the heatmap must meet there."""
+    """A named part of the image with the thresholds the heatmap must meet there.
+
+    ``thresholds`` holds every region metric's key the region sets (limits and parameters such as iou_threshold),
+    sorted by key; which keys exist is declared by the metrics (core/metrics.py), so a new metric needs no field
+    here. Keyword arguments name them too: ``Region("mug", shape, min_mass=0.5)``. None and False mean unset.
+    """
 
     name: str
     shape: Shape
-    min_mass: float | None = None
-    max_mass: float | None = None
-    min_lift: float | None = None
-    peak_inside: bool = False
-    min_iou: float | None = None
-    iou_threshold: float = 0.5
-    max_effect: float | None = None  # removing the region may lower p(target) by at most this
-    min_effect: float | None = None  # removing the region must lower p(target) by at least this
-    removal: str = "inpaint"  # how the region is removed for max_effect / min_effect (core/removal.py)
-    line: int | None = None
+    thresholds: tuple[tuple[str, ThresholdValue], ...]
+    removal: str  # how the region is removed for max_effect / min_effect (core/removal.py)
+    line: int | None
     # Regression rules against a baseline run set in the spec (`baseline:`), inherited from its case and `defaults:`.
-    baseline: tuple[tuple[str, float | bool | None], ...] = ()
+    baseline: tuple[tuple[str, float | bool | None], ...]
+
+    def __init__(
+        self,
+        name: str,
+        shape: Shape,
+        *,
+        thresholds: Mapping[str, ThresholdValue | None] | Iterable[tuple[str, ThresholdValue | None]] = (),
+        removal: str = "inpaint",
+        line: int | None = None,
+        baseline: tuple[tuple[str, float | bool | None], ...] = (),
+        **threshold_values: ThresholdValue | None,
+    ) -> None:
+        merged = dict(thresholds)
+        merged.update(threshold_values)  # dataclasses.replace(region, min_mass=0.3) lands here
+        for key, value in merged.items():
+            if value is not None and not isinstance(value, (bool, int, float)):
+                raise TypeError(f"region {name!r}: threshold {key!r} must be a number or a boolean, got {value!r}")
+        kept = tuple(sorted((key, value if isinstance(value, bool) else float(value))
+                            for key, value in merged.items() if value is not None and value is not False))
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "thresholds", kept)
+        object.__setattr__(self, "removal", removal)
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "baseline", baseline)
+
+    def threshold(self, key: str) -> ThresholdValue | None:
+        """The value the region sets for a metric's key, or None when unset."""
+        return next((value for name, value in self.thresholds if name == key), None)
+
+    def _number(self, key: str) -> float | None:
+        value = self.threshold(key)
+        return None if value is None or isinstance(value, bool) else value
+
+    # Typed views of the built-in metrics' keys, for the code that reasons about regions' roles.
+    @property
+    def min_mass(self) -> float | None:
+        return self._number("min_mass")
+
+    @property
+    def max_mass(self) -> float | None:
+        return self._number("max_mass")
+
+    @property
+    def min_lift(self) -> float | None:
+        return self._number("min_lift")
+
+    @property
+    def peak_inside(self) -> bool:
+        return self.threshold("peak_inside") is True
+
+    @property
+    def iou_threshold(self) -> float:
+        value = self._number("iou_threshold")
+        return DEFAULT_IOU_THRESHOLD if value is None else value
+
+    @property
+    def max_effect(self) -> float | None:
+        return self._number("max_effect")  # removing the region may lower p(target) by at most this
+
+    @property
+    def min_effect(self) -> float | None:
+        return self._number("min_effect")  # removing the region must lower p(target) by at least this
 
     @property
     def has_effect_check(self) -> bool:

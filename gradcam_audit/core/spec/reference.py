@@ -1,4 +1,5 @@
-"""The README's spec reference (Markdown), generated from ``fields.py`` like the JSON Schema, so neither can drift.
+"""The README's spec reference (Markdown), generated from ``fields.py`` (and the region metrics)
+like the JSON Schema, so neither can drift.
 
 Run ``python -m gradcam_audit.core.spec.reference`` to rewrite the block between the README's markers.
 """
@@ -9,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.spec.fields import CALLABLE_PATTERN, SECTIONS, TAG_PATTERN, FieldDoc
+from gradcam_audit.core.spec.fields import CALLABLE_PATTERN, TAG_PATTERN, FieldDoc, sections
 
 START_MARKER = "<!-- spec-reference:start -->"
 END_MARKER = "<!-- spec-reference:end -->"
@@ -137,7 +138,8 @@ def spec_reference() -> str:
     parts = [
         "## Spec reference",
         "",
-        "<!-- Generated from gradcam_audit/core/spec/fields.py by `python -m gradcam_audit.core.spec.reference`; do not edit by hand. -->",
+        "<!-- Generated from gradcam_audit/core/spec/fields.py and the region metrics of gradcam_audit/core/metrics.py by "
+        "`python -m gradcam_audit.core.spec.reference`; do not edit by hand. -->",
         "",
         "A spec is a YAML file (`*.yaml` / `*.yml`). Paths in it (model, labels, images, masks) are relative to the spec file. "
         "Every key of every section is listed below; unknown keys are errors (with a did-you-mean). "
@@ -170,7 +172,7 @@ def spec_reference() -> str:
         "problem with file, line, field and a fix; `--deep` also loads each model and checks the layer, the number of "
         "labels against the output size and the input's channels.",
     ]
-    for title, fields in SECTIONS.items():
+    for title, fields in sections().items():
         parts.extend(["", f"### `{title}`", "", field_table(fields)])
     return "\n".join(parts) + "\n"
 

@@ -7,18 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.images import image_size
-from gradcam_audit.core.method_names import BOX_FORMATS, REMOVAL_MODES
+from gradcam_audit.core.method_names import BOX_FORMATS
+from gradcam_audit.core.removal import REMOVAL_MODES
+from gradcam_audit.core.metrics import REGION_METRICS
 from gradcam_audit.core.spec.checks import (
-    THRESHOLDS,
     ProblemCollector,
     as_finite_number,
     check_keys,
     describe_value,
     read_boolean,
     read_choice,
-    read_number,
+    read_spec_key,
 )
-from gradcam_audit.core.spec.fields import REGION_FIELDS, names
+from gradcam_audit.core.spec.fields import names, region_fields
 from gradcam_audit.core.spec.model import Region, Shape
 from gradcam_audit.core.spec.paths import resolve_path
 from gradcam_audit.core.spec.yaml_lines import LocatedDict
@@ -72,7 +73,7 @@ def parse_region(
         collector.add(container, index, field, f"expected a mapping with name, box and thresholds, got {describe_value(region_data)}",
                       "write `- {name: object, box: [x_min, y_min, x_max, y_max], min_lift: 1.5}`", case_index=case_index)
         return None
-    check_keys(region_data, names(REGION_FIELDS), f"{field}.", collector, case_index)
+    check_keys(region_data, names(region_fields()), f"{field}.", collector, case_index)
     name = region_data.get("name")
     if not isinstance(name, (str, int)) or isinstance(name, bool) or str(name) == "":
         collector.add(region_data, "name", f"{field}.name", f"every region needs a `name`, got {describe_value(name)}",
@@ -98,51 +99,45 @@ def parse_region(
     else:
         shape = _parse_mask(region_data, field, spec_dir, size, check_images, collector, case_index)
 
-    thresholds: dict[str, float | None] = {}
-    for key, fraction, positive in THRESHOLDS:
-        if key in region_data:
-            thresholds[key] = read_number(region_data, key, f"{field}.{key}", collector, fraction=fraction, positive=positive,
-                                          case_index=case_index)
-        else:
-            thresholds[key] = defaults.get(key)
-    peak_inside = read_boolean(region_data, "peak_inside", f"{field}.peak_inside", collector, bool(defaults.get("peak_inside", False)),
-                               case_index)
-    explicit_maximum = region_data.get("max_mass") is not None or region_data.get("max_effect") is not None
-    if explicit_maximum and not any(key in region_data for key in ("min_mass", "min_lift", "min_effect")):
-        # A forbidden region set up explicitly: inherited minimums (defaults.min_lift) would make it contradictory.
-        thresholds["min_mass"] = None
-        thresholds["min_lift"] = None
-        thresholds["min_effect"] = None
-    for low_key, high_key, what in (("min_mass", "max_mass", "no heatmap"), ("min_effect", "max_effect", "no region's removal")):
-        minimum, maximum = thresholds[low_key], thresholds[high_key]
-        if minimum is not None and maximum is not None and minimum > maximum:
-            collector.add(region_data, high_key if high_key in region_data else low_key, f"{field}.{high_key}",
-                          f"{low_key} {minimum!r} > {high_key} {maximum!r}: {what} can pass",
-                          f"lower {low_key} or raise {high_key}", case_index=case_index)
-    numeric_keys = ("min_mass", "max_mass", "min_lift", "min_iou", "max_effect", "min_effect")
-    written = any(key in region_data for key in numeric_keys)
+    thresholds = _read_thresholds(region_data, field, defaults, collector, case_index)
     # A threshold that is written but invalid is reported on its own line; "no threshold" would only mislead.
-    if not written and not any(thresholds[key] is not None for key in numeric_keys) \
-            and not peak_inside:
+    written = any(metric.threshold_key in region_data for metric in REGION_METRICS if metric.key.kind != "boolean")
+    if not written and not any(thresholds.get(metric.threshold_key) not in (None, False) for metric in REGION_METRICS):
         collector.add(region_data, "name", field, f"region {str(name)!r} has no threshold, so it could never fail",
                       "add min_mass / min_lift (where the model should look), max_mass (where it must not) or max_effect / min_effect",
                       case_index=case_index)
     if shape is None:
         return None
-    return Region(
-        name=str(name),
-        shape=shape,
-        min_mass=thresholds["min_mass"],
-        max_mass=thresholds["max_mass"],
-        min_lift=thresholds["min_lift"],
-        peak_inside=peak_inside,
-        min_iou=thresholds["min_iou"],
-        iou_threshold=thresholds["iou_threshold"] if thresholds["iou_threshold"] is not None else 0.5,
-        max_effect=thresholds["max_effect"],
-        min_effect=thresholds["min_effect"],
-        removal=removal,
-        line=region_data.position.line,
-    )
+    return Region(name=str(name), shape=shape, thresholds=thresholds, removal=removal, line=region_data.position.line)
+
+
+def _read_thresholds(
+    region_data: LocatedDict, field: str, defaults: dict[str, Any], collector: ProblemCollector, case_index: int
+) -> dict[str, float | bool | None]:
+    """Every registered metric's keys: the region's own value, else the inherited default; contradictions reported."""
+    thresholds: dict[str, float | bool | None] = {}
+    for spec_key in REGION_METRICS.spec_keys():
+        if spec_key.name in region_data:
+            thresholds[spec_key.name] = read_spec_key(region_data, spec_key, f"{field}.{spec_key.name}", collector, case_index)
+        else:
+            thresholds[spec_key.name] = defaults.get(spec_key.name)
+    requiring = [metric.threshold_key for metric in REGION_METRICS if metric.role == "require"]
+    forbidding = [metric.threshold_key for metric in REGION_METRICS if metric.role == "forbid"]
+    explicit_maximum = any(region_data.get(key) is not None for key in forbidding)
+    if explicit_maximum and not any(key in region_data for key in requiring):
+        # A forbidden region set up explicitly: inherited minimums (defaults.min_lift) would make it contradictory.
+        for key in requiring:
+            thresholds[key] = None
+    for metric in REGION_METRICS:
+        if metric.ceiling is None:
+            continue
+        low_key, (high_key, what) = metric.threshold_key, metric.ceiling
+        minimum, maximum = thresholds.get(low_key), thresholds.get(high_key)
+        if isinstance(minimum, float) and isinstance(maximum, float) and minimum > maximum:
+            collector.add(region_data, high_key if high_key in region_data else low_key, f"{field}.{high_key}",
+                          f"{low_key} {minimum!r} > {high_key} {maximum!r}: {what} can pass",
+                          f"lower {low_key} or raise {high_key}", case_index=case_index)
+    return thresholds
 
 
 def _outside(xs: Iterable[float], ys: Iterable[float], normalized: bool, size: tuple[int, int] | None) -> str | None:

@@ -1,4 +1,5 @@
-"""The JSON Schema (draft 2020-12) of spec files, built from ``fields.py`` so it cannot drift from the loader.
+"""The JSON Schema (draft 2020-12) of spec files, built from ``fields.py`` (and the region
+metrics' declared keys) so it cannot drift from the loader.
 
 Run ``python -m gradcam_audit.core.spec.schema`` to rewrite the shipped files in ``gradcam_audit/schema/``.
 """
@@ -13,12 +14,12 @@ from gradcam_audit.core.spec.fields import (
     BASELINE_FIELDS,
     BASELINE_REGION_FIELDS,
     CASE_FIELDS,
-    DEFAULTS_FIELDS,
     DIRECTORY_DEFAULTS_FIELDS,
     GATE_FIELDS,
-    REGION_FIELDS,
     TOP_LEVEL_FIELDS,
+    defaults_fields,
     object_schema,
+    region_fields,
 )
 from gradcam_audit.schema import DIRECTORY_DEFAULTS_SCHEMA_PATH, SPEC_SCHEMA_PATH
 
@@ -28,7 +29,7 @@ GATE_THRESHOLD_KEYS = ("min_pass_rate", "min_mean_mass", "min_mean_lift", "max_t
 
 
 def _definitions() -> dict[str, Any]:
-    region = object_schema(REGION_FIELDS)
+    region = object_schema(region_fields())
     # The loader's rule "exactly one of box, polygon, mask", in schema terms.
     region["oneOf"] = [{"required": [key]} for key in GEOMETRY_KEYS]
     gate = object_schema(GATE_FIELDS)
@@ -37,7 +38,7 @@ def _definitions() -> dict[str, Any]:
     # A transplant needs its threshold and the threshold its region, as the loader says.
     gate["dependentRequired"] = {"transplant": ["max_transplant_flip_rate"], "max_transplant_flip_rate": ["transplant"]}
     return {
-        "defaults": object_schema(DEFAULTS_FIELDS),
+        "defaults": object_schema(defaults_fields()),
         "case": object_schema(CASE_FIELDS),
         "region": region,
         "gate": gate,

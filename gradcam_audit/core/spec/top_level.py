@@ -6,11 +6,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.method_names import BOX_FORMATS, METHOD_NAMES, PREPROCESS_BUILTINS, PREPROCESS_FAMILIES, REMOVAL_MODES
+from gradcam_audit.core.engine.methods import METHOD_NAMES
+from gradcam_audit.core.method_names import BOX_FORMATS, PREPROCESS_BUILTINS, PREPROCESS_FAMILIES
+from gradcam_audit.core.removal import REMOVAL_MODES
 from gradcam_audit.core.spec.baseline_keys import parse_baseline
 from gradcam_audit.core.spec.faithfulness_keys import read_faithfulness
+from gradcam_audit.core.metrics import REGION_METRICS
 from gradcam_audit.core.spec.checks import (
-    THRESHOLDS,
     ProblemCollector,
     as_finite_number,
     check_keys,
@@ -19,14 +21,15 @@ from gradcam_audit.core.spec.checks import (
     read_choice,
     read_number,
     read_reason,
+    read_spec_key,
     read_tags,
 )
 from gradcam_audit.core.spec.fields import (
     CALLABLE_PATTERN,
-    DEFAULTS_FIELDS,
     GATE_FIELDS,
     MODEL_FIELDS,
     PREPROCESS_AFFINE_FIELDS,
+    defaults_fields,
     names,
 )
 from gradcam_audit.core.spec.limits import LIMIT_SETTING_FIX, read_bounded_text, spec_bytes_fix
@@ -49,14 +52,12 @@ def parse_defaults(container: LocatedDict, collector: ProblemCollector) -> dict[
         collector.add(container, "defaults", "defaults", f"expected a mapping such as {{min_lift: 1.2}}, got {describe_value(mapping)}",
                       "indent the default values under `defaults:`")
         return {}
-    check_keys(mapping, names(DEFAULTS_FIELDS), "defaults.", collector)
+    check_keys(mapping, names(defaults_fields()), "defaults.", collector)
     values: dict[str, Any] = {}
-    for key, fraction, positive in THRESHOLDS:
-        number = read_number(mapping, key, f"defaults.{key}", collector, fraction=fraction, positive=positive)
-        if number is not None:
-            values[key] = number
-    if "peak_inside" in mapping:
-        values["peak_inside"] = read_boolean(mapping, "peak_inside", "defaults.peak_inside", collector, False)
+    for key in REGION_METRICS.spec_keys():  # every registered region metric's keys, as it declares them
+        value = read_spec_key(mapping, key, f"defaults.{key.name}", collector)
+        if value is not None:
+            values[key.name] = value
     if "box_format" in mapping:
         values["box_format"] = read_choice(mapping, "box_format", "defaults.box_format", BOX_FORMATS, collector, "xyxy")
     if "normalized" in mapping:
