@@ -52,7 +52,6 @@ def run(arguments: argparse.Namespace) -> int:
     from gradcam_audit.cli.results_input import read_results_file
     from gradcam_audit.core.ledger import RunResults, merge_results
     from gradcam_audit.core.spec.load import display_path
-    from gradcam_audit.errors import ResultsError
     from gradcam_audit.rendering.html_report import confined_pictures, skipped_picture_notes, write_html_report
 
     missing = [path for path in arguments.results if not path.is_file()]
@@ -65,10 +64,7 @@ def run(arguments: argparse.Namespace) -> int:
     runs: list[RunResults] = []
     skipped: list[str] = []  # a picture refused here is said in the report too
     for path, folder in zip(arguments.results, folders):
-        try:
-            run_results = read_results_file(path)
-        except ResultsError as error:  # a malformed file is the caller's input, not a failed audit: exit 2
-            raise UsageError(str(error)) from None
+        run_results = read_results_file(path)
         # Picture paths are relative to each JSON's folder and confined to it (a results file is untrusted data);
         # the ones allowed are rewritten against one base for the merged report.
         cases = []

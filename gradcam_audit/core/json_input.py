@@ -73,8 +73,16 @@ def _first_problem(data: Any) -> tuple[str, str] | None:
     return None
 
 
-def parse_json_text(text: str, source: str, error: Callable[[str], Exception] = ResultsError, fix: str = "") -> Any:
+def _float_of_int(text: str) -> float:
+    return float(text)  # 10**400 becomes infinity here (no OverflowError later); the caller's checks name it
+
+
+def parse_json_text(text: str, source: str, error: Callable[[str], Exception] = ResultsError, fix: str = "",
+                    *, strict_numbers: bool = True) -> Any:
     """Parse strict, bounded JSON; every refusal is ``error(message)`` naming ``source``, the field path and ``fix``.
+
+    ``strict_numbers=False`` (annotation exports, whose readers check every coordinate and size for finiteness with
+    their own wording): an overflowing float, a huge integer or NaN is read as a non-finite float instead of refused.
 
     Raises:
         ``error(...)`` (ResultsError by default): malformed JSON, NaN/Infinity, an overflowing number, nesting deeper
@@ -82,12 +90,16 @@ def parse_json_text(text: str, source: str, error: Callable[[str], Exception] = 
     """
     how = f"; {fix}" if fix else ""
     try:
-        data = json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_parse_constant)
+        if strict_numbers:
+            data = json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_parse_constant)
+        else:
+            data = json.loads(text, parse_int=lambda digits: int(digits) if len(digits.lstrip("-")) <= MAX_INTEGER_DIGITS
+                              else _float_of_int(digits))
     except json.JSONDecodeError as decode_error:
         stripped = text.rstrip()
         ended_early = decode_error.pos >= len(stripped) or not stripped.endswith(("}", "]"))
-        hint = "the file ends before its JSON does (truncated?)" if ended_early else "not valid JSON"
-        raise error(f"{source}: line {decode_error.lineno} column {decode_error.colno}: {decode_error.msg}: {hint}{how}") from None
+        hint = ": the file ends before its JSON does (truncated?)" if ended_early else ""
+        raise error(f"{source}: not valid JSON: line {decode_error.lineno} column {decode_error.colno}: {decode_error.msg}{hint}{how}") from None
     except RecursionError:
         raise error(f"{source}: the JSON is nested too deeply (more than {MAX_JSON_DEPTH} levels); expected a file "
                     f"this tool wrote{how}") from None
@@ -117,7 +129,8 @@ def decode_json_bytes(raw: bytes, source: str, error: Callable[[str], Exception]
                     f"not a JSON file{how}") from None
 
 
-def read_json(path: Path, source: str | None = None, error: Callable[[str], Exception] = ResultsError, fix: str = "") -> Any:
+def read_json(path: Path, source: str | None = None, error: Callable[[str], Exception] = ResultsError, fix: str = "",
+              *, strict_numbers: bool = True) -> Any:
     """A JSON file read with every bound of this module; ``source`` names it in messages (default: the path).
 
     Raises:
@@ -137,4 +150,4 @@ def read_json(path: Path, source: str | None = None, error: Callable[[str], Exce
     if len(raw) > limit:
         raise error(f"{name}: larger than {limit:,} bytes; raise the limit with the environment variable "
                     f"{MAX_JSON_BYTES_VARIABLE} if the file is genuine")
-    return parse_json_text(decode_json_bytes(raw, name, error, fix), name, error, fix)
+    return parse_json_text(decode_json_bytes(raw, name, error, fix), name, error, fix, strict_numbers=strict_numbers)

@@ -53,8 +53,8 @@ def read_coco(source: Path, *, images_dir: Path | None = None, clip: bool = Fals
     fix = "export the annotations as COCO JSON (images[], annotations[], categories[])"
     if not source.exists():
         raise AnnotationError([Problem(file, "", "annotation file not found")])
-    # One bounded, strict reader: a bbox of 10**400 or 1e400 is refused by field path, never read as infinity.
-    data = read_json(source, "the JSON", lambda message: AnnotationError([Problem(file, "", message, fix=fix)]))
+    # One bounded reader: a bbox of 10**400 is read as infinity (no OverflowError) and named by checked_box.
+    data = read_json(source, "the JSON", lambda message: AnnotationError([Problem(file, "", message, fix=fix)]), strict_numbers=False)
     problems = ProblemList()
     if not isinstance(data, dict):
         raise AnnotationError([Problem(file, "", f"expected a JSON object with images, annotations and categories, got {type(data).__name__}")])

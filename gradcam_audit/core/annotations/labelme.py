@@ -52,8 +52,8 @@ def read_labelme(source: Path, *, images_dir: Path | None = None, clip: bool = F
     categories: dict[str, None] = {}
     for json_path in files:
         file = display_path(json_path)
-        try:  # one bounded, strict reader: a coordinate of 1e400 is refused, never read as infinity
-            data = read_json(json_path, "the JSON")
+        try:  # one bounded reader; a coordinate of 1e400 is infinity, named by checked_polygon
+            data = read_json(json_path, "the JSON", strict_numbers=False)
         except ResultsError as error:
             problems.add(file, "", str(error))
             continue
