@@ -190,7 +190,8 @@ def with_pictures(view: ComparisonView, results: RunResults, report_path: Path, 
     """Side-by-side pictures: the candidate's as the report already shows them (by anchor), the baseline's read only
     from inside the baseline's own folder, and only where this process read the baseline (never a folder a results
     file names)."""
-    from gradcam_audit.rendering.html_report import confined_pictures, inline_pictures
+    from gradcam_audit.rendering.html_report import confined_pictures
+    from gradcam_audit.rendering.picture_door import door_data_uris
 
     summary = results.baseline
     folders = summary.folders if summary is not None else ()
@@ -200,10 +201,11 @@ def with_pictures(view: ComparisonView, results: RunResults, report_path: Path, 
         comparison = comparisons.get(case.key)
         baseline_images: dict[str, str] = {}
         if comparison is not None and comparison.images and 0 <= comparison.source < len(folders):
-            pictures = confined_pictures(comparison.images, folders[comparison.source], warn, f"baseline case {case.label!r}: ", note)
+            context = f"baseline case {case.label!r}: "
             if inline:
-                baseline_images = inline_pictures(pictures, warn, f"baseline case {case.label!r}: ", note)
+                baseline_images = door_data_uris(comparison.images, folders[comparison.source], warn, context, note)
             else:
+                pictures = confined_pictures(comparison.images, folders[comparison.source], warn, context, note)
                 baseline_images = {kind: Path(os.path.relpath(picture, report_path.parent.resolve())).as_posix()
                                    for kind, picture in pictures.items()}
         cases.append(replace(case, baseline_images=baseline_images, candidate_images=dict(candidate_images.get(case.anchor, {}))))

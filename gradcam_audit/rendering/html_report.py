@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gradcam_audit.core.ledger import CaseEntry, RunResults
-from gradcam_audit.rendering.picture_door import PictureRefused, checked_picture, door_pictures, picture_data_uri, refusal_note
+from gradcam_audit.errors import UnsafePathError
+from gradcam_audit.rendering.picture_door import checked_picture, confined_file, door_data_uris, door_pictures
 from gradcam_audit.rendering.sampling import CaseSample, case_sample, sample_notice
 from gradcam_audit.rendering.view_models import CaseView, ReportView, build_report_view
 
@@ -39,25 +40,6 @@ def confined_pictures(images: dict[str, str], root: Path, warn: Callable[[str], 
 
 def warn_on_stderr(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
-
-
-def data_uri(path: Path) -> str:
-    """A picture that passed the door as a data URI (typed by its content); read again and checked again."""
-    return picture_data_uri(path)
-
-
-def inline_pictures(pictures: dict[str, Path], warn: Callable[[str], None], context: str = "",
-                    note: Callable[[str], None] | None = None) -> dict[str, str]:
-    """Data URIs of pictures that passed the door; one that changed since (no longer a picture) is skipped, warned."""
-    inlined: dict[str, str] = {}
-    for kind, picture in pictures.items():
-        try:
-            inlined[kind] = picture_data_uri(picture)
-        except (PictureRefused, OSError) as error:
-            warn(f"{context}images.{kind}: skipped: {error}")
-            if note is not None:
-                note(refusal_note(context, kind, PictureRefused(str(error))))
-    return inlined
 
 
 def content_security_policy(script: str, style: str, *, image_files: bool) -> str:
@@ -111,13 +93,6 @@ def _drawn_case_pictures(case: CaseView, entries: dict[tuple[str, str, str], Cas
     return drawn_pictures(entry.result, Path.cwd(), warn, f"case {case.case_id!r}: ")
 
 
-def _confined_view(view: ReportView, base: Path, warn: Callable[[str], None],
-                   note: Callable[[str], None]) -> dict[int, dict[str, Path]]:
-    """Each case's readable pictures (by position in the view), confined to ``base``."""
-    return {number: confined_pictures(case.images, base, warn, f"case {case.case_id!r}: ", note)
-            for number, case in enumerate(view.cases)}
-
-
 def _environment() -> tuple[PackageLoader, Environment]:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -159,9 +134,14 @@ INLINE_LIMIT_BYTES = 25_000_000
 def inline_size_bytes(results: RunResults, base: Path) -> int:
     """About how many bytes the pictures add to an inline report (base64 is 4/3 of the file size)."""
     total = 0
-    for case in results.cases:
-        for picture in confined_pictures(case.images, base, lambda message: None, "").values():
-            total += picture.stat().st_size
+    for case in results.cases:  # an estimate: where the files are, not yet what they hold (the door checks that later)
+        for name in case.images.values():
+            try:
+                picture = confined_file(base, name)
+            except UnsafePathError:
+                continue
+            if picture is not None:
+                total += picture.stat().st_size
     return total * 4 // 3
 
 
@@ -170,7 +150,8 @@ def write_html_report(results: RunResults, path: Path, *, inline_images: bool = 
                       sample: CaseSample | None = None, draw_missing: bool = True) -> Path:
     """Render the report to ``path``. Case image paths are relative to ``images_base`` (default: the report's folder).
 
-    Pictures are read only from inside ``images_base`` (see ``confined_picture``); ``warn`` is told of each one skipped.
+    Pictures pass the picture door (rendering/picture_door.py): inside ``images_base``, pictures by content, bounded;
+    ``warn`` is told of each one skipped, and the report notes it.
     ``sample``: which cases get a full view; by default every case up to SAMPLE_ABOVE_CASES, a sample of passes above.
     ``draw_missing``: a case with no picture file but a stored heatmap gets pictures drawn from it
     (rendering/heatmap_pictures.py; its image is looked up from the working folder, as the run named it).
@@ -182,15 +163,15 @@ def write_html_report(results: RunResults, path: Path, *, inline_images: bool = 
     sample = sample or case_sample(len(results.cases))
     view = build_report_view(results, suite_charts(results), shown=sample.shows)
     skipped: list[str] = []  # a skipped picture is said in the report too, not only on stderr
-    pictures = _confined_view(view, base, warn, skipped.append)
     entries = _entries_by_view_identity(results)
     cases = []
-    for number, case in enumerate(view.cases):
-        if inline_images:  # data URIs: the report is one file
-            images = inline_pictures(pictures[number], warn, f"case {case.case_id!r}: ", skipped.append)
+    for case in view.cases:
+        context = f"case {case.case_id!r}: "
+        if inline_images:  # data URIs of the bytes the door checked: the report is one file
+            images = door_data_uris(case.images, base, warn, context, skipped.append)
         else:
             images = {kind: Path(os.path.relpath(picture, path.parent.resolve())).as_posix()
-                      for kind, picture in pictures[number].items()}
+                      for kind, picture in confined_pictures(case.images, base, warn, context, skipped.append).items()}
         if not images and draw_missing:  # an inline run's or a shard's pictures are gone: draw the stored heatmap
             drawn = _drawn_case_pictures(case, entries, warn)
             if drawn:

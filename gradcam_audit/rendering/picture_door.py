@@ -106,22 +106,29 @@ def checked_picture_bytes(content: bytes) -> str:
     return mime
 
 
+def _checked_content(root: Path, name: object) -> tuple[Path, bytes] | None:
+    """The picture ``name`` inside ``root`` and its bytes, read once and checked by place, size and content."""
+    path = confined_file(root, name)
+    if path is None:
+        return None
+    try:
+        content = _read_bounded(path)
+        checked_picture_bytes(content)
+    except PictureRefused as error:
+        raise PictureRefused(f"{name!r} is skipped: {error}") from None
+    except OSError as error:
+        raise PictureRefused(f"{name!r} cannot be read ({error.strerror or error})") from None
+    return path, content
+
+
 def checked_picture(root: Path, name: object) -> Path | None:
     """The picture ``name`` inside ``root`` once checked by place, size and content; None if it does not exist.
 
     Raises:
         UnsafePathError: outside ``root``, not a regular file, too large, or not a picture by its content.
     """
-    path = confined_file(root, name)
-    if path is None:
-        return None
-    try:
-        checked_picture_bytes(_read_bounded(path))
-    except PictureRefused as error:
-        raise PictureRefused(f"{name!r} is skipped: {error}") from None
-    except OSError as error:
-        raise PictureRefused(f"{name!r} cannot be read ({error.strerror or error})") from None
-    return path
+    checked = _checked_content(root, name)
+    return checked[0] if checked is not None else None
 
 
 def refusal_note(context: str, kind: str, error: Exception) -> str:
@@ -152,19 +159,24 @@ def door_pictures(images: Mapping[str, object], root: Path, warn: Callable[[str]
     return found
 
 
+def door_data_uris(images: Mapping[str, object], root: Path, warn: Callable[[str], None], context: str = "",
+                   note: Callable[[str], None] | None = None) -> dict[str, str]:
+    """Like door_pictures, as data URIs of the very bytes that were checked (each file read once)."""
+    found: dict[str, str] = {}
+    for kind, name in images.items():
+        try:
+            checked = _checked_content(root, name)
+        except UnsafePathError as error:
+            warn(f"{context}images.{kind}: skipped: {error}")
+            if note is not None:
+                note(refusal_note(context, kind, error))
+            continue
+        if checked is not None:
+            found[kind] = bytes_data_uri(checked[1])
+    return found
+
+
 def bytes_data_uri(content: bytes) -> str:
     """A data URI of picture bytes, typed by their content (never by a file name)."""
     mime, _ = picture_type(content)
     return f"data:{mime};base64," + base64.b64encode(content).decode("ascii")
-
-
-def picture_data_uri(path: Path) -> str:
-    """A data URI of a picture that passed the door; read again, bounded, and its content checked again (the file
-    may have been replaced since).
-
-    Raises:
-        PictureRefused: the file is no longer a picture within the bounds.
-    """
-    content = _read_bounded(path)
-    checked_picture_bytes(content)
-    return bytes_data_uri(content)
