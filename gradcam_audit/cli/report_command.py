@@ -52,7 +52,7 @@ def run(arguments: argparse.Namespace) -> int:
     from gradcam_audit.cli.results_input import read_results_file
     from gradcam_audit.core.ledger import RunResults, merge_results
     from gradcam_audit.core.spec.load import display_path
-    from gradcam_audit.rendering.html_report import confined_pictures, write_html_report
+    from gradcam_audit.rendering.html_report import confined_pictures, skipped_picture_notes, write_html_report
 
     missing = [path for path in arguments.results if not path.is_file()]
     if missing:
@@ -62,19 +62,20 @@ def run(arguments: argparse.Namespace) -> int:
     folders = [path.resolve().parent for path in arguments.results]
     base = _common_base(folders)
     runs: list[RunResults] = []
+    skipped: list[str] = []  # a picture refused here is said in the report too
     for path, folder in zip(arguments.results, folders):
         run_results = read_results_file(path)
         # Picture paths are relative to each JSON's folder and confined to it (a results file is untrusted data);
         # the ones allowed are rewritten against one base for the merged report.
         cases = []
         for case in run_results.cases:
-            pictures = confined_pictures(case.images, folder, _warn, f"{path}: case {case.id!r}: ")
+            pictures = confined_pictures(case.images, folder, _warn, f"{path}: case {case.id!r}: ", skipped.append)
             cases.append(replace(case, images={kind: Path(os.path.relpath(picture, base)).as_posix()
                                                for kind, picture in pictures.items()}))
         runs.append(replace(run_results, cases=tuple(cases)))
     merged = merge_results(runs)
     written = write_html_report(merged, arguments.out.resolve(), inline_images=arguments.images == "inline", images_base=base,
-                                warn=_warn)
+                                warn=_warn, notes=skipped_picture_notes(skipped))
     statuses: dict[str, int] = {}
     for case in merged.cases:
         statuses[case.status] = statuses.get(case.status, 0) + 1

@@ -273,6 +273,9 @@ def read_baseline_file(path: Path, reader: Callable[[Path], RunResults] = read_r
     CLI and the plugin); schema 1 is converted; any other schema is refused naming both numbers."""
     data = read_json_file(path)
     schema = data.get("schema") if isinstance(data, dict) else None
+    if isinstance(schema, bool) or isinstance(schema, float):  # JSON true is not schema 1, 2.0 is not schema 2
+        raise BaselineError(f"baseline {path}: schema: expected an integer (this version writes {SCHEMA_VERSION}), got "
+                            f"{str(schema).lower() if isinstance(schema, bool) else schema!r}: give the released model's results.json, unedited")
     if schema == SCHEMA_VERSION:
         return reader(path), SCHEMA_VERSION
     if schema == 1 and isinstance(data, dict) and isinstance(data.get("cases"), list):

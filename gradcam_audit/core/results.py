@@ -15,6 +15,7 @@ from typing import Any
 from gradcam_audit.core.baseline_records import BaselineComparison, CaseRules, CompactHeatmap
 from gradcam_audit.core.checks import Check
 from gradcam_audit.core.faithfulness import FaithfulnessCurves
+from gradcam_audit.core.json_input import parse_json_text, read_json
 from gradcam_audit.core.scoring import RegionScore
 from gradcam_audit.errors import ResultsError
 
@@ -169,32 +170,16 @@ def dumps_strict(data: Any) -> str:
     return json.dumps(finite_only(data), indent=2, ensure_ascii=False, allow_nan=False)
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def loads_strict(text: str, source: str) -> Any:
-    """Parse strict JSON; NaN, Infinity and malformed text are a ResultsError naming ``source``."""
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as error:
-        raise ResultsError(f"{source}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
-    except ValueError as error:
-        raise ResultsError(f"{source}: {error}; results files are strict JSON") from None
+    """Parse strict, bounded JSON (core/json_input.py); malformed text, NaN, Infinity, an overflowing number or too deep
+    nesting is a ResultsError naming ``source`` and the field path."""
+    return parse_json_text(text, source, ResultsError, "results files are strict JSON written by gradcam_audit")
 
 
 def read_json_file(path: Path) -> Any:
-    """A results file's parsed JSON, with a readable error for anything that is not UTF-8 strict JSON."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ResultsError(f"results file not found: {path}") from None
-    except IsADirectoryError:
-        raise ResultsError(f"{path} is a folder, not a results file: give the results.json inside it") from None
-    except OSError as error:
-        raise ResultsError(f"{path}: cannot be read ({error.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ResultsError(f"{path}: not UTF-8 text (a results file is UTF-8 JSON written by gradcam_audit)") from None
-    return loads_strict(text, str(path))
+    """A results file's parsed JSON, bounded in size and depth, numbers strict; a readable error for anything else."""
+    if not path.exists():
+        raise ResultsError(f"results file not found: {path}")
+    if path.is_dir():
+        raise ResultsError(f"{path} is a folder, not a results file: give the results.json inside it")
+    return read_json(path, str(path), ResultsError, "give the results.json a run wrote (pytest --gradcam-report / --gradcam-json), unedited")

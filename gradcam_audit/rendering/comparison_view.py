@@ -186,11 +186,12 @@ def build_comparison_view(results: RunResults, anchors: Mapping[tuple[str, str, 
 
 
 def with_pictures(view: ComparisonView, results: RunResults, report_path: Path, *, inline: bool, warn: Callable[[str], None],
-                  candidate_images: Mapping[str, dict[str, str]]) -> ComparisonView:
+                  candidate_images: Mapping[str, dict[str, str]], note: Callable[[str], None] | None = None) -> ComparisonView:
     """Side-by-side pictures: the candidate's as the report already shows them (by anchor), the baseline's read only
     from inside the baseline's own folder, and only where this process read the baseline (never a folder a results
     file names)."""
-    from gradcam_audit.rendering.html_report import confined_pictures, data_uri
+    from gradcam_audit.rendering.html_report import confined_pictures
+    from gradcam_audit.rendering.picture_door import door_data_uris
 
     summary = results.baseline
     folders = summary.folders if summary is not None else ()
@@ -200,9 +201,13 @@ def with_pictures(view: ComparisonView, results: RunResults, report_path: Path, 
         comparison = comparisons.get(case.key)
         baseline_images: dict[str, str] = {}
         if comparison is not None and comparison.images and 0 <= comparison.source < len(folders):
-            pictures = confined_pictures(comparison.images, folders[comparison.source], warn, f"baseline case {case.label!r}: ")
-            baseline_images = {kind: data_uri(picture) if inline else Path(os.path.relpath(picture, report_path.parent.resolve())).as_posix()
-                               for kind, picture in pictures.items()}
+            context = f"baseline case {case.label!r}: "
+            if inline:
+                baseline_images = door_data_uris(comparison.images, folders[comparison.source], warn, context, note)
+            else:
+                pictures = confined_pictures(comparison.images, folders[comparison.source], warn, context, note)
+                baseline_images = {kind: Path(os.path.relpath(picture, report_path.parent.resolve())).as_posix()
+                                   for kind, picture in pictures.items()}
         cases.append(replace(case, baseline_images=baseline_images, candidate_images=dict(candidate_images.get(case.anchor, {}))))
     return replace(view, cases=tuple(cases))
 

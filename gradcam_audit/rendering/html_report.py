@@ -8,70 +8,38 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gradcam_audit.core.ledger import RunResults
+from gradcam_audit.core.ledger import CaseEntry, RunResults
 from gradcam_audit.errors import UnsafePathError
+from gradcam_audit.rendering.picture_door import checked_picture, confined_file, door_data_uris, door_pictures
 from gradcam_audit.rendering.sampling import CaseSample, case_sample, sample_notice
-from gradcam_audit.rendering.view_models import ReportView, build_report_view
+from gradcam_audit.rendering.view_models import CaseView, ReportView, build_report_view
 
 if TYPE_CHECKING:
     from jinja2 import Environment, PackageLoader
 
-_MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".svg": "image/svg+xml"}
-
-
 def confined_picture(root: Path, name: object) -> Path | None:
-    """The picture ``name`` (a path written in a results file) as a file inside ``root``, or None if it is missing.
+    """The picture ``name`` (a path written in a results file) inside ``root``, or None if it is missing.
 
-    A results JSON may come from anywhere (a CI artefact, a colleague): the paths in it are data, never trusted.
-    Only relative paths without ``..`` whose real location (symlinks resolved) stays inside ``root`` are read,
-    so a crafted ``images.overlay: /etc/passwd`` can never be copied into a report. Every place that reads a
-    picture for the report goes through here.
+    Every place that reads a picture for the report goes through the picture door (rendering/picture_door.py): only
+    from inside ``root`` (symlinks resolved), only when its content is a PNG/JPEG/WebP/GIF that PIL decodes, bounded.
 
     Raises:
-        UnsafePathError: the path is absolute, climbs out with ``..``, leaves ``root`` through a symlink,
-            or names something that is not a regular file.
+        UnsafePathError: outside ``root``, not a regular file, too large, or not a picture by its content.
     """
-    if not isinstance(name, str) or not name or "\x00" in name:
-        raise UnsafePathError(f"{name!r} is not a relative file name")
-    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
-        raise UnsafePathError(f"{name!r} is an absolute path; pictures are read only from inside {root}")
-    if ".." in PurePosixPath(name.replace("\\", "/")).parts:
-        raise UnsafePathError(f"{name!r} climbs out with '..'; pictures are read only from inside {root}")
-    real_root = root.resolve()
-    candidate = (real_root / name).resolve()
-    if not candidate.is_relative_to(real_root):
-        raise UnsafePathError(f"{name!r} leads (through a symlink) to {candidate}, outside {root}")
-    if not candidate.exists():
-        return None
-    if not candidate.is_file():
-        raise UnsafePathError(f"{name!r} is not a regular file")
-    return candidate
+    return checked_picture(root, name)
 
 
-def confined_pictures(images: dict[str, str], root: Path, warn: Callable[[str], None], context: str = "") -> dict[str, Path]:
-    """The readable pictures of one case, by kind; each refused one is skipped with a warning naming it."""
-    found: dict[str, Path] = {}
-    for kind, name in images.items():
-        try:
-            path = confined_picture(root, name)
-        except UnsafePathError as error:
-            warn(f"{context}images.{kind}: skipped: {error}")
-            continue
-        if path is not None:
-            found[kind] = path
-    return found
+def confined_pictures(images: dict[str, str], root: Path, warn: Callable[[str], None], context: str = "",
+                      note: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """The readable pictures of one case, by kind; each refused one is skipped with a warning naming it (and a note)."""
+    return door_pictures(images, root, warn, context, note)
 
 
 def warn_on_stderr(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
-
-
-def data_uri(path: Path) -> str:
-    mime = _MIME.get(path.suffix.lower(), "application/octet-stream")
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def content_security_policy(script: str, style: str, *, image_files: bool) -> str:
@@ -90,10 +58,39 @@ def content_security_policy(script: str, style: str, *, image_files: bool) -> st
             "base-uri 'none'; form-action 'none'")
 
 
-def _confined_view(view: ReportView, base: Path, warn: Callable[[str], None]) -> dict[int, dict[str, Path]]:
-    """Each case's readable pictures (by position in the view), confined to ``base``."""
-    return {number: confined_pictures(case.images, base, warn, f"case {case.case_id!r}: ")
-            for number, case in enumerate(view.cases)}
+# A hostile results file can name a thousand non-pictures: the report lists this many skips, then counts the rest.
+_LISTED_SKIPS = 20
+
+
+def skipped_picture_notes(messages: list[str]) -> tuple[str, ...]:
+    """The report's notes for pictures the door refused (the first few, the rest counted)."""
+    if not messages:
+        return ()
+    listed = tuple(messages[:_LISTED_SKIPS])
+    more = len(messages) - _LISTED_SKIPS
+    return (*listed, f"… and {more} more pictures not shown (see the warnings).") if more > 0 else listed
+
+
+DRAWN_NOTE = ("Drawn from the heatmap stored in the results (this run kept no picture files): at the layer's resolution, "
+              "over the image when it could be read inside its spec's folder.")
+
+
+def _entries_by_view_identity(results: RunResults) -> dict[tuple[str, str, str], CaseEntry]:
+    """Each case by (suite, method, the id as the view shows it, with or without the method)."""
+    entries: dict[tuple[str, str, str], CaseEntry] = {}
+    for entry in results.cases:
+        entries.setdefault((entry.spec, entry.method, entry.id), entry)
+        entries.setdefault((entry.spec, entry.method, f"{entry.id} [{entry.method}]"), entry)
+    return entries
+
+
+def _drawn_case_pictures(case: CaseView, entries: dict[tuple[str, str, str], CaseEntry], warn: Callable[[str], None]) -> dict[str, str]:
+    from gradcam_audit.rendering.heatmap_pictures import drawn_pictures
+
+    entry = entries.get((case.suite, case.method, case.case_id))
+    if entry is None or entry.result is None:
+        return {}
+    return drawn_pictures(entry.result, Path.cwd(), warn, f"case {case.case_id!r}: ")
 
 
 def _environment() -> tuple[PackageLoader, Environment]:
@@ -137,19 +134,27 @@ INLINE_LIMIT_BYTES = 25_000_000
 def inline_size_bytes(results: RunResults, base: Path) -> int:
     """About how many bytes the pictures add to an inline report (base64 is 4/3 of the file size)."""
     total = 0
-    for case in results.cases:
-        for picture in confined_pictures(case.images, base, lambda message: None, "").values():
-            total += picture.stat().st_size
+    for case in results.cases:  # an estimate: where the files are, not yet what they hold (the door checks that later)
+        for name in case.images.values():
+            try:
+                picture = confined_file(base, name)
+            except UnsafePathError:
+                continue
+            if picture is not None:
+                total += picture.stat().st_size
     return total * 4 // 3
 
 
 def write_html_report(results: RunResults, path: Path, *, inline_images: bool = True, images_base: Path | None = None,
                       warn: Callable[[str], None] = warn_on_stderr, notes: tuple[str, ...] = (),
-                      sample: CaseSample | None = None) -> Path:
+                      sample: CaseSample | None = None, draw_missing: bool = True) -> Path:
     """Render the report to ``path``. Case image paths are relative to ``images_base`` (default: the report's folder).
 
-    Pictures are read only from inside ``images_base`` (see ``confined_picture``); ``warn`` is told of each one skipped.
+    Pictures pass the picture door (rendering/picture_door.py): inside ``images_base``, pictures by content, bounded;
+    ``warn`` is told of each one skipped, and the report notes it.
     ``sample``: which cases get a full view; by default every case up to SAMPLE_ABOVE_CASES, a sample of passes above.
+    ``draw_missing``: a case with no picture file but a stored heatmap gets pictures drawn from it
+    (rendering/heatmap_pictures.py; its image is looked up from the working folder, as the run named it).
     """
     from gradcam_audit.rendering.charts import suite_charts
 
@@ -157,23 +162,29 @@ def write_html_report(results: RunResults, path: Path, *, inline_images: bool = 
     base = images_base or path.parent
     sample = sample or case_sample(len(results.cases))
     view = build_report_view(results, suite_charts(results), shown=sample.shows)
-    if notes:
-        view = replace(view, notes=(*view.notes, *notes))
-    pictures = _confined_view(view, base, warn)
+    skipped: list[str] = []  # a skipped picture is said in the report too, not only on stderr
+    entries = _entries_by_view_identity(results)
     cases = []
-    for number, case in enumerate(view.cases):
-        if inline_images:  # data URIs: the report is one file
-            images = {kind: data_uri(picture) for kind, picture in pictures[number].items()}
+    for case in view.cases:
+        context = f"case {case.case_id!r}: "
+        if inline_images:  # data URIs of the bytes the door checked: the report is one file
+            images = door_data_uris(case.images, base, warn, context, skipped.append)
         else:
             images = {kind: Path(os.path.relpath(picture, path.parent.resolve())).as_posix()
-                      for kind, picture in pictures[number].items()}
+                      for kind, picture in confined_pictures(case.images, base, warn, context, skipped.append).items()}
+        if not images and draw_missing:  # an inline run's or a shard's pictures are gone: draw the stored heatmap
+            drawn = _drawn_case_pictures(case, entries, warn)
+            if drawn:
+                case = replace(case, pictures_note=DRAWN_NOTE)
+            images = drawn
         cases.append(replace(case, images=images))
     view = replace(view, cases=tuple(cases))
     if view.comparison is not None:  # the baseline's pictures beside these, read only from the baseline's folder
         from gradcam_audit.rendering.comparison_view import with_pictures
 
-        view = replace(view, comparison=with_pictures(view.comparison, results, path, inline=inline_images, warn=warn,
+        view = replace(view, comparison=with_pictures(view.comparison, results, path, inline=inline_images, warn=warn, note=skipped.append,
                                                       candidate_images={case.anchor: case.images for case in view.cases}))
+    view = replace(view, notes=(*view.notes, *notes, *skipped_picture_notes(skipped)))
     path.write_text(render_html(view, image_files=not inline_images, sample_notice=sample_notice(sample, results.cases)),
                     encoding="utf-8")
     return path

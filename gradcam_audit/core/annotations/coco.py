@@ -10,6 +10,7 @@ from typing import Any
 from gradcam_audit.core.annotations.errors import AnnotationError, ProblemList
 from gradcam_audit.core.annotations.geometry import case_name, checked_box, checked_image_size
 from gradcam_audit.core.annotations.model import AnnotatedImage, AnnotatedObject, AnnotationSet
+from gradcam_audit.core.json_input import read_json
 from gradcam_audit.core.spec.load import display_path
 from gradcam_audit.core.spec.suggest import listing
 from gradcam_audit.errors import Problem
@@ -49,18 +50,11 @@ def read_coco(source: Path, *, images_dir: Path | None = None, clip: bool = Fals
         AnnotationError: every malformed entry, unknown id, missing image or box outside its image.
     """
     file = display_path(source)
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AnnotationError([Problem(file, "", "annotation file not found")]) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AnnotationError([Problem(file, "", f"not valid JSON ({error})", fix="export the annotations as COCO JSON")]) from None
-    except RecursionError:
-        raise AnnotationError([Problem(file, "", "the JSON is nested too deeply to be a COCO export",
-                                       fix="export the annotations as COCO JSON (images[], annotations[], categories[])")]) from None
-    except OSError as error:
-        raise AnnotationError([Problem(file, "", f"cannot read the file ({error.strerror or error})",
-                                       fix="give the COCO .json file")]) from None
+    fix = "export the annotations as COCO JSON (images[], annotations[], categories[])"
+    if not source.exists():
+        raise AnnotationError([Problem(file, "", "annotation file not found")])
+    # One bounded reader: a bbox of 10**400 is read as infinity (no OverflowError) and named by checked_box.
+    data = read_json(source, "the JSON", lambda message: AnnotationError([Problem(file, "", message, fix=fix)]), strict_numbers=False)
     problems = ProblemList()
     if not isinstance(data, dict):
         raise AnnotationError([Problem(file, "", f"expected a JSON object with images, annotations and categories, got {type(data).__name__}")])

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.annotations.errors import AnnotationError, ProblemList
 from gradcam_audit.core.annotations.geometry import case_name, checked_box, checked_image_size, checked_polygon, image_files
 from gradcam_audit.core.annotations.model import AnnotatedImage, AnnotatedObject, AnnotationSet
+from gradcam_audit.core.json_input import read_json
 from gradcam_audit.core.spec.load import display_path
-from gradcam_audit.errors import Problem
+from gradcam_audit.errors import Problem, ResultsError
 
 SKIPPED_SHAPE_TYPES = ("point", "line", "linestrip", "points")  # no area: nothing to put heatmap mass into
 
@@ -52,10 +52,10 @@ def read_labelme(source: Path, *, images_dir: Path | None = None, clip: bool = F
     categories: dict[str, None] = {}
     for json_path in files:
         file = display_path(json_path)
-        try:
-            data = json.loads(json_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            problems.add(file, "", f"not valid JSON ({error})")
+        try:  # one bounded reader; a coordinate of 1e400 is infinity, named by checked_polygon
+            data = read_json(json_path, "the JSON", strict_numbers=False)
+        except ResultsError as error:
+            problems.add(file, "", str(error))
             continue
         if not isinstance(data, dict) or "imagePath" not in data or "shapes" not in data:
             missing = [key for key in ("imagePath", "shapes") if not isinstance(data, dict) or key not in data]
