@@ -1,7 +1,7 @@
-"""The README's spec reference (Markdown), generated from ``fields.py`` (and the region metrics)
-like the JSON Schema, so neither can drift.
+"""The spec reference (Markdown) of the README and of the docs site, generated from ``fields.py`` (and the region
+metrics) like the JSON Schema, so none of them can drift.
 
-Run ``python -m gradcam_audit.core.spec.reference`` to rewrite the block between the README's markers.
+Run ``python -m gradcam_audit.core.spec.reference`` to rewrite the README's block and ``docs/reference/spec.md``.
 """
 
 from __future__ import annotations
@@ -133,10 +133,14 @@ def field_table(fields: tuple[FieldDoc, ...]) -> str:
     return "\n".join(lines)
 
 
-def spec_reference() -> str:
-    """The Markdown that goes between the README's spec-reference markers (without the markers)."""
+def spec_reference(heading_level: int = 2) -> str:
+    """The spec reference in Markdown: the README's block (between its markers) or, at level 1, the docs page.
+
+    Args:
+        heading_level: the level of the title; each section is one level below it.
+    """
     parts = [
-        "## Spec reference",
+        "#" * heading_level + " Spec reference",
         "",
         "<!-- Generated from gradcam_audit/core/spec/fields.py and the region metrics of gradcam_audit/core/metrics.py by "
         "`python -m gradcam_audit.core.spec.reference`; do not edit by hand. -->",
@@ -173,7 +177,7 @@ def spec_reference() -> str:
         "labels against the output size and the input's channels.",
     ]
     for title, fields in sections().items():
-        parts.extend(["", f"### `{title}`", "", field_table(fields)])
+        parts.extend(["", "#" * (heading_level + 1) + f" `{title}`", "", field_table(fields)])
     return "\n".join(parts) + "\n"
 
 
@@ -199,6 +203,11 @@ def with_reference(readme_text: str, reference: str) -> str:
     return readme_text[: start + len(START_MARKER)] + "\n" + reference.rstrip("\n") + "\n" + readme_text[end:]
 
 
+def docs_reference_page() -> str:
+    """The docs site's spec reference page (``docs/reference/spec.md``): the same text, its title a level-1 heading."""
+    return spec_reference(heading_level=1)
+
+
 def write_readme_reference(readme_path: Path) -> None:
     """Rewrite the spec reference inside ``readme_path``."""
     text = readme_path.read_text(encoding="utf-8")
@@ -206,4 +215,6 @@ def write_readme_reference(readme_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    write_readme_reference(Path(__file__).resolve().parents[3] / "README.md")
+    _REPOSITORY = Path(__file__).resolve().parents[3]
+    write_readme_reference(_REPOSITORY / "README.md")
+    (_REPOSITORY / "docs" / "reference" / "spec.md").write_text(docs_reference_page(), encoding="utf-8")
