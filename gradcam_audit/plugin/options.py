@@ -98,14 +98,26 @@ class Settings:
         """Where results.json lives; case pictures are written below it and named relative to it."""
         return self.json_path.parent
 
+    @property
+    def journal_path(self) -> Path:
+        """The JSON Lines journal beside results.json (each entry as it finishes)."""
+        return self.json_path.with_suffix(".jsonl")
+
+    @property
+    def output_paths(self) -> tuple[Path, ...]:
+        """Every file a run writes as its record: locked and superseded together when the run starts."""
+        return (self.json_path, self.journal_path) + ((self.report,) if self.report is not None else ())
+
 
 def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()) -> Settings:
     from gradcam_audit.core.method_names import METHOD_NAMES, RESIZE_FILTERS
 
     invocation = config.invocation_params.dir
-    # Command-line paths are relative to where pytest was started; ini paths to the ini file's folder, so a run
-    # from a subfolder finds the same specs and writes the same report.
-    ini_base = config.inipath.parent if config.inipath else config.rootpath
+    # Command-line paths are relative to where pytest was started; ini paths (and the default report) to the ini
+    # file's folder, so a run from a subfolder finds the same specs and writes the same report. Without an ini file,
+    # the folder pytest started in: never pytest's rootdir, which a path argument such as `--gradcam-baseline ../x`
+    # moves up, out of the project.
+    ini_base = config.inipath.parent if config.inipath else invocation
     command_line = config.getoption("gradcam_specs") or []
     spec_paths = tuple((invocation / path).resolve() for path in command_line)
     if not spec_paths:

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING
 
 from gradcam_audit.core.ledger import RunResults
+from gradcam_audit.core.run_folder import write_text_atomically
 from gradcam_audit.errors import UnsafePathError
 from gradcam_audit.rendering.sampling import CaseSample, case_sample, sample_notice
 from gradcam_audit.rendering.view_models import ReportView, build_report_view
@@ -153,7 +154,6 @@ def write_html_report(results: RunResults, path: Path, *, inline_images: bool = 
     """
     from gradcam_audit.rendering.charts import suite_charts
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     base = images_base or path.parent
     sample = sample or case_sample(len(results.cases))
     view = build_report_view(results, suite_charts(results), shown=sample.shows)
@@ -174,6 +174,6 @@ def write_html_report(results: RunResults, path: Path, *, inline_images: bool = 
 
         view = replace(view, comparison=with_pictures(view.comparison, results, path, inline=inline_images, warn=warn,
                                                       candidate_images={case.anchor: case.images for case in view.cases}))
-    path.write_text(render_html(view, image_files=not inline_images, sample_notice=sample_notice(sample, results.cases)),
-                    encoding="utf-8")
-    return path
+    text = render_html(view, image_files=not inline_images, sample_notice=sample_notice(sample, results.cases))
+    # The one writer of outputs: never a half-written (or 0-byte) report; a full disk is one error naming the folder.
+    return write_text_atomically(path, lambda handle: handle.write(text))
