@@ -148,6 +148,17 @@ def test_a_second_run_on_the_same_folder_is_refused_naming_the_first(pytester: p
     assert not (folder / LOCK_NAME).exists()  # released on exit
 
 
+@pytest.mark.slow
+def test_xdist_workers_draw_into_the_runs_own_picture_folder(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    """The run's private picture folder is named by the controller and handed to every worker: the report has them all."""
+    _spec(pytester, write_spec, passing=True, count=4)
+    result = pytester.runpytest_subprocess("--gradcam-specs", "suite.yaml", "-n", "2", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    folder = pytester.path / "reports" / "gradcam"
+    assert (folder / "index.html").read_text(encoding="utf-8").count("data:image/") >= 4
+    assert not list(folder.glob(".gradcam-inline-pictures*")) and not (folder / LOCK_NAME).exists()
+
+
 def test_the_default_report_stays_in_the_folder_pytest_started_in(pytester: pytest.Pytester, write_spec: Callable[..., Path],
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     write_spec("project/suite.yaml", count=1)
@@ -190,3 +201,15 @@ def test_a_lock_held_by_another_process_refuses_and_a_dead_holder_is_stale(tmp_p
     lock = lock_folder(tmp_path, "third")  # the killed holder's file is stale: taken over
     lock.release()
     assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_the_report_command_on_a_full_disk_is_one_error_and_leaves_no_empty_report(tmp_path: Path, small_disk: Path) -> None:
+    from gradcam_audit.core.ledger import CaseEntry, RunResults, write_results
+    from tests.cli.conftest import assert_clean_error, run_cli
+
+    results = tmp_path / "results.json"
+    write_results(RunResults(cases=(CaseEntry(spec="a.yaml", id="x", method="gradcam", status="passed"),)), results)
+    _fill(small_disk)
+    outcome = run_cli("report", results, "-o", small_disk / "merged.html")
+    assert_clean_error(outcome, f"cannot write merged.html in {small_disk}: the disk is full")
+    assert not (small_disk / "merged.html").exists() and not list(small_disk.glob(".*.partial"))
