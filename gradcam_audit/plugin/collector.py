@@ -100,7 +100,7 @@ def claim_outputs(config: pytest.Config, settings: Settings) -> None:
             lock = lock_folder(folder, command)
             locks.append(lock)
             config.add_cleanup(lock.release)
-        supersede_previous(outputs, leftovers=(f"{INLINE_PICTURES_PREFIX}*",))
+        supersede_previous(settings.superseded_paths, leftovers=(f"{INLINE_PICTURES_PREFIX}*",))
     except (FolderBusyError, OutputWriteError) as error:
         for lock in locks:
             lock.release()
@@ -269,7 +269,7 @@ class ResultCollector:
         finally:
             shutil.rmtree(folder / inline_folder, ignore_errors=True)
         self.written.append(f"JSON {os.path.relpath(self.settings.json_path)}")
-        drop_superseded(self.settings.output_paths)
+        drop_superseded(self.settings.superseded_paths)
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path:
             from gradcam_audit.rendering.markdown import markdown_summary

@@ -92,6 +92,9 @@ class Settings:
     resize_filter: str | None = None  # --gradcam-resize-filter: the default for specs that name none
     executor: str = "local"
     ray_address: str | None = None
+    # --gradcam-no-report: where the report would be, when that is beside results.json (a folder this run locks). A
+    # previous run's report there is moved aside like the results: no old HTML keeps saying PASSED beside this run's.
+    unwritten_report: Path | None = None
 
     @property
     def results_folder(self) -> Path:
@@ -107,6 +110,11 @@ class Settings:
     def output_paths(self) -> tuple[Path, ...]:
         """Every file a run writes as its record: locked and superseded together when the run starts."""
         return (self.json_path, self.journal_path) + ((self.report,) if self.report is not None else ())
+
+    @property
+    def superseded_paths(self) -> tuple[Path, ...]:
+        """The previous run's files moved aside when this run starts: its outputs, and a report it no longer writes."""
+        return self.output_paths + ((self.unwritten_report,) if self.unwritten_report is not None else ())
 
 
 def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()) -> Settings:
@@ -164,7 +172,12 @@ def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()
 
     baseline, baseline_rules = read_baseline_option(config, invocation, ini_base) if spec_paths else (None, ())
     return Settings(spec_paths, report, json_path, batch_size, method, images, overrides, shard, progress_every, style, baseline=baseline, baseline_rules=baseline_rules,
-                    resize_filter=resize_filter, executor=executor, ray_address=ray_address)
+                    resize_filter=resize_filter, executor=executor, ray_address=ray_address,
+                    unwritten_report=_unwritten_report(report, (report_base / report_value).resolve(), json_path))
+
+
+def _unwritten_report(report: Path | None, would_be: Path, json_path: Path) -> Path | None:
+    return would_be if report is None and would_be.parent == json_path.parent else None
 
 
 def _executor_option(config: pytest.Config) -> tuple[str, str | None]:

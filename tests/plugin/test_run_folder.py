@@ -148,6 +148,17 @@ def test_a_second_run_on_the_same_folder_is_refused_naming_the_first(pytester: p
     assert not (folder / LOCK_NAME).exists()  # released on exit
 
 
+def test_a_run_without_a_report_leaves_no_old_report_beside_its_results(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    folder = pytester.path / "reports" / "gradcam"
+    _spec(pytester, write_spec, passing=True, count=1)
+    assert pytester.runpytest("--gradcam-specs", "suite.yaml", "-p", "no:cacheprovider").ret == 0
+    assert (folder / "index.html").is_file()
+    _spec(pytester, write_spec, passing=False, count=1)
+    assert pytester.runpytest("--gradcam-specs", "suite.yaml", "--gradcam-no-report", "-p", "no:cacheprovider").ret == 1
+    assert read_json(folder / "results.json")["verdict"] == "failed"
+    assert not (folder / "index.html").exists() and not list(folder.glob("*.superseded"))
+
+
 @pytest.mark.slow
 def test_xdist_workers_draw_into_the_runs_own_picture_folder(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
     """The run's private picture folder is named by the controller and handed to every worker: the report has them all."""
