@@ -119,7 +119,10 @@ class RunState:
 
         try:
             written = render_case_images(result, run.image, run.heatmap, directory, self.settings.overlay_style, removed=run.removed)
-        except OSError as error:  # the case's verdict stands without its picture; writing the results says what failed
+        except OSError as error:
+            if error.errno is None:
+                raise  # not a failed write (PIL's own errors carry no errno): a bug to see, not to skip
+            # A full disk or a lost folder: the case's verdict stands without its picture; the outputs say what failed.
             self.picture_error = f"{error.strerror or error} in {directory}"
             return {}
         base = self.settings.results_folder

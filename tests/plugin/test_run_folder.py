@@ -37,7 +37,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount_point.mkdir()
     try:
         mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
-                                 capture_output=True, text=True, timeout=30)
+                                 capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         pytest.skip(f"cannot mount a small tmpfs here ({error}); the full-disk test needs root or CAP_SYS_ADMIN")
     if mounted.returncode != 0:
@@ -45,8 +45,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     try:
         yield mount_point
     finally:
-        if subprocess.run(["umount", str(mount_point)], capture_output=True, timeout=30).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, timeout=30)
+        if subprocess.run(["umount", str(mount_point)], capture_output=True, timeout=30, check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, timeout=30, check=False)
 
 
 def _fill(folder: Path) -> None:
