@@ -13,12 +13,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from gradcam_audit.core.baseline_records import BaselineComparison, BaselineSummary, BaselineTally
 from gradcam_audit.core.causal import GateEvidence
 from gradcam_audit.core.gates import GateCase, GateResult, evaluate_gate
 from gradcam_audit.core.results import CaseResult, dumps_strict, read_json_file
+from gradcam_audit.core.run_folder import write_text_atomically
 from gradcam_audit.core.spec.model import Gate
 from gradcam_audit.errors import ResultsError
 
@@ -370,12 +371,11 @@ class RunResults:
 
 def write_results(results: RunResults, path: Path) -> None:
     """The ledger as strict, indented JSON, written case by case: a 10,000-case run never holds the whole document
-    (its dict, a finite-only copy and one big string) in memory at once. Written beside and renamed, so a reader
-    never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    (its dict, a finite-only copy and one big string) in memory at once. Through the one atomic writer
+    (core/run_folder.py): a reader never sees half a file, and a full disk is an OutputWriteError naming the folder."""
     document = results.to_dict(with_cases=False)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", encoding="utf-8") as handle:
+
+    def write(handle: TextIO) -> None:
         handle.write("{")
         for position, (key, value) in enumerate(document.items()):
             handle.write(("," if position else "") + "\n  " + json.dumps(key) + ": ")
@@ -387,7 +387,8 @@ def write_results(results: RunResults, path: Path) -> None:
                 handle.write(("," if number else "") + "\n    " + _indented(dumps_strict(case.to_dict()), 4))
             handle.write("\n  ]" if results.cases else "]")
         handle.write("\n}")
-    partial.replace(path)
+
+    write_text_atomically(path, write)
 
 
 def _indented(text: str, spaces: int) -> str:

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from gradcam_audit.core.ledger import CaseEntry, GateEntry, RunResults, write_results
+from gradcam_audit.core.run_folder import FolderBusyError, OutputWriteError, drop_superseded, lock_folder, supersede_previous
 from gradcam_audit.plugin.options import Settings
-from gradcam_audit.plugin.state import RunState
+from gradcam_audit.plugin.state import INLINE_PICTURES_PREFIX, RunState
 
 
 def _versions() -> dict[str, str]:
@@ -35,7 +36,8 @@ def _versions() -> dict[str, str]:
 
 class Journal:
     """Each finished entry appended to JSON Lines beside results.json as it arrives: if the run itself dies (the
-    controller killed, the machine lost), what finished is still on disk. Started afresh by every run."""
+    controller killed, the machine lost), what finished is still on disk. Started afresh by every run (the previous
+    run's journal was moved aside when this run took the folder)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -82,6 +84,27 @@ class Progress:
         left = (total - done) / rate if rate > 0 else 0.0
         reporter.ensure_newline()
         reporter.write_line(f"gradcam: {done}/{total} cases ({done / total:.0%}), {rate:.1f} images/s, about {left:.0f} s left")
+
+
+def claim_outputs(config: pytest.Config, settings: Settings) -> None:
+    """Before anything is computed: lock the output folders for this run, and move the previous run's files aside.
+
+    A second run writing the same folder is refused here, naming the run that holds it; and from this moment no
+    results.json or report in the folder claims the previous run's verdict, whatever ends this run.
+    """
+    outputs = settings.output_paths
+    command = "pytest " + " ".join(config.invocation_params.args)
+    locks = []
+    try:
+        for folder in dict.fromkeys(path.parent for path in outputs):
+            lock = lock_folder(folder, command)
+            locks.append(lock)
+            config.add_cleanup(lock.release)
+        supersede_previous(settings.superseded_paths, leftovers=(f"{INLINE_PICTURES_PREFIX}*",))
+    except (FolderBusyError, OutputWriteError) as error:
+        for lock in locks:
+            lock.release()
+        raise pytest.UsageError(str(error)) from None
 
 
 def _move_pictures(results: RunResults, base: Path, source: str, target: str) -> RunResults:
@@ -141,8 +164,9 @@ class ResultCollector:
         self.written: list[str] = []
         self.notes: list[str] = []
         self.results: RunResults | None = None
+        self.write_error: str | None = None
         self.progress = Progress(config, settings.progress_every_s)
-        self.journal = Journal(settings.json_path.with_suffix(".jsonl"))
+        self.journal = Journal(settings.journal_path)
         _check_sample_variable()
 
     # -- entries ------------------------------------------------------------------------------------
@@ -181,6 +205,8 @@ class ResultCollector:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
         if not self.state.settings.spec_paths or self.config.option.collectonly:
             return  # listing tests runs nothing: no verdict to write
+        if self.state.picture_error is not None:
+            self.notes.append(f"pictures were not drawn after a write failed ({self.state.picture_error})")
         results = self.state.audit.ledger(
             unfinished_cause=_unfinished_cause(session, exitstatus),
             started=self.started,
@@ -193,50 +219,67 @@ class ResultCollector:
         self.results = results
         if not results.entries:
             return
-        self._write(results)
+        try:
+            self._write(results)
+        except OutputWriteError as error:
+            # One clear message (pytest_terminal_summary), never an INTERNALERROR; the run did not leave its record.
+            self.write_error = str(error)
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            return
         # The exit status and the headline always agree: a run that is not PASSED never exits 0.
         if results.verdict != "passed" and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _write(self, results: RunResults) -> None:
-        from gradcam_audit.plugin.state import CASE_IMAGES_FOLDER, INLINE_PICTURES_FOLDER
+        """JSON first, then the HTML, each through the one atomic writer (core/run_folder.py)."""
+        from gradcam_audit.plugin.state import CASE_IMAGES_FOLDER
 
         folder = self.settings.results_folder
-        inline = self.settings.report_images == "inline"
-        if self.settings.report is not None:
-            from gradcam_audit.rendering.html_report import INLINE_LIMIT_BYTES, inline_size_bytes, write_html_report
+        inline_folder = self.state.inline_pictures_folder
+        inline = self.settings.report is not None and self.settings.report_images == "inline"
+        notes: tuple[str, ...] = ()
+        if inline:
+            from gradcam_audit.rendering.html_report import INLINE_LIMIT_BYTES, inline_size_bytes
             from gradcam_audit.rendering.sampling import pictures_notice
 
-            notes: tuple[str, ...] = ()
             sample = self.state.case_sample
-            if inline and sample.active:
+            if sample.active:
                 # A huge run: the report shows a sample of its passes, and its pictures are files (drawn only for those).
-                results = _move_pictures(results, folder, INLINE_PICTURES_FOLDER, CASE_IMAGES_FOLDER)
+                results = _move_pictures(results, folder, inline_folder, CASE_IMAGES_FOLDER)
                 inline = False
                 notes = (pictures_notice(sample, CASE_IMAGES_FOLDER),)
                 self.written.append(f"pictures as files, passes sampled ({sample.planned_cases:,} cases)")
-            elif inline and inline_size_bytes(results, folder) > INLINE_LIMIT_BYTES:
+            elif inline_size_bytes(results, folder) > INLINE_LIMIT_BYTES:
                 # Too big for one file: keep the pictures as files beside the report, and say so.
-                results = _move_pictures(results, folder, INLINE_PICTURES_FOLDER, CASE_IMAGES_FOLDER)
+                results = _move_pictures(results, folder, inline_folder, CASE_IMAGES_FOLDER)
                 inline = False
                 notes = (f"The pictures would make this report larger than {INLINE_LIMIT_BYTES // 1_000_000} MB, so they are files "
                          f"in {CASE_IMAGES_FOLDER}/ beside the results (keep that folder with the report).",)
                 self.written.append(f"pictures as files (over {INLINE_LIMIT_BYTES // 1_000_000} MB inline)")
-            write_html_report(results, self.settings.report, inline_images=inline, images_base=folder, notes=notes, sample=sample)
-            self.written.append(f"report {os.path.relpath(self.settings.report)}")
-        if inline:
-            # The pictures live in the report only; JSON consumers who need files use --gradcam-report-images files.
-            results = replace(results, cases=tuple(replace(case, images={}) for case in results.cases))
-            shutil.rmtree(folder / INLINE_PICTURES_FOLDER, ignore_errors=True)
-        write_results(results, self.settings.json_path)
+        # The pictures of an inline report live in the report only; JSON consumers who need files use --gradcam-report-images files.
+        json_results = replace(results, cases=tuple(replace(case, images={}) for case in results.cases)) if inline else results
+        try:
+            write_results(json_results, self.settings.json_path)
+            if self.settings.report is not None:
+                from gradcam_audit.rendering.html_report import write_html_report
+
+                write_html_report(results, self.settings.report, inline_images=inline, images_base=folder, notes=notes,
+                                  sample=self.state.case_sample)
+                self.written.append(f"report {os.path.relpath(self.settings.report)}")
+        finally:
+            shutil.rmtree(folder / inline_folder, ignore_errors=True)
         self.written.append(f"JSON {os.path.relpath(self.settings.json_path)}")
+        drop_superseded(self.settings.superseded_paths)
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path:
             from gradcam_audit.rendering.markdown import markdown_summary
 
             report_link = os.path.relpath(self.settings.report) if self.settings.report else None
-            with open(summary_path, "a", encoding="utf-8") as handle:
-                handle.write(markdown_summary(results, report_link) + "\n")
+            try:
+                with open(summary_path, "a", encoding="utf-8") as handle:
+                    handle.write(markdown_summary(json_results, report_link) + "\n")
+            except OSError as error:
+                raise OutputWriteError(f"cannot append to the GitHub step summary {summary_path}: {error.strerror or error}") from None
             self.written.append("GitHub step summary")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -245,3 +288,5 @@ class ResultCollector:
         from gradcam_audit.rendering.terminal import summary_line
 
         terminalreporter.write_sep("-", summary_line(self.results) + (f" → {'; '.join(self.written)}" if self.written else ""))
+        if self.write_error is not None:
+            terminalreporter.write_sep("!", f"gradcam: the run's results were not saved: {self.write_error}", red=True, bold=True)

@@ -92,11 +92,29 @@ class Settings:
     resize_filter: str | None = None  # --gradcam-resize-filter: the default for specs that name none
     executor: str = "local"
     ray_address: str | None = None
+    # --gradcam-no-report: where the report would be, when that is beside results.json (a folder this run locks). A
+    # previous run's report there is moved aside like the results: no old HTML keeps saying PASSED beside this run's.
+    unwritten_report: Path | None = None
 
     @property
     def results_folder(self) -> Path:
         """Where results.json lives; case pictures are written below it and named relative to it."""
         return self.json_path.parent
+
+    @property
+    def journal_path(self) -> Path:
+        """The JSON Lines journal beside results.json (each entry as it finishes)."""
+        return self.json_path.with_suffix(".jsonl")
+
+    @property
+    def output_paths(self) -> tuple[Path, ...]:
+        """Every file a run writes as its record: locked and superseded together when the run starts."""
+        return (self.json_path, self.journal_path) + ((self.report,) if self.report is not None else ())
+
+    @property
+    def superseded_paths(self) -> tuple[Path, ...]:
+        """The previous run's files moved aside when this run starts: its outputs, and a report it no longer writes."""
+        return self.output_paths + ((self.unwritten_report,) if self.unwritten_report is not None else ())
 
 
 def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()) -> Settings:
@@ -104,9 +122,11 @@ def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()
     from gradcam_audit.core.method_names import RESIZE_FILTERS
 
     invocation = config.invocation_params.dir
-    # Command-line paths are relative to where pytest was started; ini paths to the ini file's folder, so a run
-    # from a subfolder finds the same specs and writes the same report.
-    ini_base = config.inipath.parent if config.inipath else config.rootpath
+    # Command-line paths are relative to where pytest was started; ini paths (and the default report) to the ini
+    # file's folder, so a run from a subfolder finds the same specs and writes the same report. Without an ini file,
+    # the folder pytest started in: never pytest's rootdir, which a path argument such as `--gradcam-baseline ../x`
+    # moves up, out of the project.
+    ini_base = config.inipath.parent if config.inipath else invocation
     command_line = config.getoption("gradcam_specs") or []
     spec_paths = tuple((invocation / path).resolve() for path in command_line)
     if not spec_paths:
@@ -153,7 +173,12 @@ def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()
 
     baseline, baseline_rules = read_baseline_option(config, invocation, ini_base) if spec_paths else (None, ())
     return Settings(spec_paths, report, json_path, batch_size, method, images, overrides, shard, progress_every, style, baseline=baseline, baseline_rules=baseline_rules,
-                    resize_filter=resize_filter, executor=executor, ray_address=ray_address)
+                    resize_filter=resize_filter, executor=executor, ray_address=ray_address,
+                    unwritten_report=_unwritten_report(report, (report_base / report_value).resolve(), json_path))
+
+
+def _unwritten_report(report: Path | None, would_be: Path, json_path: Path) -> Path | None:
+    return would_be if report is None and would_be.parent == json_path.parent else None
 
 
 def _executor_option(config: pytest.Config) -> tuple[str, str | None]:

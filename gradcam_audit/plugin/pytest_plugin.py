@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gradcam_audit.plugin.collector import ResultCollector
+from gradcam_audit.plugin.collector import ResultCollector, claim_outputs
 from gradcam_audit.plugin.discovery import explicit_spec_files
 from gradcam_audit.plugin.items import CaseItem, GateItem, SpecFile
 from gradcam_audit.plugin.options import add_options, check_writable, read_settings
@@ -55,6 +55,8 @@ def pytest_configure(config: pytest.Config) -> None:
         _route_arguments(config, settings.spec_paths)
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(ResultCollector(config, settings, state), "gradcam-result-collector")
+        if settings.spec_paths and not config.option.collectonly:
+            claim_outputs(config, settings)  # the last check: a run refused before it leaves the folder as it found it
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -137,6 +139,7 @@ def pytest_configure_node(node: Any) -> None:
     """A (re)started xdist worker learns which spec files to compute one case at a time after a crash."""
     if has_run_state(node.config):
         node.workerinput["gradcam_isolate"] = sorted(run_state(node.config).isolated_specs)
+        node.workerinput["gradcam_run_id"] = run_state(node.config).run_id  # the run's private picture folder
 
 
 @pytest.hookimpl(optionalhook=True)

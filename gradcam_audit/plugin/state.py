@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,16 +20,22 @@ if TYPE_CHECKING:
 _STATE_KEY = pytest.StashKey["RunState"]()
 
 CASE_IMAGES_FOLDER = "cases"
-# An inline report embeds its pictures; they are drawn here first and removed once embedded (no second copy).
-INLINE_PICTURES_FOLDER = ".gradcam-inline-pictures"
+# An inline report embeds its pictures; they are drawn in a folder private to the run (this prefix and the run's id)
+# and removed once embedded (no second copy). A killed run's folder is removed when the next run takes the folder.
+INLINE_PICTURES_PREFIX = ".gradcam-inline-pictures"
 
 
 class RunState:
     """What one pytest process (controller or xdist worker) needs: the plan, the audit, and node-id lookups."""
 
-    def __init__(self, settings: Settings, rootpath: Path) -> None:
+    def __init__(self, settings: Settings, rootpath: Path, run_id: str) -> None:
         self.settings = settings
         self.rootpath = rootpath
+        # The same in the controller and its xdist workers (handed over in workerinput): names the run's private files.
+        self.run_id = run_id
+        self.inline_pictures_folder = f"{INLINE_PICTURES_PREFIX}-{run_id}"
+        # The first failure to draw a picture (a full disk): later cases skip drawing; the run's outputs say why.
+        self.picture_error: str | None = None
         self._audit: Audit | None = None
         self._markers: set[str] = set()
         # (resolved spec path, item name) → case key, or the spec's gate key; for crash reports, which carry only a node id.
@@ -97,20 +104,27 @@ class RunState:
     def images_directory(self) -> Path | None:
         if self.settings.report is None:
             return None
-        folder = INLINE_PICTURES_FOLDER if self.settings.report_images == "inline" else CASE_IMAGES_FOLDER
+        folder = self.inline_pictures_folder if self.settings.report_images == "inline" else CASE_IMAGES_FOLDER
         return self.settings.results_folder / folder
 
     def render_images(self, run: CaseRun) -> dict[str, str]:
         """Write the case's pictures beside the results; paths come back relative to the results' folder."""
         directory = self.images_directory
         result = run.entry.result
-        if directory is None or run.image is None or result is None:
+        if directory is None or run.image is None or result is None or self.picture_error is not None:
             return {}
         if not self.case_sample.shows(run.entry):
             return {}  # a pass the huge run's report will not show: drawing it would only cost time and disk
         from gradcam_audit.rendering.overlay import render_case_images
 
-        written = render_case_images(result, run.image, run.heatmap, directory, self.settings.overlay_style, removed=run.removed)
+        try:
+            written = render_case_images(result, run.image, run.heatmap, directory, self.settings.overlay_style, removed=run.removed)
+        except OSError as error:
+            if error.errno is None:
+                raise  # not a failed write (PIL's own errors carry no errno): a bug to see, not to skip
+            # A full disk or a lost folder: the case's verdict stands without its picture; the outputs say what failed.
+            self.picture_error = f"{error.strerror or error} in {directory}"
+            return {}
         base = self.settings.results_folder
         return {kind: Path(os.path.relpath(path, base)).as_posix() for kind, path in written.items()}
 
@@ -123,7 +137,9 @@ class RunState:
 
 
 def install(config: pytest.Config, settings: Settings) -> RunState:
-    state = RunState(settings, config.rootpath)
+    workerinput = getattr(config, "workerinput", None)
+    run_id = str(workerinput.get("gradcam_run_id", "")) if workerinput else ""
+    state = RunState(settings, config.rootpath, run_id or f"{os.getpid()}-{secrets.token_hex(4)}")
     config.stash[_STATE_KEY] = state
     return state
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gradcam_audit.core.ledger import CaseEntry, RunResults
+from gradcam_audit.core.run_folder import write_text_atomically
 from gradcam_audit.errors import UnsafePathError
 from gradcam_audit.rendering.picture_door import checked_picture, confined_file, door_data_uris, door_pictures
 from gradcam_audit.rendering.sampling import CaseSample, case_sample, sample_notice
@@ -158,7 +159,6 @@ def write_html_report(results: RunResults, path: Path, *, inline_images: bool = 
     """
     from gradcam_audit.rendering.charts import suite_charts
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     base = images_base or path.parent
     sample = sample or case_sample(len(results.cases))
     view = build_report_view(results, suite_charts(results), shown=sample.shows)
@@ -185,6 +185,6 @@ def write_html_report(results: RunResults, path: Path, *, inline_images: bool = 
         view = replace(view, comparison=with_pictures(view.comparison, results, path, inline=inline_images, warn=warn, note=skipped.append,
                                                       candidate_images={case.anchor: case.images for case in view.cases}))
     view = replace(view, notes=(*view.notes, *notes, *skipped_picture_notes(skipped)))
-    path.write_text(render_html(view, image_files=not inline_images, sample_notice=sample_notice(sample, results.cases)),
-                    encoding="utf-8")
-    return path
+    text = render_html(view, image_files=not inline_images, sample_notice=sample_notice(sample, results.cases))
+    # The one writer of outputs: never a half-written (or 0-byte) report; a full disk is one error naming the folder.
+    return write_text_atomically(path, lambda handle: handle.write(text))
