@@ -1,4 +1,8 @@
-"""`gradcam-audit report a.json [b.json ...] -o report.html`: merge JSON results (CI shards) into one HTML report."""
+"""`gradcam-audit report a.json [b.json ...] -o report.html`: merge JSON results (CI shards) into one HTML report.
+
+The exit status is the merged run's verdict (`RunResults.verdict`, the decision every entry point shares): 0 when it
+passed, 1 when it failed or is incomplete, 2 for unusable input (a missing or malformed results file).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,16 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from gradcam_audit.cli.common import EXIT_OK, HelpFormatter, UsageError
+from gradcam_audit.cli.common import EXIT_FAILED, EXIT_OK, HelpFormatter, UsageError
 
 _EPILOG = """\
 Each JSON file is what a run wrote beside its report (results.json, or --gradcam-json); case pictures
 are found relative to each JSON file's folder, and only inside it: a picture path that is absolute,
 uses '..' or leaves the folder through a symlink is skipped with a warning. With --images files the HTML links to those pictures
 (keep the folders where they are); inline (default) embeds them, so the HTML is one portable file.
+
+exit status: 0 when the merged run passed, 1 when it failed or is incomplete (the same verdict as pytest's),
+2 when a results file is missing or malformed.
 
 examples:
   gradcam-audit report shard-1/results.json shard-2/results.json -o merged/index.html
@@ -52,7 +59,9 @@ def run(arguments: argparse.Namespace) -> int:
     from gradcam_audit.cli.results_input import read_results_file
     from gradcam_audit.core.ledger import RunResults, merge_results
     from gradcam_audit.core.spec.load import display_path
+    from gradcam_audit.errors import GradcamAuditError
     from gradcam_audit.rendering.html_report import confined_pictures, skipped_picture_notes, write_html_report
+    from gradcam_audit.rendering.terminal import summary_line
 
     missing = [path for path in arguments.results if not path.is_file()]
     if missing:
@@ -64,7 +73,10 @@ def run(arguments: argparse.Namespace) -> int:
     runs: list[RunResults] = []
     skipped: list[str] = []  # a picture refused here is said in the report too
     for path, folder in zip(arguments.results, folders):
-        run_results = read_results_file(path)
+        try:
+            run_results = read_results_file(path)
+        except GradcamAuditError as error:  # a malformed file is the caller's input, not a failed audit: exit 2
+            raise UsageError(str(error)) from None
         # Picture paths are relative to each JSON's folder and confined to it (a results file is untrusted data);
         # the ones allowed are rewritten against one base for the merged report.
         cases = []
@@ -82,4 +94,5 @@ def run(arguments: argparse.Namespace) -> int:
     summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "no cases"
     print(f"wrote {display_path(written)}: {len(merged.cases)} case(s) ({summary}), {len(merged.gates)} gate(s) "
           f"from {len(runs)} results file(s)")
-    return EXIT_OK
+    print(summary_line(merged))
+    return EXIT_OK if merged.verdict == "passed" else EXIT_FAILED

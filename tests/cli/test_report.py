@@ -42,8 +42,10 @@ def test_report_merges_two_shards_into_one_self_contained_html(tmp_path: Path) -
     second = shard(tmp_path / "shard-b", "dog-0002", "failed")
     output = tmp_path / "merged" / "index.html"
     result = run_cli("report", first, second, "-o", output)
-    assert result.returncode == 0, result.stderr
+    # The merged run failed (one shard's case failed): report exits by the one verdict, as pytest would.
+    assert result.returncode == 1, result.stderr
     assert "2 case(s) (1 failed, 1 passed)" in result.stdout
+    assert "FAILED" in result.stdout
     html = output.read_text(encoding="utf-8")
     assert "cat-0001" in html and "dog-0002" in html
     inline = [source for source in image_sources(html) if source.startswith("data:image/jpeg;base64,")]
@@ -55,7 +57,7 @@ def test_report_with_image_files_links_to_each_shards_pictures(tmp_path: Path) -
     second = shard(tmp_path / "shard-b", "dog-0002", "failed")
     output = tmp_path / "merged" / "index.html"
     result = run_cli("report", first, second, "-o", output, "--images", "files")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # the merged verdict: one case failed
     linked = [source for source in image_sources(output.read_text(encoding="utf-8")) if source.endswith(".overlay.jpg")]
     assert {Path(source).name for source in linked} == {"cat-0001.overlay.jpg", "dog-0002.overlay.jpg"}
     assert all((output.parent / source).is_file() for source in linked), linked
@@ -66,5 +68,17 @@ def test_report_bad_json_is_a_clear_error(tmp_path: Path) -> None:
     wrong.write_text(json.dumps({"hello": 1}), encoding="utf-8")
     result = run_cli("report", wrong, "-o", tmp_path / "r.html")
     assert_clean_error(result, "wrong.json", "not a gradcam_audit results file")
-    assert result.returncode == 1
+    assert result.returncode == 2  # unusable input, not a failed audit
     assert_clean_error(run_cli("report", tmp_path / "none.json", "-o", tmp_path / "r.html"), "results file not found")
+
+
+def test_report_exit_status_is_the_merged_verdict(tmp_path: Path) -> None:
+    """0 only when the merged run passed: the same decision as pytest's, so a merge job can be the release gate."""
+    first = shard(tmp_path / "shard-a", "cat-0001", "passed")
+    second = shard(tmp_path / "shard-b", "dog-0002", "passed")
+    passed = run_cli("report", first, second, "-o", tmp_path / "passed.html")
+    assert passed.returncode == 0, passed.stderr
+    assert "PASSED" in passed.stdout
+    third = shard(tmp_path / "shard-c", "cow-0003", "error")
+    errored = run_cli("report", first, third, "-o", tmp_path / "errored.html")
+    assert errored.returncode == 1, errored.stderr
