@@ -78,3 +78,32 @@ def test_ray_with_xdist_or_an_unknown_executor_is_a_usage_error(pytester: pytest
     both = pytester.runpytest("--gradcam-specs", "suite.yaml", "--gradcam-executor", "ray", "-n", "2", "-p", "no:cacheprovider")
     assert both.ret == pytest.ExitCode.USAGE_ERROR
     both.stderr.fnmatch_lines(["*drop -n (pytest-xdist)*"])
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound once to pick it, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_ray_address_where_no_cluster_answers_fails_every_case_naming_it_with_a_report(
+    pytester: pytest.Pytester, write_spec: Callable[..., Path]
+) -> None:
+    # Before: ray.init retried the address in silence for minutes; no line, no report, no exit.
+    write_spec(count=2, gate={"min_pass_rate": 0.5})
+    address = f"127.0.0.1:{_closed_port()}"
+    result = pytester.runpytest_subprocess("--gradcam-specs", "suite.yaml", "--gradcam-executor", "ray",
+                                           "--gradcam-ray-address", address, "--gradcam-report", "ray/index.html",
+                                           "-p", "no:cacheprovider", timeout=120)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output
+    document = read_json(pytester.path / "ray" / "results.json")
+    assert len(document["cases"]) == 2
+    for case in document["cases"]:
+        assert case["status"] == "error", case
+        assert address in str(case["reason"]) and "ray start --head" in str(case["reason"]), case["reason"]
+    assert all(gate["status"] != "passed" for gate in document["gates"])
