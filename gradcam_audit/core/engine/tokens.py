@@ -75,8 +75,13 @@ class TokenLayoutError(ModelError):
 
     def __init__(self, message: str, field: str, fix: str) -> None:
         super().__init__(f"{message}; {fix}")
+        self.message = message
         self.field = field
         self.fix = fix
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its three parts when it crosses a process (a Ray worker, a pytest-xdist worker).
+        return (type(self), (self.message, self.field, self.fix))
 
 
 def fitting_layouts(sequence_length: int, input_size: tuple[int | None, int | None]) -> list[tuple[int, tuple[int, int]]]:

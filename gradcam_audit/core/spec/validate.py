@@ -70,7 +70,9 @@ def validate_paths(paths: Iterable[Path | str], *, deep: bool = False, check_ima
     ``deep=True`` also loads each model once (``core.models.load_model``) and checks, per spec whose file-level
     part is valid: the model loads; its input is a 4-D image with 1 or 3 channels; ``preprocess`` mean/std fit
     the channels; ``output`` exists; ``layer`` exists (``engine.layers.resolve_layer``; the message lists the
-    candidates) or ``auto`` finds one; the number of ``labels`` equals the output size; class indices fit the
+    candidates) or ``auto`` finds one; a token layer's ``layer_grid`` / ``prefix_tokens`` fit its sequence and
+    ``rollout`` / ``gradrollout`` find self-attention (engine.tokens.TokenLayoutError names the key to fix and the
+    layouts that fit); the number of ``labels`` equals the output size; class indices fit the
     output; required regions are not cropped away by ``resize: center_crop``.
 
     Args:
