@@ -146,3 +146,39 @@ def test_a_ray_address_where_no_cluster_answers_fails_every_case_naming_it_with_
         assert case["status"] == "error", case
         assert address in str(case["reason"]) and "ray start --head" in str(case["reason"]), case["reason"]
     assert all(gate["status"] != "passed" for gate in document["gates"])
+
+
+SILENT_LISTENER = '''
+import socket, sys, threading, time
+from gradcam_audit.core.ray_executor import RayConnectionError, _connect
+import ray
+
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(16)
+held = []
+
+
+def accept():
+    while True:
+        held.append(server.accept()[0])  # accepted, never answered: what a port of another service does to Ray
+
+
+threading.Thread(target=accept, daemon=True).start()
+try:
+    _connect(ray, f"127.0.0.1:{server.getsockname()[1]}", timeout_s=5.0)
+except RayConnectionError as error:
+    print("REFUSED:", error)
+'''
+
+
+def test_an_address_that_accepts_but_never_answers_is_given_up_within_the_bound() -> None:
+    # Before: ray.init waited on such a port for many minutes. In a fresh process: the abandoned join keeps a thread.
+    import subprocess
+    import sys
+
+    completed = subprocess.run([sys.executable, "-c", SILENT_LISTENER], capture_output=True, text=True, timeout=120,
+                               cwd=Path(__file__).resolve().parents[2])
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "REFUSED: the Ray cluster at '127.0.0.1:" in completed.stdout and "did not answer within 5 s" in completed.stdout
+    assert "ray start --head" in completed.stdout
