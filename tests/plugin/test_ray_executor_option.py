@@ -3,6 +3,7 @@ killed by a case costs only that case."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -68,7 +69,8 @@ def test_a_ray_run_gives_the_statuses_masses_report_and_json_of_a_local_run_and_
     # A third spec whose preprocess SIGKILLs the Ray worker on one (black) image; the cluster's workers import it
     # through the PYTHONPATH the run starts with.
     pytester.makepyfile(killing=SIGKILL_ON_BLACK_IMAGE)
-    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    # (after the PYTHONPATH the suite runs with, so the run and its workers import the code under test)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(pytester.path), os.environ.get("PYTHONPATH")])))
     Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(pytester.path / "black.png")
     cases = shipped_cases(3)
     cases[1] = {**cases[1], "id": "poisoned", "image": str(pytester.path / "black.png")}
