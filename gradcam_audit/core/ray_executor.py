@@ -185,8 +185,6 @@ def _connect(ray: Any, address: str | None, timeout_s: float = CONNECT_TIMEOUT_S
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        _check_reachable(address)
     outcome: list[BaseException | None] = []
 
     def join() -> None:
@@ -197,18 +195,24 @@ def _connect(ray: Any, address: str | None, timeout_s: float = CONNECT_TIMEOUT_S
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread, which reports it
             outcome.append(error)
 
-    # In a thread of its own: a port that accepts connections but is no Ray head makes ray.init wait for minutes.
+    if not address or _host_and_port(address) is None:
+        # A new local cluster (or "auto"): started in this thread, which outlives the run. Ray's processes die with
+        # the thread that started them (PR_SET_PDEATHSIG), so a short-lived thread would take the cluster with it.
+        join()
+        if outcome[0] is not None:
+            raise RayConnectionError(f"could not start or find a Ray cluster ({_described(outcome[0])}); {_ADDRESS_FIX}") from None
+        return True
+    _check_reachable(address)
+    # Joining a cluster starts no process here, so it may wait in a thread of its own: a port that accepts
+    # connections but is no Ray head makes ray.init wait for minutes.
     joining = threading.Thread(target=join, name="gradcam-ray-connect", daemon=True)
     joining.start()
     joining.join(timeout_s)
     if not outcome:
-        raise RayConnectionError(f"the Ray cluster at {address or 'a new local cluster'!r} did not answer within "
+        raise RayConnectionError(f"the Ray cluster at {address!r} did not answer within "
                                  f"{timeout_s:.0f} s; {_ADDRESS_FIX}")
-    error = outcome[0]
-    if error is not None:
-        first_line = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
-        raise RayConnectionError(f"could not join the Ray cluster at {address or 'a new local cluster'!r} "
-                                 f"({type(error).__name__}: {first_line[:300]}); {_ADDRESS_FIX}") from None
+    if outcome[0] is not None:
+        raise RayConnectionError(f"could not join the Ray cluster at {address!r} ({_described(outcome[0])}); {_ADDRESS_FIX}") from None
     return True
 
 
