@@ -14,7 +14,7 @@ line and exits 0 when every spec is valid. Folders are searched for *.yaml / *.y
 examples:
   gradcam-audit validate specs
   gradcam-audit validate specs/kitchen.yaml specs/voc.yaml
-  gradcam-audit validate specs --deep        # also load the models: layers, class counts, input sizes
+  gradcam-audit validate specs --deep        # also load the models: layers, class counts, input sizes, token layouts
 """
 
 
@@ -28,7 +28,8 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:  # type: ignore
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="spec files or folders of spec files")
     parser.add_argument("--deep", action="store_true",
-                        help="also load each model (imports TensorFlow) and check layer, labels and output size against it")
+                        help="also load each model (imports TensorFlow) and check layer, labels, output size and a transformer's "
+                             "token layout (layer_grid, prefix_tokens, rollout methods) against it")
     parser.set_defaults(handler=run)
 
 

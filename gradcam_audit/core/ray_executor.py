@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import pickle
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -131,17 +132,87 @@ class _Explainer:
         return pictures if AuditRunner._channels(model) == 3 else None
 
 
-def _crash_reason(error: BaseException) -> str:
+def _described(error: BaseException) -> str:
+    """The error's type and first line, for a case's reason."""
     first_line = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
-    return f"the Ray worker running this case crashed: {type(error).__name__}: {first_line[:300]}"
+    return f"{type(error).__name__}: {first_line[:300]}"
 
 
-def _connect(ray: Any, address: str | None) -> bool:
-    """Join the given (or RAY_ADDRESS's) cluster or start a local one; True when this call did it."""
+def _crash_reason(error: BaseException) -> str:
+    return f"the Ray worker running this case crashed: {_described(error)}"
+
+
+# How long joining a cluster may take before the run gives up on it: Ray itself retries an address that answers
+# nothing for many minutes, in silence.
+CONNECT_TIMEOUT_S = 45.0
+_ADDRESS_FIX = ("start the cluster first (`ray start --head` on its head node) or check --gradcam-ray-address / "
+                "RAY_ADDRESS (host:port of the head node's GCS, 6379 by default)")
+
+
+class RayConnectionError(GradcamAuditError):
+    """No Ray cluster answers at the given address; every case of the run is an error naming it."""
+
+
+def _host_and_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of a "host:port" or "ray://host:port" address; None for "auto", "local" or an unparsable one."""
+    bare = address.split("://", 1)[1] if "://" in address else address
+    host, separator, port = bare.rpartition(":")
+    if not separator or not port.isdigit() or not host:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, not after Ray's silent minutes of retries, when nothing listens at ``address``."""
+    import socket
+
+    target = _host_and_port(address)
+    if target is None:
+        return
+    try:
+        with socket.create_connection(target, timeout=10.0):
+            pass
+    except OSError as error:
+        raise RayConnectionError(f"no Ray cluster answers at {address!r} ({error.strerror or error}); {_ADDRESS_FIX}") from None
+
+
+def _connect(ray: Any, address: str | None, timeout_s: float = CONNECT_TIMEOUT_S) -> bool:
+    """Join the given (or RAY_ADDRESS's) cluster or start a local one; True when this call did it.
+
+    Raises:
+        RayConnectionError: nothing answers at the address, or joining it took longer than ``timeout_s``.
+    """
     if ray.is_initialized():
         return False
-    ray.init(address=address or os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True, include_dashboard=False,
-             logging_level=logging.WARNING, configure_logging=True)
+    address = address or os.environ.get("RAY_ADDRESS")
+    outcome: list[BaseException | None] = []
+
+    def join() -> None:
+        try:
+            ray.init(address=address, ignore_reinit_error=True, include_dashboard=False,
+                     logging_level=logging.WARNING, configure_logging=True)
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread, which reports it
+            outcome.append(error)
+
+    if not address or _host_and_port(address) is None:
+        # A new local cluster (or "auto"): started in this thread, which outlives the run. Ray's processes die with
+        # the thread that started them (PR_SET_PDEATHSIG), so a short-lived thread would take the cluster with it.
+        join()
+        if outcome[0] is not None:
+            raise RayConnectionError(f"could not start or find a Ray cluster ({_described(outcome[0])}); {_ADDRESS_FIX}") from None
+        return True
+    _check_reachable(address)
+    # Joining a cluster starts no process here, so it may wait in a thread of its own: a port that accepts
+    # connections but is no Ray head makes ray.init wait for minutes.
+    joining = threading.Thread(target=join, name="gradcam-ray-connect", daemon=True)
+    joining.start()
+    joining.join(timeout_s)
+    if not outcome:
+        raise RayConnectionError(f"the Ray cluster at {address!r} did not answer within "
+                                 f"{timeout_s:.0f} s; {_ADDRESS_FIX}")
+    if outcome[0] is not None:
+        raise RayConnectionError(f"could not join the Ray cluster at {address!r} ({_described(outcome[0])}); {_ADDRESS_FIX}") from None
     return True
 
 
@@ -193,18 +264,45 @@ def _isolated(ray: Any, jobs_ref: Any, indices: list[int], *, batch_size: int, w
         (finished,), _ = ray.wait(list(running), num_returns=1)
         actor, index = running.pop(finished)
         try:
-            yield index, ray.get(finished)
-        except ray.exceptions.RayError as error:
+            result: bytes | BaseException = ray.get(finished)
+        except Exception as error:  # noqa: BLE001 - RayActorError, ActorDiedError, WorkerCrashedError, ObjectLostError...
             failures[index] = failures.get(index, 0) + 1
             if failures[index] >= 2:
                 yield index, error
             else:
                 waiting.append(index)
-            ray.kill(actor, no_restart=True)  # dead already, or unusable: its CPU goes to the fresh actor
+            try:
+                ray.kill(actor, no_restart=True)  # dead already, or unusable: its CPU goes to the fresh actor
+            except Exception:  # noqa: BLE001 - an actor Ray already forgot cannot be killed twice
+                pass
             if not waiting:
                 continue
             actor = explainer.remote([jobs_ref], batch_size)
+        else:
+            yield index, result
         give_work(actor)
+
+
+def _retried(ray: Any, jobs: Sequence[CaseJob], jobs_ref: Any, unfinished: list[int], *, batch_size: int,
+             workers: int) -> Iterator[tuple[CaseKey, CaseOutcome]]:
+    """The unfinished jobs' outcomes, each computed alone (_isolated); if the retry itself breaks down (the cluster
+    went away), every job still without an outcome becomes an error that says so."""
+    done: set[int] = set()
+    try:
+        for index, result in _isolated(ray, jobs_ref, unfinished, batch_size=batch_size, workers=workers):
+            if isinstance(result, BaseException):
+                outcome = CaseOutcome(base_result(jobs[index], "error", _crash_reason(result)))
+            else:
+                outcome = pickle.loads(result)
+            done.add(index)
+            yield jobs[index].key, outcome
+    except (GeneratorExit, KeyboardInterrupt):
+        raise
+    except BaseException as error:  # noqa: BLE001 - reported as each remaining case's error, never raised to the caller
+        reason = f"the Ray run broke down before this case finished: {_described(error)}"
+        for index in unfinished:
+            if index not in done:
+                yield jobs[index].key, CaseOutcome(base_result(jobs[index], "error", reason))
 
 
 def ray_outcomes(batches: Sequence[Sequence[CaseJob]], *, batch_size: int, address: str | None = None,
@@ -217,11 +315,12 @@ def ray_outcomes(batches: Sequence[Sequence[CaseJob]], *, batch_size: int, addre
         address: the cluster to join (default: RAY_ADDRESS, else a local cluster started for this call).
         workers: explainer actors (default: the cluster's CPUs).
 
-    A worker crash never raises: outcomes already yielded stand, the jobs without one are retried one at a time,
-    and a job that crashes its worker again gets an error outcome naming the crash.
+    A worker crash never raises: outcomes already yielded stand, the jobs without one (however the pipeline ended)
+    are retried one at a time, and a job that crashes its worker again gets an error outcome naming the crash.
 
     Raises:
         GradcamAuditError: Ray Data is not installed.
+        RayConnectionError: no cluster answers at the address (within CONNECT_TIMEOUT_S).
     """
     ray = _import_ray()
     started = _connect(ray, address)
@@ -242,22 +341,22 @@ def ray_outcomes(batches: Sequence[Sequence[CaseJob]], *, batch_size: int, addre
         workers = max(1, min(workers or int(ray.cluster_resources().get("CPU", 1)), len(batches)))
         jobs_ref = ray.put(jobs)  # shipped once to the object store; rows carry only an index
         finished: set[int] = set()
-        unfinished: list[int] = []
         try:
             for index, outcome in _streamed(ray, batches, jobs_ref, batch_size=batch_size, workers=workers):
                 if index not in finished:  # a retried batch must not report a job twice
+                    unpickled = pickle.loads(outcome)
                     finished.add(index)
-                    yield jobs[index].key, pickle.loads(outcome)
-        except Exception as error:  # noqa: BLE001 - Ray raises many types for a dead worker; every unfinished job is retried
-            unfinished = [index for index in range(len(jobs)) if index not in finished]
+                    yield jobs[index].key, unpickled
+        except (GeneratorExit, KeyboardInterrupt):
+            raise  # the caller stopped the run: nothing is left to report to it
+        except BaseException as error:  # noqa: BLE001 - Ray raises many types for a dead worker; every unfinished job is retried
             # Said, because a pipeline that always fails would otherwise only look slow.
-            logging.getLogger(__name__).warning("the Ray Data run stopped (%s: %s); retrying its %d unfinished cases one at a time",
-                                                type(error).__name__, str(error)[:300], len(unfinished))
-        for index, result in _isolated(ray, jobs_ref, unfinished, batch_size=batch_size, workers=workers):
-            if isinstance(result, BaseException):
-                yield jobs[index].key, CaseOutcome(base_result(jobs[index], "error", _crash_reason(result)))
-            else:
-                yield jobs[index].key, pickle.loads(result)
+            logging.getLogger(__name__).warning("the Ray Data run stopped (%s: %s); retrying its unfinished cases one at a time",
+                                                type(error).__name__, str(error)[:300])
+        # Every job the pipeline did not bring back, however it ended (raised, or ended early), is retried alone: the
+        # caller gets exactly one outcome per job and never has to compute one in its own process.
+        yield from _retried(ray, jobs, jobs_ref, [index for index in range(len(jobs)) if index not in finished],
+                            batch_size=batch_size, workers=workers)
     finally:
         if started:
             ray.shutdown()  # only a cluster this call started or joined; one the caller set up stays up

@@ -167,6 +167,14 @@ def failure_message(error: BaseException) -> str:
     )
 
 
+def _stream_failure(error: BaseException) -> str:
+    """Why a streamed run stopped, as the reason of every case it did not bring back."""
+    if isinstance(error, GradcamAuditError):  # ours says what to do (e.g. start the cluster, check the address)
+        return f"the Ray executor failed: {error}"
+    first_line = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+    return f"the Ray executor failed: {type(error).__name__}: {first_line[:300]}"
+
+
 class AuditRunner:
     """Computes case outcomes in batches; one instance per process."""
 
@@ -304,6 +312,7 @@ class AuditRunner:
         every_job = [member for batch in batches for member in batch]
 
         def stream() -> None:
+            delivered: set[tuple[str, str, str]] = set()
             try:
                 for key, outcome in source(batches):
                     with self._state:
@@ -311,10 +320,15 @@ class AuditRunner:
                             self._state.wait(timeout=1.0)
                         self._ready[key] = outcome
                         self._in_flight.discard(key)
+                        delivered.add(key)
                         self._state.notify_all()
-            except Exception as error:  # noqa: BLE001 - e.g. no cluster at the address: every job not yet back says why
-                self._background_error = f"the Ray executor failed: {type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
+            except BaseException as error:  # noqa: BLE001 - e.g. no cluster at the address: every job not yet back says why
+                self._background_error = _stream_failure(error)
             finally:
+                # A job the stream never brought back is an error, never computed here instead: its own code may be
+                # what killed a worker, and would then kill this process (and the run's report) too.
+                if self._background_error is None and any(job.key not in delivered for job in every_job):
+                    self._background_error = "the Ray executor ended without an outcome for this case (see the log for why)"
                 self._deliver(every_job, {})
 
         self._background = threading.Thread(target=stream, name="gradcam-stream", daemon=True)

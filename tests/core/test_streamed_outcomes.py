@@ -55,3 +55,34 @@ def test_a_stream_in_another_order_than_asked_still_brings_every_outcome() -> No
     runner._start_stream(source)
     reasons = [runner.run(job).result.reason for job in jobs]
     assert reasons == [f"outcome {job.case.id}" for job in jobs]
+
+
+class _WorkerGone(BaseException):
+    """Not an Exception: what a dying worker's machinery may raise through the stream."""
+
+
+def _stopping_source(how: str) -> object:
+    """Brings back the first job's outcome only, then ends quietly ("ends") or raises a BaseException ("raises")."""
+
+    def source(batches: list[list[CaseJob]]) -> Iterator[tuple[tuple[str, str, str], CaseOutcome]]:
+        first = batches[0][0]
+        yield first.key, CaseOutcome(base_result(first, "passed", "brought back"))
+        if how == "raises":
+            raise _WorkerGone("the worker went away")
+
+    return source
+
+
+def test_jobs_a_stream_never_brought_back_are_errors_naming_it_never_computed_in_this_process() -> None:
+    # Before: such jobs were computed here, in the caller's process, with the user's model and preprocess; a case
+    # that killed its Ray worker then killed the pytest process too (no results.json). Here the model file does not
+    # exist, so a job computed here would say so instead.
+    for how, words in (("ends", "ended without an outcome for this case"), ("raises", "_WorkerGone: the worker went away")):
+        runner = AuditRunner(batch_size=2, executor="serial")
+        jobs = _jobs(5)
+        runner.plan(jobs)
+        runner._start_stream(_stopping_source(how))  # type: ignore[arg-type]
+        results = [runner.run(job).result for job in jobs]
+        assert [result.verdict for result in results] == ["passed"] + ["error"] * 4, how
+        for result in results[1:]:
+            assert result.reason.startswith("the Ray executor") and words in result.reason, (how, result.reason)

@@ -3,6 +3,8 @@ killed by a case costs only that case."""
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,14 +22,39 @@ def _by_key(document: dict[str, object]) -> dict[tuple[str, str], dict[str, obje
 SIGKILL_ON_BLACK_IMAGE = '''
 import os
 import signal
+import time
+
+VICTIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "victim.pid")
 
 
 def preprocess(batch):
     # Only the poisoned (all-black) image kills the process, as an out-of-memory kill would.
     if any(float(image.max()) == 0.0 for image in batch):
         os.kill(os.getpid(), signal.SIGKILL)
+    # The marked image (pixel (0, 0) = (1, 2, 3)) makes its worker wait, the first time only, to be killed from
+    # outside by the test, as a person or a scheduler kills one actor mid-run.
+    if any(tuple(float(value) for value in image[0, 0]) == (1.0, 2.0, 3.0) for image in batch) and not os.path.exists(VICTIM):
+        with open(VICTIM + ".tmp", "w") as handle:
+            handle.write(str(os.getpid()))
+        os.replace(VICTIM + ".tmp", VICTIM)
+        time.sleep(300)
     return batch / 255.0
 '''
+
+
+def _kill_the_waiting_worker(victim: Path, killed: list[int]) -> None:
+    """SIGKILL the Ray worker that announced itself in ``victim`` (polls for it; gives up after a few minutes)."""
+    import os
+    import signal
+    import time
+
+    for _ in range(3000):
+        if victim.exists():
+            pid = int(victim.read_text(encoding="utf-8"))
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+            return
+        time.sleep(0.1)
 
 
 @pytest.mark.slow
@@ -42,19 +69,32 @@ def test_a_ray_run_gives_the_statuses_masses_report_and_json_of_a_local_run_and_
     # A third spec whose preprocess SIGKILLs the Ray worker on one (black) image; the cluster's workers import it
     # through the PYTHONPATH the run starts with.
     pytester.makepyfile(killing=SIGKILL_ON_BLACK_IMAGE)
-    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    # (after the PYTHONPATH the suite runs with, so the run and its workers import the code under test)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(pytester.path), os.environ.get("PYTHONPATH")])))
     Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(pytester.path / "black.png")
     cases = shipped_cases(3)
     cases[1] = {**cases[1], "id": "poisoned", "image": str(pytester.path / "black.png")}
+    marked = np.array(Image.open(cases[0]["image"]).convert("RGB"))
+    marked[0, 0] = (1, 2, 3)
+    Image.fromarray(marked).save(pytester.path / "marked.png")
+    cases.append({**cases[0], "id": "killed-once", "image": str(pytester.path / "marked.png")})
     write_spec("killing.yaml", cases=cases, preprocess="killing:preprocess")
     arguments = ("honest.yaml", "shortcut.yaml", "-p", "no:cacheprovider")
     local = pytester.runpytest("--gradcam-specs", *arguments, "--gradcam-report", "local/index.html")
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_the_waiting_worker, args=(pytester.path / "victim.pid", killed), daemon=True)
+    killer.start()
     remote = pytester.runpytest_subprocess("--gradcam-specs", "killing.yaml", *arguments, "--gradcam-report", "ray/index.html",
                                            "--gradcam-executor", "ray")
+    killer.join(1.0)
+    # An actor killed from outside mid-run never ends the pytest process: the run finishes, writes its results
+    # and gives every planned case one status.
+    assert killed, "the marked case never reached a Ray worker"
     assert remote.ret == local.ret == pytest.ExitCode.TESTS_FAILED
+    assert "INTERNALERROR" not in remote.stdout.str() + remote.stderr.str()
     here, there = (_by_key(read_json(pytester.path / folder / "results.json")) for folder in ("local", "ray"))
     killing = {key[1]: there.pop(key) for key in list(there) if key[0].endswith("killing.yaml")}
-    assert set(here) == set(there) and len(here) == 8
+    assert set(here) == set(there) and len(here) == 8 and len(killing) == 4  # every planned case, each with one status
     for key, case in here.items():
         other = there[key]
         assert other["status"] == case["status"], key
@@ -65,8 +105,9 @@ def test_a_ray_run_gives_the_statuses_masses_report_and_json_of_a_local_run_and_
     # The killed worker costs only the case that killed it, and that case says so; nothing finished is lost, and
     # the cases that shared its batch (their worker was killed under them) are retried and keep their real status.
     assert killing["poisoned"]["status"] == "error" and "the Ray worker running this case crashed" in str(killing["poisoned"]["reason"])
+    # The case whose actor was killed from outside once is retried and keeps its real status.
     assert {case_id: case["status"] for case_id, case in killing.items() if case_id != "poisoned"} == \
-        {"stripes-0000": "passed", "stripes-0002": "passed"}
+        {"stripes-0000": "passed", "stripes-0002": "passed", "killed-once": "passed"}
     assert "Release gate" in (pytester.path / "ray" / "index.html").read_text(encoding="utf-8")
 
 
@@ -78,3 +119,68 @@ def test_ray_with_xdist_or_an_unknown_executor_is_a_usage_error(pytester: pytest
     both = pytester.runpytest("--gradcam-specs", "suite.yaml", "--gradcam-executor", "ray", "-n", "2", "-p", "no:cacheprovider")
     assert both.ret == pytest.ExitCode.USAGE_ERROR
     both.stderr.fnmatch_lines(["*drop -n (pytest-xdist)*"])
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound once to pick it, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_ray_address_where_no_cluster_answers_fails_every_case_naming_it_with_a_report(
+    pytester: pytest.Pytester, write_spec: Callable[..., Path]
+) -> None:
+    # Before: ray.init retried the address in silence for minutes; no line, no report, no exit.
+    write_spec(count=2, gate={"min_pass_rate": 0.5})
+    address = f"127.0.0.1:{_closed_port()}"
+    result = pytester.runpytest_subprocess("--gradcam-specs", "suite.yaml", "--gradcam-executor", "ray",
+                                           "--gradcam-ray-address", address, "--gradcam-report", "ray/index.html",
+                                           "-p", "no:cacheprovider", timeout=120)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output
+    document = read_json(pytester.path / "ray" / "results.json")
+    assert len(document["cases"]) == 2
+    for case in document["cases"]:
+        assert case["status"] == "error", case
+        assert address in str(case["reason"]) and "ray start --head" in str(case["reason"]), case["reason"]
+    assert all(gate["status"] != "passed" for gate in document["gates"])
+
+
+SILENT_LISTENER = '''
+import socket, sys, threading, time
+from gradcam_audit.core.ray_executor import RayConnectionError, _connect
+import ray
+
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(16)
+held = []
+
+
+def accept():
+    while True:
+        held.append(server.accept()[0])  # accepted, never answered: what a port of another service does to Ray
+
+
+threading.Thread(target=accept, daemon=True).start()
+try:
+    _connect(ray, f"127.0.0.1:{server.getsockname()[1]}", timeout_s=5.0)
+except RayConnectionError as error:
+    print("REFUSED:", error)
+'''
+
+
+def test_an_address_that_accepts_but_never_answers_is_given_up_within_the_bound() -> None:
+    # Before: ray.init waited on such a port for many minutes. In a fresh process: the abandoned join keeps a thread.
+    import subprocess
+    import sys
+
+    completed = subprocess.run([sys.executable, "-c", SILENT_LISTENER], capture_output=True, text=True, timeout=120,
+                               cwd=Path(__file__).resolve().parents[2])
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "REFUSED: the Ray cluster at '127.0.0.1:" in completed.stdout and "did not answer within 5 s" in completed.stdout
+    assert "ray start --head" in completed.stdout

@@ -65,6 +65,44 @@ def _grids(patches: int, input_size: tuple[int | None, int | None]) -> list[tupl
     return found
 
 
+class TokenLayoutError(ModelError):
+    """The spec's `layer_grid` / `prefix_tokens` (or their absence) do not fit the token sequence.
+
+    Attributes:
+        field: the spec key to fix ("layer_grid" or "prefix_tokens").
+        fix: what to write instead, with the layouts that fit.
+    """
+
+    def __init__(self, message: str, field: str, fix: str) -> None:
+        super().__init__(f"{message}; {fix}")
+        self.message = message
+        self.field = field
+        self.fix = fix
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its three parts when it crosses a process (a Ray worker, a pytest-xdist worker).
+        return (type(self), (self.message, self.field, self.fix))
+
+
+def fitting_layouts(sequence_length: int, input_size: tuple[int | None, int | None]) -> list[tuple[int, tuple[int, int]]]:
+    """(prefix tokens, grid) pairs a sequence of this length can be: at most MAX_INFERRED_PREFIX prefix tokens and a
+    patch grid of more than one patch with the input's aspect ratio."""
+    return [
+        (prefix, grid)
+        for prefix in range(0, min(MAX_INFERRED_PREFIX, sequence_length - 2) + 1)
+        for grid in _grids(sequence_length - prefix, input_size)
+        if grid[0] * grid[1] > 1
+    ]
+
+
+def _fitting(sequence_length: int, input_size: tuple[int | None, int | None]) -> str:
+    layouts = fitting_layouts(sequence_length, input_size)
+    if not layouts:
+        return f"no patch grid of the {_size(input_size)} input fits {sequence_length} tokens"
+    options = "; ".join(f"prefix_tokens: {prefix} with layer_grid: [{grid[0]}, {grid[1]}]" for prefix, grid in layouts[:6])
+    return f"layouts that fit: {options}"
+
+
 def infer_layout(
     sequence_length: int,
     input_size: tuple[int | None, int | None],
@@ -84,36 +122,44 @@ def infer_layout(
         what: names the sequence in error messages.
 
     Raises:
-        ModelError: the spec's keys contradict the sequence, or several layouts fit (the message says which key to set).
+        TokenLayoutError: the spec's keys contradict the sequence, or several layouts fit (the message says which key
+            to set, with the layouts that fit).
     """
+    has = f"{what} has {sequence_length} tokens"
     if layer_grid is not None:
         rows, columns = int(layer_grid[0]), int(layer_grid[1])
+        if rows * columns < 2:
+            raise TokenLayoutError(f"{has}; layer_grid [{rows}, {columns}] is a single patch, so its map would be one value "
+                                   "that locates nothing", "layer_grid",
+                                   f"give the patch grid of the token layer ({_fitting(sequence_length, input_size)})")
         prefix = sequence_length - rows * columns if prefix_tokens is None else int(prefix_tokens)
         if prefix < 0 or prefix + rows * columns != sequence_length:
-            raise ModelError(
-                f"{what} has {sequence_length} tokens, but layer_grid {rows}×{columns}"
-                + (f" plus prefix_tokens {prefix_tokens}" if prefix_tokens is not None else "")
-                + f" makes {max(prefix, 0) + rows * columns}; fix layer_grid / prefix_tokens in the spec"
-            )
+            given = f"layer_grid {rows}×{columns} ({rows * columns} patches)" + (
+                f" plus prefix_tokens {prefix_tokens}" if prefix_tokens is not None else "")
+            raise TokenLayoutError(f"{has}, but {given} makes {max(prefix, 0) + rows * columns}", "layer_grid",
+                                   f"fix layer_grid / prefix_tokens in the spec ({_fitting(sequence_length, input_size)})")
+        if prefix_tokens is None and prefix > MAX_INFERRED_PREFIX:
+            raise TokenLayoutError(f"{has}; layer_grid [{rows}, {columns}] would leave {prefix} of them as prefix tokens "
+                                   f"(class/distillation/register tokens are at most {MAX_INFERRED_PREFIX} in known models)",
+                                   "layer_grid", f"give the patch grid of the token layer ({_fitting(sequence_length, input_size)}), "
+                                   f"or write prefix_tokens: {prefix} if the model really has that many")
         return TokenLayout(sequence_length, prefix, (rows, columns), "layer_grid from the spec")
     if prefix_tokens is not None:
         patches = sequence_length - int(prefix_tokens)
-        if patches < 1:
-            raise ModelError(f"{what} has {sequence_length} tokens, fewer than prefix_tokens {prefix_tokens} + 1; fix prefix_tokens in the spec")
+        if patches < 2:
+            raise TokenLayoutError(f"{has}, so prefix_tokens {prefix_tokens} leaves {max(patches, 0)} patch token(s) for the map",
+                                   "prefix_tokens", f"give the number of class/distillation/register tokens before the patches "
+                                   f"({_fitting(sequence_length, input_size)})")
         grids = _grids(patches, input_size)
         if len(grids) != 1:
             options = ", ".join(f"{r}×{c}" for r, c in grids) or "none with the input's aspect ratio"
-            raise ModelError(
+            raise TokenLayoutError(
                 f"{what}: {patches} patch tokens (after prefix_tokens {prefix_tokens}) fit no single grid of the "
-                f"{_size(input_size)} input (candidates: {options}); set `layer_grid: [h, w]` in the spec"
+                f"{_size(input_size)} input (candidates: {options})", "layer_grid" if grids else "prefix_tokens",
+                f"set `layer_grid: [h, w]` in the spec ({_fitting(sequence_length, input_size)})"
             )
         return TokenLayout(sequence_length, int(prefix_tokens), grids[0], f"prefix_tokens from the spec, grid from the {_size(input_size)} input")
-    candidates = [
-        (prefix, grid)
-        for prefix in range(0, min(MAX_INFERRED_PREFIX, sequence_length - 2) + 1)
-        for grid in _grids(sequence_length - prefix, input_size)
-        if grid[0] * grid[1] > 1
-    ]
+    candidates = fitting_layouts(sequence_length, input_size)
     source = f"from the {_size(input_size)} input"
     if len(candidates) > 1 and patch_sizes and input_size[0] is not None:
         height = input_size[0]
@@ -125,7 +171,7 @@ def infer_layout(
         return None
     if len(candidates) > 1:
         options = "; ".join(f"prefix_tokens: {prefix} with layer_grid: [{grid[0]}, {grid[1]}]" for prefix, grid in candidates[:6])
-        raise ModelError(f"{what} has {sequence_length} tokens, which fit several patch grids of the {_size(input_size)} input ({options}); {_FIX}")
+        raise TokenLayoutError(f"{has}, which fit several patch grids of the {_size(input_size)} input ({options})", "layer_grid", _FIX)
     prefix, grid = candidates[0]
     return TokenLayout(sequence_length, prefix, grid, source)
 

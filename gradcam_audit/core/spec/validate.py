@@ -26,6 +26,8 @@ from gradcam_audit.errors import GradcamAuditError, ImageError, Problem
 
 # Images are read as RGB or grey (see core.images.read_rgb): other channel counts cannot be fed to the model.
 _SUPPORTED_CHANNELS = (1, 3)
+# The methods that read a transformer's attention (engine.explain.CamEngine.attention_plan), not a layer's gradients.
+_ROLLOUT_METHODS = ("rollout", "gradrollout")
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ def validate_paths(paths: Iterable[Path | str], *, deep: bool = False, check_ima
     ``deep=True`` also loads each model once (``core.models.load_model``) and checks, per spec whose file-level
     part is valid: the model loads; its input is a 4-D image with 1 or 3 channels; ``preprocess`` mean/std fit
     the channels; ``output`` exists; ``layer`` exists (``engine.layers.resolve_layer``; the message lists the
-    candidates) or ``auto`` finds one; the number of ``labels`` equals the output size; class indices fit the
+    candidates) or ``auto`` finds one; a token layer's ``layer_grid`` / ``prefix_tokens`` fit its sequence and
+    ``rollout`` / ``gradrollout`` find self-attention (engine.tokens.TokenLayoutError names the key to fix and the
+    layouts that fit); the number of ``labels`` equals the output size; class indices fit the
     output; required regions are not cropped away by ``resize: center_crop``.
 
     Args:
@@ -232,19 +236,51 @@ def deep_problems(spec: Spec, models: dict[ModelRef, Any] | None = None) -> list
             layer_ok = False
             problems.append(locator.problem(("layer",), "layer", str(error), "use one of the layers listed, or layer: auto"))
     if not problems and layer_ok:
-        # The engine's own set-up finds what is left (auto layer selection, input declaration) exactly as a run would.
-        from gradcam_audit.core.engine.explain import CamEngine
-
-        try:
-            CamEngine(model, layer=spec.layer, output=spec.output, score=spec.score)
-        except GradcamAuditError as error:
-            problems.append(locator.problem(("layer",), "layer", str(error), "name a convolutional layer with `layer:`"))
+        problems.extend(_engine_problems(spec, model, locator))
 
     if num_classes is not None:
         problems.extend(_class_problems(spec, num_classes, locator))
     if input_shape is not None and len(input_shape) == 4 and spec.resize == "center_crop":
         problems.extend(_cropped_region_problems(spec, input_shape, locator))
     return problems
+
+
+def _engine_problems(spec: Spec, model: Any, locator: _Locator) -> list[Problem]:
+    """What the engine's own set-up finds, exactly as a run would: auto layer selection, the input declaration, the
+    token layout of a transformer layer (`layer_grid`, `prefix_tokens`) and the attention rollout methods need."""
+    from gradcam_audit.core.engine.explain import CamEngine
+    from gradcam_audit.core.engine.tokens import TokenLayoutError
+
+    try:
+        engine = CamEngine(model, layer=spec.layer, output=spec.output, score=spec.score, layer_grid=spec.layer_grid,
+                           prefix_tokens=spec.prefix_tokens)
+    except TokenLayoutError as error:
+        return [_token_problem(spec, error, locator)]
+    except GradcamAuditError as error:
+        return [locator.problem(("layer",), "layer", str(error), "name a convolutional layer with `layer:`")]
+    rollouts = [method for method in spec.methods if method in _ROLLOUT_METHODS]
+    if not rollouts:
+        return []
+    try:
+        engine.attention_plan()
+    except TokenLayoutError as error:
+        return [_token_problem(spec, error, locator)]
+    except GradcamAuditError as error:
+        return [locator.problem(("method",), "method", f"method {rollouts[0]!r}: {error}",
+                                "use gradcam (or another CAM method) for a model without self-attention")]
+    return []
+
+
+def _token_problem(spec: Spec, error: Any, locator: _Locator) -> Problem:
+    """A token-layout mistake, at the key to fix (or at `layer` when the spec gave neither key)."""
+    field = error.field
+    if getattr(spec, field) is None:  # the spec gave no such key: the layout was inferred and is ambiguous
+        return locator.problem(("layer",), "layer", str(error), error.fix)
+    return locator.problem((field,), field, f"got {field}: {_spec_value(getattr(spec, field))}; {error}", error.fix)
+
+
+def _spec_value(value: Any) -> str:
+    return f"[{', '.join(str(item) for item in value)}]" if isinstance(value, tuple) else str(value)
 
 
 def _output_size(model: Any, output: str | int) -> tuple[int | None, str | None]:
