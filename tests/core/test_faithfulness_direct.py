@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,37 @@ def test_the_insertion_start_is_a_blur_scaled_with_the_image() -> None:
     start = blurred(stripes)
     assert start.shape == stripes.shape and start.dtype == np.uint8
     assert abs(float(start[100:124, 100:124].mean()) - 127.5) < 2 and float(start[100:124, 100:124].std()) < 2
+
+
+def test_measure_faithfulness_reads_each_cases_target_from_its_own_rows_of_one_batched_pass() -> None:
+    """Two cases with different step counts and targets around one without the check: each curve is the model's own
+    p(target) on that case's edited images, framed by the unedited probability (deletion start, insertion end)."""
+    import keras
+
+    from gradcam_audit.core.engine.forward import forward_probabilities
+    from gradcam_audit.core.faithfulness import measure_faithfulness
+    from gradcam_audit.core.spec.model import Case, ModelRef, Preprocess, Spec
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((8, 8, 3))
+    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(features)))
+    spec = Spec(path=Path("s.yaml"), model=ModelRef(Path("m.keras")), preprocess=Preprocess("builtin", "scale01"))
+    generator = np.random.default_rng(0)
+    images = [generator.integers(0, 256, (8, 8, 3)).astype(np.uint8) for _ in range(3)]
+    heatmaps = [generator.random((8, 8)) for _ in range(3)]
+    cases = [Case("a", Path("a.png"), (), max_deletion_auc=0.5, faithfulness_steps=3), Case("b", Path("b.png"), ()),
+             Case("c", Path("c.png"), (), min_insertion_auc=0.5, faithfulness_steps=2)]
+    targets, before = [2, 0, 1], [0.11, 0.22, 0.33]
+    curves = measure_faithfulness(model, spec, cases, images, heatmaps, targets, before, layer="conv", batch_size=5)
+    assert curves[1] is None
+    for position in (0, 2):
+        found = curves[position]
+        assert found is not None
+        steps = cases[position].faithfulness_steps
+        deleted, inserted = curve_images(images[position], heatmaps[position], steps)
+        alone = forward_probabilities(model, [*deleted, *inserted], layer="conv", preprocess=spec.preprocess)[:, targets[position]]
+        assert found.steps == steps and len(found.deletion) == len(found.insertion) == steps + 1
+        assert found.deletion[0] == before[position] and found.insertion[-1] == before[position]
+        np.testing.assert_allclose(found.deletion[1:], alone[:steps], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(found.insertion[:-1], alone[steps:], rtol=1e-5, atol=1e-7)
