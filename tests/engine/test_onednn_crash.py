@@ -141,16 +141,13 @@ def test_engine_differentiates_the_crash_shape_in_graph_mode_only_and_gets_the_e
     assert result["finite"] and result["nonzero"], result
 
 
-def test_the_compiled_step_is_what_protects_the_engine(
-    naive_eager_run: tuple[subprocess.CompletedProcess[str], dict[str, Any] | None],
-) -> None:
+def test_the_compiled_step_is_what_protects_the_engine() -> None:
     """The same engine run eagerly (tf.config.run_functions_eagerly) differentiates eagerly, which the recorder sees
     (so the engine test's "no eager gradient" is an observation, not a blind spot); where this CPU has the bug it
-    crashes like the naive loop, so a refactor that moved the gradient out of the tf.function brings the crash back."""
+    crashes like the naive loop (the heap corruption is random, so it may crash here and not there), so a refactor
+    that moved the gradient out of the tf.function brings the crash back."""
     process, result = _run_isolated("tf.config.run_functions_eagerly(True)\n" + _ENGINE)
-    naive_process, _ = naive_eager_run
     if process.returncode != 0:
-        assert naive_process.returncode != 0, "the eager engine crashed where the naive eager gradient did not"
         _assert_died_of_the_heap_corruption(process)
         return
     assert result is not None, process.stdout + process.stderr[-2000:]
