@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
+from gradcam_audit.core.baseline_records import CompactHeatmap
 from tests.plugin.conftest import HONEST_MODEL, SHORTCUT_MODEL, assert_same_results, read_json, shipped_cases, without_timings
+
+HEATMAP_STEPS = 255  # a stored heatmap cell is 0..255 of the map's peak
+
+
+def assert_same_cases(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> None:
+    """Cases equal across batch sizes or processes: the stored 8-bit heatmaps within one step of 255 per cell and
+    their peaks within rtol 1e-5 (a value on a rounding boundary may round either way when the kernels change), the
+    rest as `assert_same_results` (text exactly, floats within rtol 1e-5)."""
+    assert len(first) == len(second), (len(first), len(second))
+    heatmaps = 0
+    for one, other in zip(first, second, strict=True):
+        name = f"{one['spec']}::{one['id']}[{one['method']}]"
+        one, other = json.loads(json.dumps(one)), json.loads(json.dumps(other))  # copies: the heatmaps are taken out
+        stored = [(case.get("result") or {}).pop("heatmap", None) for case in (one, other)]
+        assert (stored[0] is None) == (stored[1] is None), f"{name}: a heatmap on one side only"
+        if stored[0] is not None:
+            left, right = (CompactHeatmap.from_dict(data) for data in stored)
+            assert left is not None and right is not None and (left.width, left.height) == (right.width, right.height), name
+            assert np.isclose(left.peak, right.peak, rtol=1e-5, atol=0.0), f"{name}: peak {left.peak} != {right.peak}"
+            cells = np.abs(left.decode() - right.decode()) * HEATMAP_STEPS
+            assert float(cells.max()) <= 1.0 + 1e-9, f"{name}: cells differ by up to {cells.max():.1f} of {HEATMAP_STEPS}"
+            heatmaps += 1
+        assert_same_results(one, other, name)
+    assert heatmaps, "no stored heatmap was compared"
 
 
 def _run(pytester: pytest.Pytester, name: str, *arguments: str, subprocess: bool = False) -> dict[str, object]:
@@ -21,7 +49,7 @@ def test_batched_results_equal_one_at_a_time(pytester: pytest.Pytester, write_sp
     one_at_a_time = _run(pytester, "single", "--gradcam-batch-size", "1")
     batched = _run(pytester, "batched", "--gradcam-batch-size", "8")
     assert len(batched["cases"]) == 8  # type: ignore[arg-type]
-    assert_same_results(batched["cases"], one_at_a_time["cases"])
+    assert_same_cases(batched["cases"], one_at_a_time["cases"])  # type: ignore[arg-type]
     assert_same_results(batched["gates"], one_at_a_time["gates"])
 
 
@@ -37,7 +65,7 @@ def test_xdist_gives_the_same_results_and_one_report(pytester: pytest.Pytester, 
     serial = _run(pytester, "serial", *baseline)
     parallel = _run(pytester, "parallel", "-n", "2", *baseline, subprocess=True)
     assert len(parallel["cases"]) == 6  # type: ignore[arg-type]
-    assert_same_results(parallel["cases"], serial["cases"])
+    assert_same_cases(parallel["cases"], serial["cases"])  # type: ignore[arg-type]
     assert_same_results(parallel["gates"], serial["gates"])
     comparisons = [case["result"]["baseline"] for case in parallel["cases"]]  # type: ignore[attr-defined, index]
     assert all(comparison["status"] in ("regressed", "improved", "unchanged") for comparison in comparisons)
