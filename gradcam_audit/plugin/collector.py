@@ -230,6 +230,10 @@ class ResultCollector:
             shutil.rmtree(folder / INLINE_PICTURES_FOLDER, ignore_errors=True)
         write_results(results, self.settings.json_path)
         self.written.append(f"JSON {os.path.relpath(self.settings.json_path)}")
+        if self.settings.dossier is not None:  # after the JSON it hashes (plugin/dossier_output.py)
+            from gradcam_audit.plugin.dossier_output import write_dossier_outputs
+
+            self.written.append(write_dossier_outputs(results, self.settings))
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path:
             from gradcam_audit.rendering.markdown import markdown_summary
