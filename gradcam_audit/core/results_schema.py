@@ -32,9 +32,9 @@ from gradcam_audit.core.gates import GateResult
 from gradcam_audit.core.ledger import NOT_RUN_CAUSES, RUN_VERDICTS, SCHEMA_VERSION, STATUSES, CaseEntry, GateEntry, RunResults
 from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.scoring import RegionScore
-from gradcam_audit.schema import SCHEMA_DIRECTORY
+from gradcam_audit.schema import RESULTS_SCHEMA_PATH
 
-RESULTS_SCHEMA_PATH = SCHEMA_DIRECTORY / "results.schema.json"
+__all__ = ["RESULTS_SCHEMA_PATH", "RecordShape", "record_schema", "results_schema", "schema_text", "write_schema"]
 
 COMPUTED_VERDICTS = ("passed", "failed", "error")
 REGION_ROLES = ("required", "forbidden", "check")
@@ -166,7 +166,7 @@ def results_schema() -> dict[str, Any]:
     top = record_schema(RunResults)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://gradcam-audit.invalid/schema/results.schema.json",
+        "$id": "urn:gradcam-audit:results",
         "title": f"gradcam_audit results.json (schema {SCHEMA_VERSION})",
         "description": ("The document a gradcam_audit run writes (core/ledger.py, RunResults.to_dict). Strict JSON: numbers are "
                         "finite (never NaN or Infinity). Unknown keys are refused everywhere except in a case's `result` "
