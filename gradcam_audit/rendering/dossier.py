@@ -23,6 +23,7 @@ CHROMIUM_VARIABLE = "GRADCAM_CHROMIUM"
 PRINT_TIMEOUT_S = 180
 # The failures shown with their pictures; beyond this they are listed in words (results.json and the report hold all).
 PICTURED_CASES = 100
+LISTED_NOT_RUN = 50
 _ATTENTION_STATUSES = ("failed", "error", "xpassed", "xfailed")
 
 
@@ -102,14 +103,16 @@ def build_dossier_view(results: RunResults, manifest: Manifest, *, images_base: 
     attention.sort(key=lambda case: (not case.blocking, _ATTENTION_STATUSES.index(case.status)))
     failures = tuple(_pictures(case, _entry_for(case, entries), images_base, working_folder, warn) if number < PICTURED_CASES
                      else replace(case, images={}) for number, case in enumerate(attention))
-    not_run = tuple(f"{entry.spec} · {entry.id} [{entry.method}]: {entry.reason or entry.cause}" for entry in results.cases
-                    if entry.status == "not_run") + tuple(f"{gate.spec} · gate: {gate.reason or gate.cause}" for gate in results.gates
-                                                        if gate.status == "not_run")
+    not_run = [f"{entry.spec} · {entry.id} [{entry.method}]: {entry.reason or entry.cause}" for entry in results.cases
+               if entry.status == "not_run"] + [f"{gate.spec} · gate: {gate.reason or gate.cause}" for gate in results.gates
+                                                if gate.status == "not_run"]
+    if len(not_run) > LISTED_NOT_RUN:  # a shard's dossier would list every other shard's case
+        not_run = [*not_run[:LISTED_NOT_RUN], f"… and {len(not_run) - LISTED_NOT_RUN:,} more (every entry is in results.json)"]
     rows = tuple((file.role, file.path, file.sha256 or "—", _size_text(file.size_bytes),
                   f"no hash: {file.note}" if file.sha256 is None
                   else f"changed since the audit (the run recorded {file.recorded_sha256})" if file.matches_run is False else "")
                  for file in manifest.files)
-    return DossierView(report, failures, max(0, len(attention) - PICTURED_CASES), not_run, manifest, rows)
+    return DossierView(report, failures, max(0, len(attention) - PICTURED_CASES), tuple(not_run), manifest, rows)
 
 
 def render_dossier_html(view: DossierView) -> str:
