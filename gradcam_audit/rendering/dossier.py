@@ -137,7 +137,7 @@ def print_pdf(html: str, path: Path, chromium: Path | None = None) -> Path:
     engine = chromium or find_chromium()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    with tempfile.TemporaryDirectory(prefix="gradcam-dossier-") as folder:
+    with tempfile.TemporaryDirectory(prefix="gradcam-dossier-", ignore_cleanup_errors=True) as folder:
         page = Path(folder) / "dossier.html"
         page.write_text(html, encoding="utf-8")
         command = [str(engine), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
