@@ -1,4 +1,5 @@
-"""`gradcam-audit report a.json [b.json ...] -o report.html`: merge JSON results (CI shards) into one HTML report.
+"""`gradcam-audit report a.json [b.json ...] -o report.html`: merge JSON results (CI shards) into one HTML report,
+or, with `-o dossier.pdf`, into a PDF dossier with its manifest (rendering/dossier.py, core/manifest.py).
 
 The exit status is the merged run's verdict (`RunResults.verdict`, the decision every entry point shares): 0 when it
 passed, 1 when it failed or is incomplete, 2 for unusable input (a missing or malformed results file).
@@ -11,8 +12,12 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gradcam_audit.cli.common import EXIT_FAILED, EXIT_OK, HelpFormatter, UsageError
+
+if TYPE_CHECKING:
+    from gradcam_audit.core.ledger import RunResults
 
 _EPILOG = """\
 Each JSON file is what a run wrote beside its report (results.json, or --gradcam-json); case pictures
@@ -20,11 +25,17 @@ are found relative to each JSON file's folder, and only inside it: a picture pat
 uses '..' or leaves the folder through a symlink is skipped with a warning. With --images files the HTML links to those pictures
 (keep the folders where they are); inline (default) embeds them, so the HTML is one portable file.
 
+With -o NAME.pdf it writes a print-ready dossier instead (verdict, suites, failures with their pictures, and
+a manifest with versions and the SHA-256 of every model, spec, image and results file), printed by headless
+Chromium, and the same manifest as manifest.json beside the PDF. Run it in the folder the audit ran in: the
+results name the model, spec and image files relative to it.
+
 exit status: 0 when the merged run passed, 1 when it failed or is incomplete (the same verdict as pytest's),
 2 when a results file is missing or malformed.
 
 examples:
   gradcam-audit report shard-1/results.json shard-2/results.json -o merged/index.html
+  gradcam-audit report reports/gradcam/results.json -o reports/gradcam/dossier.pdf
   gradcam-audit report reports/gradcam/results.json -o audit.html --images files
 """
 
@@ -32,13 +43,13 @@ examples:
 def add_parser(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subcommands.add_parser(
         "report",
-        help="merge JSON results into one HTML report",
+        help="merge JSON results into one HTML report (or a PDF dossier: -o NAME.pdf)",
         description="Merge JSON results files into one HTML report.",
         epilog=_EPILOG,
         formatter_class=HelpFormatter,
     )
     parser.add_argument("results", nargs="+", type=Path, metavar="JSON", help="results files written by pytest --gradcam-*")
-    parser.add_argument("-o", "--out", type=Path, required=True, metavar="HTML", help="report file to write")
+    parser.add_argument("-o", "--out", type=Path, required=True, metavar="HTML", help="report file to write (.html; .pdf writes the dossier)")
     parser.add_argument("--images", choices=("inline", "files"), default="inline",
                         help="embed case pictures in the HTML (default), or link to them where they are")
     parser.set_defaults(handler=run)
@@ -66,8 +77,8 @@ def run(arguments: argparse.Namespace) -> int:
     missing = [path for path in arguments.results if not path.is_file()]
     if missing:
         raise UsageError(f"results file not found: {', '.join(map(str, missing))}")
-    if arguments.out.suffix.lower() not in (".html", ".htm"):
-        raise UsageError(f"-o {arguments.out}: give an .html file name")
+    if arguments.out.suffix.lower() not in (".html", ".htm", ".pdf"):
+        raise UsageError(f"-o {arguments.out}: give an .html file name (or .pdf for the dossier)")
     folders = [path.resolve().parent for path in arguments.results]
     base = _common_base(folders)
     runs: list[RunResults] = []
@@ -86,6 +97,8 @@ def run(arguments: argparse.Namespace) -> int:
                                                for kind, picture in pictures.items()}))
         runs.append(replace(run_results, cases=tuple(cases)))
     merged = merge_results(runs)
+    if arguments.out.suffix.lower() == ".pdf":
+        return _write_dossier(merged, arguments.results, arguments.out, base)
     written = write_html_report(merged, arguments.out.resolve(), inline_images=arguments.images == "inline", images_base=base,
                                 warn=_warn, notes=skipped_picture_notes(skipped))
     statuses: dict[str, int] = {}
@@ -95,4 +108,27 @@ def run(arguments: argparse.Namespace) -> int:
     print(f"wrote {display_path(written)}: {len(merged.cases)} case(s) ({summary}), {len(merged.gates)} gate(s) "
           f"from {len(runs)} results file(s)")
     print(summary_line(merged))
+    return _verdict_exit(merged)
+
+
+def _write_dossier(merged: RunResults, results_files: list[Path], out: Path, images_base: Path) -> int:
+    """The dossier and manifest.json beside it; the files the results name are found from the working folder."""
+    from gradcam_audit.core.manifest import MANIFEST_FILE_NAME, build_manifest, write_manifest
+    from gradcam_audit.core.spec.load import display_path
+    from gradcam_audit.rendering.dossier import find_chromium, write_dossier
+    from gradcam_audit.rendering.terminal import summary_line
+
+    engine = find_chromium()  # no engine: say so before writing anything
+    manifest = build_manifest(merged, results_files, Path.cwd())
+    manifest_path = write_manifest(manifest, out.resolve().parent / MANIFEST_FILE_NAME)
+    written = write_dossier(merged, manifest, out.resolve(), images_base=images_base, working_folder=Path.cwd(), warn=_warn,
+                            chromium=engine)
+    print(f"wrote {display_path(written)} (verdict {merged.verdict}) and {display_path(manifest_path)} "
+          f"(manifest SHA-256 {manifest.sha256})")
+    print(summary_line(merged))
+    return _verdict_exit(merged)
+
+
+def _verdict_exit(merged: RunResults) -> int:
+    """The one verdict decides the exit status, whichever document was written."""
     return EXIT_OK if merged.verdict == "passed" else EXIT_FAILED

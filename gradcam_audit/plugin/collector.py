@@ -269,6 +269,10 @@ class ResultCollector:
         finally:
             shutil.rmtree(folder / inline_folder, ignore_errors=True)
         self.written.append(f"JSON {os.path.relpath(self.settings.json_path)}")
+        if self.settings.dossier is not None:  # after the JSON it hashes (plugin/dossier_output.py)
+            from gradcam_audit.plugin.dossier_output import write_dossier_outputs
+
+            self.written.append(write_dossier_outputs(results, self.settings))
         drop_superseded(self.settings.superseded_paths)
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path:

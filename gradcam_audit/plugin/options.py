@@ -29,6 +29,8 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("--gradcam-specs", "paths", "spec files or directories to audit (repeatable; also outside testpaths)", None,
             (("action", "append"), ("metavar", "PATH"))),
     _Option("--gradcam-report", "string", f"HTML report path (default {DEFAULT_REPORT})", DEFAULT_REPORT, (("metavar", "PATH"),)),
+    _Option("--gradcam-dossier", "string", "also write a print-ready PDF dossier here (verdict, suites, failures, manifest of hashes; "
+            "needs headless Chromium) and manifest.json beside the JSON results", None, (("metavar", "PATH"),)),
     _Option("--gradcam-json", "string", "JSON results path (default: results.json beside the report)", None, (("metavar", "PATH"),)),
     _Option("--gradcam-batch-size", "string", "images per forward pass (default 32)", "32", (("metavar", "N"),)),
     _Option("--gradcam-executor", "string", "how cases are computed: local (default: the next batch is computed while this one's pictures "
@@ -95,6 +97,7 @@ class Settings:
     # --gradcam-no-report: where the report would be, when that is beside results.json (a folder this run locks). A
     # previous run's report there is moved aside like the results: no old HTML keeps saying PASSED beside this run's.
     unwritten_report: Path | None = None
+    dossier: Path | None = None  # --gradcam-dossier: the PDF dossier (rendering/dossier.py)
 
     @property
     def results_folder(self) -> Path:
@@ -174,11 +177,28 @@ def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()
     baseline, baseline_rules = read_baseline_option(config, invocation, ini_base) if spec_paths else (None, ())
     return Settings(spec_paths, report, json_path, batch_size, method, images, overrides, shard, progress_every, style, baseline=baseline, baseline_rules=baseline_rules,
                     resize_filter=resize_filter, executor=executor, ray_address=ray_address,
-                    unwritten_report=_unwritten_report(report, (report_base / report_value).resolve(), json_path))
+                    unwritten_report=_unwritten_report(report, (report_base / report_value).resolve(), json_path),
+                    dossier=_dossier_option(config, invocation, ini_base) if spec_paths else None)
 
 
 def _unwritten_report(report: Path | None, would_be: Path, json_path: Path) -> Path | None:
     return would_be if report is None and would_be.parent == json_path.parent else None
+
+
+def _dossier_option(config: pytest.Config, invocation: Path, ini_base: Path) -> Path | None:
+    """--gradcam-dossier: a .pdf path, with a PDF engine present, checked before any model runs."""
+    value, base = _path_option(config, "gradcam_dossier", invocation, ini_base)
+    if not value:
+        return None
+    if Path(value).suffix.lower() != ".pdf":
+        raise pytest.UsageError(f"--gradcam-dossier {value!r}: give a .pdf file name, e.g. reports/gradcam/dossier.pdf")
+    from gradcam_audit.rendering.dossier import DossierEngineMissing, find_chromium
+
+    try:
+        find_chromium()
+    except DossierEngineMissing as error:
+        raise pytest.UsageError(f"--gradcam-dossier: {error}") from None
+    return (base / value).resolve()
 
 
 def _executor_option(config: pytest.Config) -> tuple[str, str | None]:
@@ -228,7 +248,8 @@ def _path_option(config: pytest.Config, name: str, invocation: Path, ini_base: P
 
 def check_writable(settings: Settings) -> None:
     """Fail before any model runs when the results or the report cannot be written (pytest's usage error, exit 4)."""
-    targets = [settings.json_path] + ([settings.report] if settings.report is not None else [])
+    targets = [settings.json_path] + ([settings.report] if settings.report is not None else []) + (
+        [settings.dossier] if settings.dossier is not None else [])
     for target in targets:
         folder = target.parent
         blocker = next((parent for parent in (folder, *folder.parents) if parent.exists()), None)
