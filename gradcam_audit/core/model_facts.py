@@ -21,8 +21,8 @@ from gradcam_audit.errors import GradcamAuditError
 _FAMILY_SIGNATURES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     # (family, application, every pattern must match some layer name, no layer name may match these)
     ("xception", "Xception", (r"block\d+_sepconv\d+", r"block1_conv1"), ()),
-    ("inception_resnet_v2", "InceptionResNetV2", (r"block35_\d+", r"block17_\d+"), ()),
-    ("inception_v3", "InceptionV3", (r"mixed0", r"mixed1"), (r"block35_\d+",)),
+    ("inception_resnet_v2", "InceptionResNetV2", (r"block35_\d+_mixed", r"conv_7b|block17_\d+_mixed"), ()),
+    ("inception_v3", "InceptionV3", (r"mixed0", r"mixed1"), (r"block35_\d+_mixed",)),
     ("nasnet", "NASNetMobile / NASNetLarge", (r"stem_conv1", r"reduction_conv_1_stem_1"), ()),
     ("convnext", "ConvNeXt", (r"convnext_\w+_stem",), ()),
     ("efficientnet", "EfficientNetB0…B7", (r"stem_conv", r"block1a_dwconv", r"top_conv"), ()),
