@@ -158,7 +158,7 @@ def describe_facts(facts: ModelFacts) -> list[str]:
     lines = [f"  input: {facts.input_size}",
              f"  classes: {facts.num_classes} ({facts.classes_reason})",
              f"  labels: {', '.join(facts.labels[:8])}{', ...' if facts.num_classes > 8 else ''}",
-             f"  preprocess: {preprocess.value} ({'' if preprocess.found else 'could not tell, a guess: '}{preprocess.reason})",
+             f"  preprocess: {preprocess.value} ({'' if preprocess.found else 'GUESS, check it: '}{preprocess.reason})",
              f"  layer: {facts.layer.value} ({facts.layer.reason})"]
     lines.extend(f"  note: {note}" for note in facts.notes)
     if not preprocess.found:

@@ -108,3 +108,24 @@ def test_a_model_with_several_inputs_is_refused_with_why() -> None:
     model = keras.Model([first, second], _head(keras.layers.Conv2D(4, 3)(keras.layers.Add()([first, second])), 2))
     with pytest.raises(ModelFactsError, match="2 inputs"):
         inspect_model(model)
+
+
+def test_the_first_spec_wraps_many_labels_and_writes_odd_names_through_the_yaml_emitter() -> None:
+    import yaml
+
+    from gradcam_audit.core.first_spec import render_first_spec
+    from gradcam_audit.core.model_facts import Finding, ModelFacts
+
+    names = ("a: b", "#hash", "it's", "[x]", "yes", "12", *(f"class_{index}" for index in range(6, 300)))
+    facts = ModelFacts(model_name="odd: 'name'\nsecond line", input_size="224×224×3", labels=names, labels_found=True,
+                       classes_reason="output layer 'predictions': 300 units, final softmax",
+                       preprocess=Finding("xception", True, "layer names of keras.applications Xception"),
+                       layer=Finding("block14_sepconv2_act", True, "auto: last layer"), notes=())
+    text = render_first_spec("../models/a #b: c.keras", facts)
+    spec = yaml.safe_load(text)
+    assert tuple(spec["labels"]) == names
+    assert spec["model"] == "../models/a #b: c.keras" and spec["preprocess"] == "xception"
+    assert spec["cases"][0]["target"] == "a: b"
+    assert max(len(line) for line in text.splitlines() if line.startswith(("labels", "  "))) <= 120
+    # A newline in a model-supplied name stays inside its comment line.
+    assert "second line" not in spec and "\\nsecond line" in text
