@@ -83,12 +83,13 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:  # type: ignore
     parser = subcommands.add_parser(
         "init",
         help="scaffold a starter audit, or a first spec read from your model",
-        description="Without --model: write a starter audit that passes as it is: DIR/models/starter.keras, "
-        "DIR/specs/starter.yaml and four images in DIR/specs/images/. "
-        "With --model: read the model (loaded with safe_mode on) and write DIR/specs/example.yaml, a commented spec "
-        "with its class count (or the class names the model carries), input size, preprocess (a keras.applications "
-        "family, none when the model rescales or normalises its own input, or a guess it says is one) and the layer "
-        "layer: auto resolves to, each with why; it also creates DIR/specs/images/. What was found is printed too. "
+        description="Without --model: write a starter audit that passes as it is: DIR/models/starter.keras,\n"
+        "DIR/specs/starter.yaml and four images in DIR/specs/images/.\n"
+        "With --model: read the model (loaded with safe_mode on) and write DIR/specs/example.yaml, a commented\n"
+        "spec with its class count (or the class names the model carries), input size, preprocess (a\n"
+        "keras.applications family, none when the model rescales or normalises its own input, or a guess it\n"
+        "says is one) and the layer that `layer: auto` resolves to, each with why; it also creates\n"
+        "DIR/specs/images/. What was found is printed too. A model file not there yet gets placeholders.\n"
         "Both print the pyproject.toml lines that make pytest find the specs. Never overwrites a file.",
         epilog="examples:\n  gradcam-audit init\n  gradcam-audit init my-project --model models/classifier.keras",
         formatter_class=HelpFormatter,
