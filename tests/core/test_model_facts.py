@@ -129,3 +129,17 @@ def test_the_first_spec_wraps_many_labels_and_writes_odd_names_through_the_yaml_
     assert max(len(line) for line in text.splitlines() if line.startswith(("labels", "  "))) <= 120
     # A newline in a model-supplied name stays inside its comment line.
     assert "second line" not in spec and "\\nsecond line" in text
+
+
+def test_the_vocabulary_of_an_inverse_string_lookup_becomes_the_labels(tmp_path: Path) -> None:
+    import keras
+
+    inputs = keras.Input((16, 16, 3))
+    probabilities = _head(keras.layers.Conv2D(4, 3, name="conv")(keras.layers.Rescaling(1 / 255)(inputs)), 3)
+    # A model that also outputs the predicted class's name: its StringLookup holds the names in output order.
+    lookup = keras.layers.StringLookup(vocabulary=["cup", "fork", "glass"], invert=True, name="class_names")
+    model = keras.Model(inputs, [probabilities, lookup(keras.ops.argmax(probabilities, axis=-1))])
+    facts = read_model_facts(_saved(model, tmp_path / "named.keras"))
+    assert facts.labels == ("cup", "fork", "glass") and facts.labels_found  # the out-of-vocabulary token is not a class
+    assert "StringLookup layer 'class_names'" in facts.classes_reason
+    assert any("2 outputs" in note for note in facts.notes)
