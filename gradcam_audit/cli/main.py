@@ -25,7 +25,8 @@ Run `gradcam-audit COMMAND --help` for a command's options. Exit status: 0 ok, 1
 
 
 # Commands that load a model up front; the others never import TensorFlow (validate only with --deep). `explain`
-# silences TensorFlow itself, after its cheap argument checks, so a usage mistake is answered at once.
+# and `init --model` silence TensorFlow themselves, after their cheap argument checks, so a usage mistake is answered
+# at once.
 TENSORFLOW_COMMANDS = ("validate",)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from gradcam_audit.core.engine.capture import activation_name, is_probability_distribution
 from gradcam_audit.core.engine.gradient_step import gradient_step
 from gradcam_audit.core.engine.layer_setup import AttentionPlan, LayerSetup
+from gradcam_audit.core.engine.model_call import call_model
 from gradcam_audit.core.engine.methods import CamMethod
 from gradcam_audit.core.engine.tokens import TokenLayout, tokens_to_grid
 from gradcam_audit.core.spec.suggest import did_you_mean, listing
@@ -164,7 +165,7 @@ class CamEngine(LayerSetup):
         noise = np.random.default_rng(0).uniform(0.0, 1.0, (height or 64, width or 64, channels))
         dummy = np.stack([np.zeros_like(noise), noise]).astype(np.float32)
         try:
-            output = self.select_output(self.model(dummy, training=False))
+            output = self.select_output(call_model(self.model, dummy))
         except Exception:  # noqa: BLE001 - only a hint: a model that cannot run on it fails, readably, on its real batch
             return False
         return bool(is_probability_distribution(output))

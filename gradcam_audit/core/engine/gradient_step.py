@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gradcam_audit.core.engine.capture import is_probability_distribution, record_attention, record_forward
+from gradcam_audit.core.engine.model_call import call_model
 from gradcam_audit.errors import ModelError
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def gradient_step(engine: CamEngine, images: Any, targets: Any, with_gradients: 
         with record_forward(
             engine.layer_choice.layer, engine.output_layer, engine.use_logits, tape, engine.layer_choice.capture
         ) as recording, record_attention(list(watched_attention), tape if with_gradients else None) as attention:
-            output = tf.cast(engine.select_output(engine.model(images, training=False)), tf.float32)
+            output = tf.cast(engine.select_output(call_model(engine.model, images)), tf.float32)
             if recording.activations is None:
                 raise ModelError(f"layer {engine.layer_choice.path!r} was not called by the model's forward pass; choose another layer")
             logits = tf.cast(recording.logits, tf.float32) if recording.logits is not None else None

@@ -9,6 +9,7 @@ import numpy as np
 
 from gradcam_audit.core.engine.capture import record_calls
 from gradcam_audit.core.engine.layers import LayerChoice, _output_shape, auto_layer, iter_layers, resolve_layer
+from gradcam_audit.core.engine.model_call import call_model
 from gradcam_audit.core.engine.tokens import TokenLayout, attention_layers, infer_layout, is_token_shape, patch_sizes
 from gradcam_audit.core.spec.suggest import listing
 from gradcam_audit.errors import ModelError
@@ -60,7 +61,7 @@ class LayerSetup:
             seen = {id(layer) for _, layer in listed}
             listed += [(path, layer) for path, layer in attention_layers(self.model) if id(layer) not in seen]
             with record_calls(listed) as recording:
-                self.model(dummy, training=False)
+                call_model(self.model, dummy)
             self._probe_calls = recording.calls
         return self._probe_calls
 
