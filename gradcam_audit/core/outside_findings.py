@@ -27,16 +27,23 @@ class Finding:
     mean_effect: float  # mean over those cases of their largest drop there
     examples: tuple[str, ...]
     named_by: tuple[str, ...] = ()  # regions of those cases (never required ones) that cover it
+    measured: int = 0  # the cases measured in all (the share's denominator)
+
+    @property
+    def sentence(self) -> str:
+        """The finding in words, as the terminal and the report say it."""
+        return describe_finding(self, self.measured)
 
     def to_dict(self) -> dict[str, Any]:
         return {"box_relative": list(self.box_relative), "cases": self.cases, "share": self.share, "mean_effect": self.mean_effect,
-                "examples": list(self.examples), "named_by": list(self.named_by)}
+                "examples": list(self.examples), "named_by": list(self.named_by), "measured": self.measured, "sentence": self.sentence}
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Finding:
         x0, y0, x1, y1 = (float(value) for value in data["box_relative"])
         return Finding((x0, y0, x1, y1), int(data["cases"]), float(data["share"]), float(data["mean_effect"]),
-                       tuple(str(example) for example in data.get("examples", [])), tuple(str(name) for name in data.get("named_by", [])))
+                       tuple(str(example) for example in data.get("examples", [])), tuple(str(name) for name in data.get("named_by", [])),
+                       int(data.get("measured", 0)))
 
 
 def outside_check_of(result: CaseResult | None) -> Check | None:
@@ -109,7 +116,7 @@ def _finding(members: dict[str, tuple[float, RelativeBox, CaseResult]], measured
                     for name, region_box in _region_boxes(result, result.image_size) if _overlap(region_box, box) >= JOIN_OVERLAP})
     return Finding(box, count, count / measured if measured else 0.0,
                    sum(effect for effect, _box, _result in members.values()) / count, tuple(sorted(members)[:EXAMPLES_KEPT]),
-                   tuple(named))
+                   tuple(named), measured)
 
 
 def position_words(box: RelativeBox) -> str:

@@ -245,3 +245,7 @@ class ResultCollector:
         from gradcam_audit.rendering.terminal import summary_line
 
         terminalreporter.write_sep("-", summary_line(self.results) + (f" → {'; '.join(self.written)}" if self.written else ""))
+        from gradcam_audit.rendering.outside_view import terminal_lines
+
+        for line in terminal_lines(self.results):  # beyond the boxes: the findings in words
+            terminalreporter.write_line(line)

@@ -75,3 +75,30 @@ def test_gate_and_findings_are_rejudged_from_merged_shards(ledgers: dict[str, Ru
     assert gate.status == "failed" and gate.result is not None and whole.gates[0].result is not None
     assert gate.result.findings == whole.gates[0].result.findings
     assert gate.result.measurements["outside_dependence_rate"] == 1.0
+
+
+def test_report_says_what_the_model_relies_on_outside_the_regions(ledgers: dict[str, RunResults], tmp_path: Path) -> None:
+    from gradcam_audit.rendering.html_report import write_html_report
+    from gradcam_audit.rendering.view_models import build_report_view
+
+    [suite] = build_report_view(ledgers["shortcut"]).suites
+    assert suite.outside is not None and len(suite.outside.cases) == 3
+    assert suite.outside.sentences[0].startswith("#1: in 3 of 3 cases, removing the top-left corner")
+    html = write_html_report(ledgers["shortcut"], tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "What the model relies on outside your regions" in html
+    assert "removing the top-left corner (relative box" in html
+    assert html.count('aria-label="Hotspots of stripes-') == 3
+    [honest] = build_report_view(ledgers["honest"]).suites
+    assert honest.outside is not None and honest.outside.sentences == () and honest.outside.cases == ()
+
+
+def test_pytest_run_under_xdist_fails_the_gate_and_says_the_finding(pytester: pytest.Pytester) -> None:
+    blind_spec(pytester.path, "shortcut", gate=GATE)
+    result = pytester.runpytest_subprocess("--gradcam-specs", "blind_shortcut.yaml", "--gradcam-json", "results.json",
+                                           "--gradcam-no-report", "-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(failed=4)  # three cases and the gate
+    result.stdout.fnmatch_lines(["*beyond the boxes, blind_shortcut.yaml:*",
+                                 "*in 3 of 3 cases, removing the top-left corner (relative box*no region names it*"])
+    document = loads_strict((pytester.path / "results.json").read_text(encoding="utf-8"), "results")
+    [gate] = document["gates"]
+    assert gate["status"] == "failed" and gate["result"]["findings"][0]["cases"] == 3
