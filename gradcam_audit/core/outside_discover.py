@@ -13,7 +13,10 @@ import numpy as np
 
 from gradcam_audit.core.outside_findings import Finding, outside_check_of, outside_findings
 from gradcam_audit.core.results import CaseResult
+from gradcam_audit.core.runner import AuditRunner, CaseJob
+from gradcam_audit.core.spec.load import parse_spec
 from gradcam_audit.core.spec.model import Case, Spec
+from gradcam_audit.core.spec.paths import discover_spec_files, display_path
 from gradcam_audit.errors import GradcamAuditError
 
 DEFAULT_LIMIT = 0.15  # a drop of p(target) above this, from one cell no region names, is reported
@@ -65,8 +68,6 @@ def suggested_regions(result: CaseResult, limit: float) -> tuple[dict[str, Any],
 def discover_spec(spec: Spec, shown: str, *, sample: int | None = None, limit: float = DEFAULT_LIMIT,
                   batch_size: int = 32) -> SpecDiscovery:
     """Run the sweep on the spec's cases (its first method); a case's own ``max_outside_effect`` wins over ``limit``."""
-    from gradcam_audit.core.runner import AuditRunner, CaseJob
-
     cases = tuple(case if case.max_outside_effect is not None else replace(case, max_outside_effect=limit)
                   for case in sample_cases(spec.cases, sample))
     runner = AuditRunner(batch_size, executor="serial")
@@ -97,8 +98,6 @@ def discover(paths: Iterable[Path], *, sample: int | None = None, limit: float =
     Raises:
         DiscoverInputError: a path does not exist, holds no spec, or a spec has problems (listed with file:line).
     """
-    from gradcam_audit.core.spec.load import discover_spec_files, display_path, parse_spec
-
     paths = list(paths)
     for path in paths:
         if not path.exists():

@@ -18,7 +18,7 @@ measurement; the check is decided by ``outside_check`` with ``core/checks.py``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -283,7 +283,7 @@ def outside_check(case: Case, sweep: OutsideSweep | None) -> Check | None:
 
 
 def sweep_batch(model: Any, spec: Spec, cases: Sequence[Case], images: Sequence[np.ndarray], explanations: Sequence[Any], *,
-                batch_size: int, describe_error: Any) -> list[OutsideOutcome]:
+                batch_size: int, describe_error: Callable[[BaseException], str]) -> list[OutsideOutcome]:
     """The runner's hook: the sweeps of one batch of explained cases, or each asking case's error (``describe_error``
     turns an exception into the runner's one-line message)."""
     if not any(case.max_outside_effect is not None for case in cases):
