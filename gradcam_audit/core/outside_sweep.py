@@ -26,7 +26,7 @@ import numpy as np
 
 from gradcam_audit.core.checks import Check, decide, limit_text
 from gradcam_audit.core.regions import region_mask
-from gradcam_audit.core.removal import remove_region
+from gradcam_audit.core.removal import INPAINT_RADIUS_PIXELS, remove_region
 from gradcam_audit.core.spec.model import Case, Spec
 
 COARSE_GRID = 4  # cells per side of the coarse grid
@@ -35,6 +35,9 @@ REFINE_MIN_EFFECT = 0.02  # a coarse cell whose removal drops p by less is not w
 LOCALISED_SHARE = 0.5  # a sub-cell replaces its coarse cell as the hotspot when it carries at least this share of its drop
 HOTSPOTS_KEPT = 3  # the strongest cells kept in the case's result
 HOTSPOT_MIN_EFFECT = 0.01  # a smaller drop is noise, not a place the model relies on
+# Inpainting reads only pixels near the hole, so a crop this much wider than the cell gives the same pixels (checked by
+# a test) at a fraction of the cost on large images; the other operators depend on the whole image's size or seed.
+INPAINT_CROP_MARGIN = 2 * INPAINT_RADIUS_PIXELS + 2
 NOTHING_OUTSIDE = "nothing outside to test: the case's required regions cover the whole image"
 
 Box = tuple[int, int, int, int]  # [x0, y0, x1, y1) in pixels of the original image
@@ -151,13 +154,28 @@ class _Pending:
     error: str | None = None
 
 
+def remove_cell(image: np.ndarray, mask: np.ndarray, removal: str) -> np.ndarray:
+    """``remove_region(image, mask, removal)``, inpainting only a crop around the mask (the same pixels, faster)."""
+    if removal != "inpaint":
+        return remove_region(image, mask, removal)
+    x0, y0, x1, y1 = _bounds(mask)
+    height, width = mask.shape
+    top, bottom = max(0, y0 - INPAINT_CROP_MARGIN), min(height, y1 + INPAINT_CROP_MARGIN)
+    left, right = max(0, x0 - INPAINT_CROP_MARGIN), min(width, x1 + INPAINT_CROP_MARGIN)
+    if mask[top:bottom, left:right].all():  # nothing around the cell to fill it from in the crop: the whole image decides
+        return remove_region(image, mask, removal)
+    edited = np.array(image, dtype=np.uint8, copy=True)
+    edited[top:bottom, left:right] = remove_region(edited[top:bottom, left:right], mask[top:bottom, left:right], removal)
+    return edited
+
+
 def _edited(image: np.ndarray, outside: np.ndarray, cells: Sequence[Box], removal: str) -> list[tuple[Box, np.ndarray]]:
     """Each cell's image without the cell's outside pixels (cells with none are left out), and the removed pixels' box."""
     pictures: list[tuple[Box, np.ndarray]] = []
     for cell in cells:
         mask = _cell_mask(cell, outside)
         if mask.any():
-            pictures.append((_bounds(mask), remove_region(image, mask, removal)))
+            pictures.append((_bounds(mask), remove_cell(image, mask, removal)))
     return pictures
 
 

@@ -104,3 +104,24 @@ def test_grid_tiles_the_image_and_sub_cells_overlap_inside_their_cell() -> None:
     covered = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in cells)
     assert covered == 30 * 17
     assert refined_cells((8, 8, 16, 16)) == [(left, top, left + 4, top + 4) for top in (8, 10, 12) for left in (8, 10, 12)]
+
+
+def test_inpainting_a_crop_around_a_cell_gives_the_same_pixels_as_the_whole_image() -> None:
+    import numpy as np
+
+    from gradcam_audit.core.outside_sweep import remove_cell
+    from gradcam_audit.core.removal import remove_region
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (96, 80, 3), dtype=np.uint8)
+    outside = np.ones((96, 80), dtype=bool)
+    outside[30:60, 25:55] = False  # a required region cuts some cells
+    compared = 0
+    for cell in coarse_cells((80, 96)) + refined_cells((20, 24, 40, 48)):
+        mask = np.zeros_like(outside)
+        mask[cell[1]:cell[3], cell[0]:cell[2]] = True
+        mask &= outside
+        if mask.any():
+            assert np.array_equal(remove_cell(image, mask, "inpaint"), remove_region(image, mask, "inpaint")), cell
+            compared += 1
+    assert compared >= 20
