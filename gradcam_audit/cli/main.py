@@ -7,7 +7,15 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from gradcam_audit.cli import compare_command, explain_command, import_command, init_command, report_command, validate_command
+from gradcam_audit.cli import (
+    compare_command,
+    discover_command,
+    explain_command,
+    import_command,
+    init_command,
+    report_command,
+    validate_command,
+)
 from gradcam_audit.cli.common import EXIT_FAILED, EXIT_USAGE, HelpFormatter, UsageError, package_version
 from gradcam_audit.cli.quiet import silence_tensorflow
 from gradcam_audit.errors import GradcamAuditError
@@ -19,6 +27,7 @@ examples:
   gradcam-audit validate specs                         # every problem with file:line and a fix
   gradcam-audit explain photo.jpg --model m.keras --labels cat,dog -o photo.png
   gradcam-audit report a/results.json b/results.json -o merged.html
+  gradcam-audit discover specs --sample 50 -o suggested.yaml   # what the model relies on outside your regions
 
 Run `gradcam-audit COMMAND --help` for a command's options. Exit status: 0 ok, 1 problems found, 2 usage error.
 """
@@ -44,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up and log lines (hidden by default)")
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (init_command, import_command, validate_command, explain_command, report_command, compare_command):
+    for module in (init_command, import_command, validate_command, explain_command, report_command, compare_command, discover_command):
         module.add_parser(subcommands)
     return parser
 

@@ -33,7 +33,7 @@ from gradcam_audit.core.spec.load import discover_spec_files, display_path, pars
 from gradcam_audit.core.spec.model import Case, ParsedSpec, Region, Spec
 
 # Case-level thresholds an override may replace too (the faithfulness areas); region ones come from core/metrics.py.
-CASE_OVERRIDABLE_KEYS: tuple[str, ...] = ("max_deletion_auc", "min_insertion_auc")
+CASE_OVERRIDABLE_KEYS: tuple[str, ...] = ("max_deletion_auc", "min_insertion_auc", "max_outside_effect")
 OVERRIDABLE_KEYS: tuple[str, ...] = (*REGION_OVERRIDABLE_KEYS, *CASE_OVERRIDABLE_KEYS)
 from gradcam_audit.errors import GradcamAuditError, Problem
 
@@ -195,6 +195,8 @@ def plan_spec(path: Path, *, method: str | None = None, overrides: Mapping[str, 
                               transplant_pairs=gate.transplant_pairs)
         if gate.max_randomization_similarity is not None:
             thresholds["max_randomization_similarity"] = gate.max_randomization_similarity
+        if gate.max_outside_dependence_rate is not None:
+            thresholds["max_outside_dependence_rate"] = gate.max_outside_dependence_rate
         gate_entry = GateEntry(spec=shown, status="not_run", cause="no_result", reason=NOT_RUN_CAUSES["no_result"], xfail=spec.xfail,
                                line=gate.line, thresholds=thresholds, methods=methods,
                                invalid_cases=len(spec.invalid_cases) * len(methods))

@@ -10,6 +10,7 @@ import numpy as np
 from gradcam_audit.core.checks import Check, all_passed, decide, holds, limit_text, reasons
 from gradcam_audit.core.engine.explain import Explanation, resolve_target
 from gradcam_audit.core.faithfulness import FaithfulnessCurves
+from gradcam_audit.core.outside_sweep import OutsideSweep, outside_check
 from gradcam_audit.core.regions import region_mask, region_outline
 from gradcam_audit.core.scoring import RegionEffect, RegionScore, score_region
 from gradcam_audit.core.spec.model import Case, ClassRef, Spec
@@ -80,7 +81,7 @@ def faithfulness_checks(case: Case, curves: FaithfulnessCurves | None) -> list[C
 
 
 def evaluate_case(spec: Spec, case: Case, explanation: Explanation, effects: Mapping[str, RegionEffect] | None = None,
-                  faithfulness: FaithfulnessCurves | None = None) -> Verdict:
+                  faithfulness: FaithfulnessCurves | None = None, outside: OutsideSweep | None = None) -> Verdict:
     """Score every region and check the expected class; never NaN, never a silent pass.
 
     ``faithfulness`` holds the case's deletion / insertion curves where it sets max_deletion_auc / min_insertion_auc
@@ -118,6 +119,8 @@ def evaluate_case(spec: Spec, case: Case, explanation: Explanation, effects: Map
         case_checks.append(Check("prediction", "predicted_class", predicted_label, expected_label, "==", matches,
                                  "" if matches else f"predicted {predicted_label!r} (p={probability:.2f}), expected {expected_label!r}"))
     case_checks.extend(faithfulness_checks(case, faithfulness))
+    outside_decided = outside_check(case, outside)  # `outside`: the runner's sweep beyond the boxes (core/outside_sweep.py)
+    case_checks.extend([outside_decided] if outside_decided is not None else [])
     region_reasons = [f"{score.name}: {'; '.join(score.failures)}" for score in scores if not score.passed]
     all_reasons = [*reasons(tuple(case_checks)), *region_reasons]
     passed = all_passed(tuple(case_checks)) and all(score.passed for score in scores)

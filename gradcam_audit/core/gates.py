@@ -9,6 +9,8 @@ from typing import Any
 from gradcam_audit.core.causal import CascadeStage, GateEvidence, TransplantPair
 from gradcam_audit.core.checks import Check, all_passed, decide, reasons
 from gradcam_audit.core.results import CaseResult, ClassInfo
+from gradcam_audit.core.outside_findings import Finding, dependence_check
+from gradcam_audit.core.results import CaseResult
 from gradcam_audit.core.spec.model import Gate
 
 # (measurement, threshold attribute of Gate) in the order the checks are listed.
@@ -33,6 +35,7 @@ class GateResult:
     randomization: dict[str, float] = field(default_factory=dict)  # case id → heatmap similarity to the randomised model's
     cascade: tuple[CascadeStage, ...] = ()  # the cascading randomisation, top layer down (informational)
     cascade_case: str = ""
+    findings: tuple[Finding, ...] = ()  # beyond the boxes: failing cases' hotspots grouped by position (max_outside_dependence_rate)
 
     @property
     def flipped_pairs(self) -> tuple[TransplantPair, ...]:
@@ -50,6 +53,7 @@ class GateResult:
             **({"transplants": [pair.to_dict() for pair in self.transplant]} if self.transplant else {}),
             **({"randomization_per_case": dict(self.randomization)} if self.randomization else {}),
             **({"cascade": [stage.to_dict() for stage in self.cascade], "cascade_case": self.cascade_case} if self.cascade else {}),
+            **({"findings": [finding.to_dict() for finding in self.findings]} if "outside_dependence_rate" in self.measurements else {}),
         }
 
     @staticmethod
@@ -67,6 +71,7 @@ class GateResult:
             randomization={str(key): float(value) for key, value in dict(data.get("randomization_per_case", {})).items()},
             cascade=tuple(CascadeStage.from_dict(stage) for stage in data.get("cascade", [])),
             cascade_case=str(data.get("cascade_case", "")),
+            findings=tuple(Finding.from_dict(finding) for finding in data.get("findings", [])),
         )
 
 
@@ -162,6 +167,11 @@ def evaluate_gate(spec_name: str, gate: Gate, cases: Sequence[GateCase], invalid
         if gate.max_randomization_similarity is not None:
             measurements["randomization_similarity"] = evidence.randomization_similarity
         evidence_checks = _evidence_checks(gate, evidence)
+    findings: tuple[Finding, ...] = ()
+    if gate.max_outside_dependence_rate is not None:  # from the case results alone, so merged shards re-judge it
+        measured = [case.result for case in cases if case.status != "skipped" and case.result is not None]
+        outside, measurements["outside_dependence_rate"], findings, _count = dependence_check(measured, gate.max_outside_dependence_rate)
+        evidence_checks.append(outside)
     checks = _checks(overall, gate, "gate") + evidence_checks
     per_class: dict[str, dict[str, float | None]] = {}
     if gate.per_class:
@@ -177,4 +187,4 @@ def evaluate_gate(spec_name: str, gate: Gate, cases: Sequence[GateCase], invalid
     randomization = dict(evidence.randomization_per_case) if evidence is not None else {}
     cascade = evidence.cascade if evidence is not None else ()
     return GateResult(spec_name, status, "; ".join(reasons(decided)), measurements, decided, per_class, counted, transplanted, randomization,
-                      cascade, evidence.cascade_case if evidence is not None else "")
+                      cascade, evidence.cascade_case if evidence is not None else "", findings)

@@ -161,6 +161,7 @@ class GateEntry:
             max_transplant_flip_rate=self.thresholds.get("max_transplant_flip_rate"),
             transplant_pairs=int(self.thresholds.get("transplant_pairs", 64)),
             max_randomization_similarity=self.thresholds.get("max_randomization_similarity"),
+            max_outside_dependence_rate=self.thresholds.get("max_outside_dependence_rate"),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from gradcam_audit.core.baseline_records import BaselineComparison, CaseRules, C
 from gradcam_audit.core.checks import Check
 from gradcam_audit.core.faithfulness import FaithfulnessCurves
 from gradcam_audit.core.json_input import parse_json_text, read_json
+from gradcam_audit.core.outside_sweep import OutsideSweep
 from gradcam_audit.core.scoring import RegionScore
 from gradcam_audit.errors import ResultsError
 
@@ -87,6 +88,8 @@ class CaseResult:
     notes: tuple[str, ...] = ()
     # The deletion / insertion curves, where the case asked for them (max_deletion_auc / min_insertion_auc).
     faithfulness: FaithfulnessCurves | None = None
+    # The cells outside the required regions removed one at a time, where the case asked (max_outside_effect).
+    outside: OutsideSweep | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +119,7 @@ class CaseResult:
             "baseline": self.baseline.to_dict() if self.baseline is not None else None,
             "notes": list(self.notes),
             "faithfulness": self.faithfulness.to_dict() if self.faithfulness is not None else None,
+            **({"outside": self.outside.to_dict()} if self.outside is not None else {}),
         }
 
     @staticmethod
@@ -148,6 +152,7 @@ class CaseResult:
             baseline=BaselineComparison.from_dict(data.get("baseline")),
             notes=tuple(str(note) for note in data.get("notes", ())),
             faithfulness=FaithfulnessCurves.from_dict(data["faithfulness"]) if data.get("faithfulness") else None,
+            outside=OutsideSweep.from_dict(data.get("outside")),
         )
 
 

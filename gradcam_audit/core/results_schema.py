@@ -29,7 +29,17 @@ from gradcam_audit.core.causal import CascadeStage, TransplantPair
 from gradcam_audit.core.checks import COMPARISONS, Check
 from gradcam_audit.core.faithfulness import FaithfulnessCurves
 from gradcam_audit.core.gates import GateResult
-from gradcam_audit.core.ledger import NOT_RUN_CAUSES, RUN_VERDICTS, SCHEMA_VERSION, STATUSES, CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.ledger import (
+    NOT_RUN_CAUSES,
+    RUN_VERDICTS,
+    SCHEMA_VERSION,
+    STATUSES,
+    CaseEntry,
+    GateEntry,
+    RunResults,
+)
+from gradcam_audit.core.outside_findings import Finding
+from gradcam_audit.core.outside_sweep import Hotspot, OutsideSweep
 from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.scoring import RegionScore
 from gradcam_audit.schema import RESULTS_SCHEMA_PATH
@@ -100,11 +110,14 @@ RECORDS: dict[type, RecordShape] = {
     BaselineTally: RecordShape(),
     GateResult: RecordShape(
         renamed={"transplant": "transplants", "randomization": "randomization_per_case"},
-        optional=("transplants", "randomization_per_case", "cascade", "cascade_case"),
+        optional=("transplants", "randomization_per_case", "cascade", "cascade_case", "findings"),
         overrides={"status": _enum(COMPUTED_VERDICTS)},
     ),
     TransplantPair: RecordShape(derived={"flipped": {"type": "boolean"}}),
     CascadeStage: RecordShape(),
+    OutsideSweep: RecordShape(),
+    Hotspot: RecordShape(),
+    Finding: RecordShape(derived={"sentence": {"type": "string"}}),
 }
 
 

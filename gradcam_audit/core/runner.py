@@ -38,6 +38,7 @@ from gradcam_audit.core.evaluate import Verdict, class_index, evaluate_case
 from gradcam_audit.core.faithfulness import FaithfulnessCurves, measure_faithfulness
 from gradcam_audit.core.images import read_rgb
 from gradcam_audit.core.models import ModelCache, describe_user_error
+from gradcam_audit.core.outside_sweep import sweep_batch
 from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.spec.load import display_path
 from gradcam_audit.core.regions import region_mask
@@ -425,18 +426,20 @@ class AuditRunner:
             return {job.key: CaseOutcome(base_result(job, "error", failure_message(error))) for job in runnable}
         measured = self._effects(model, runnable, images, explanations)
         curves, curves_error = self._faithfulness(model, runnable, images, explanations)
+        swept = sweep_batch(model, spec, [job.case for job in runnable], images, explanations, batch_size=self.batch_size,
+                            describe_error=failure_message)
         elapsed = (time.perf_counter() - started) / len(runnable)
-        for job, image, explanation, causal, curve in zip(runnable, images, explanations, measured, curves):
-            problem = causal.error or (curves_error if job.case.has_faithfulness_check else None)
+        for job, image, explanation, causal, curve, beyond in zip(runnable, images, explanations, measured, curves, swept):
+            problem = causal.error or (curves_error if job.case.has_faithfulness_check else None) or beyond.error
             if problem is not None:
                 outcomes[job.key] = CaseOutcome(base_result(job, "error", problem), duration_s=elapsed)
                 continue
             try:
-                verdict = evaluate_case(job.spec, job.case, explanation, causal.effects, curve)
+                verdict = evaluate_case(job.spec, job.case, explanation, causal.effects, curve, beyond.sweep)
             except Exception as error:  # noqa: BLE001 - e.g. a mask that cannot be read: this case's error only
                 outcomes[job.key] = CaseOutcome(base_result(job, "error", failure_message(error)), duration_s=elapsed)
                 continue
-            result = computed_result(job, explanation, verdict, sha256, curve)
+            result = replace(computed_result(job, explanation, verdict, sha256, curve), outside=beyond.sweep)
             outcomes[job.key] = CaseOutcome(result, image, explanation.heatmap_full, elapsed, causal.removed)
         return outcomes
 

@@ -294,3 +294,7 @@ class ResultCollector:
         terminalreporter.write_sep("-", summary_line(self.results) + (f" → {'; '.join(self.written)}" if self.written else ""))
         if self.write_error is not None:
             terminalreporter.write_sep("!", f"gradcam: the run's results were not saved: {self.write_error}", red=True, bold=True)
+        from gradcam_audit.rendering.outside_view import terminal_lines
+
+        for line in terminal_lines(self.results):  # beyond the boxes: the findings in words
+            terminalreporter.write_line(line)

@@ -24,6 +24,7 @@ from gradcam_audit.rendering.causal_view import (
 from gradcam_audit.rendering.colour_words import colormap_ends
 from gradcam_audit.rendering.check_format import chance_text, finding_words, limit_words, percent, value_text, words_for
 from gradcam_audit.rendering.comparison_view import ComparisonView, build_comparison_view
+from gradcam_audit.rendering.outside_view import OutsideView, outside_view
 
 # Order in which cases are listed: what needs attention first.
 STATUS_ORDER = ("failed", "error", "xpassed", "not_run", "xfailed", "skipped", "passed")
@@ -149,6 +150,7 @@ class SuiteView:
     gate: GateView | None
     chart: str = ""  # data URI of the per-class chart, if rendered
     chart_alt: str = ""
+    outside: OutsideView | None = None  # what the model relies on outside the regions (max_outside_effect)
 
 
 @dataclass(frozen=True)
@@ -468,6 +470,7 @@ def build_report_view(results: RunResults, charts: dict[str, str] | None = None,
             gate=_gate_view(gates[name], results.colormap or "jet") if name in gates else None,
             chart=(charts or {}).get(name, ""),
             chart_alt=f"Per class in {name}: attention share and lift of the required regions, and the share of cases that passed",
+            outside=outside_view(gates.get(name), [case for case in results.cases if case.spec == name]),
         ))
     started = results.started
     try:

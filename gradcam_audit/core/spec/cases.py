@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.images import image_size
+from gradcam_audit.core.removal import REMOVAL_MODES
 from gradcam_audit.core.spec.baseline_keys import as_values, inherit, parse_baseline
 from gradcam_audit.core.spec.checks import ProblemCollector, check_keys, describe_value, read_reason, read_tags
 from gradcam_audit.core.spec.faithfulness_keys import read_faithfulness
@@ -119,10 +120,13 @@ def _parse_case(
             own_baseline = parse_baseline(region_data, f"{region_field}.baseline", collector, region=True, case_index=index)
             regions.append(replace(region, baseline=as_values(inherit(region_baseline, own_baseline))))
     # Read before giving up on a case without a usable image, so every mistake in the case is reported at once.
-    faithfulness: dict[str, Any] = {key: defaults[key] for key in ("max_deletion_auc", "min_insertion_auc", "faithfulness_steps") if key in defaults}
+    faithfulness: dict[str, Any] = {key: defaults[key] for key in ("max_deletion_auc", "min_insertion_auc", "faithfulness_steps", "max_outside_effect")
+                                     if key in defaults}
     faithfulness.update(read_faithfulness(case_data, f"{field}.", collector, index))
     if image_path is None:
         return None, case_id, line
+    removal = case_data.get("removal", defaults.get("removal", REMOVAL_MODES[0]))  # an invalid one is reported with the regions
+    faithfulness["removal"] = removal if removal in REMOVAL_MODES else REMOVAL_MODES[0]
     case = Case(id=case_id, image=image_path, regions=tuple(regions), target=target, expect_class=expect_class,
                 tags=tags, xfail=xfail, line=line, baseline=as_values(case_baseline), **faithfulness)
     return case, case_id, line

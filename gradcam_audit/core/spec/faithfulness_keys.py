@@ -13,7 +13,7 @@ MOST_STEPS = 100  # 2·K images per case: beyond this the curves cost more than 
 def read_faithfulness(mapping: LocatedDict, prefix: str, collector: ProblemCollector, case_index: int | None = None) -> dict[str, Any]:
     """The valid faithfulness values written in ``mapping`` (invalid ones are reported and left out)."""
     values: dict[str, Any] = {}
-    for key in ("max_deletion_auc", "min_insertion_auc"):
+    for key in ("max_deletion_auc", "min_insertion_auc", "max_outside_effect"):
         number = read_number(mapping, key, f"{prefix}{key}", collector, fraction=True, case_index=case_index)
         if number is not None:
             values[key] = number

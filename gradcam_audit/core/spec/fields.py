@@ -150,6 +150,12 @@ def region_fields() -> tuple[FieldDoc, ...]:
     """The keys of `cases[].regions[]`: geometry, the registered metrics' keys, removal, baseline, geometry defaults."""
     return _without_clashes((*_REGION_GEOMETRY_FIELDS, *region_threshold_fields(), *_REGION_OTHER_FIELDS))
 
+# Beyond the boxes (core/outside_sweep.py): set in a case or in `defaults`, read with the faithfulness keys.
+OUTSIDE_EFFECT_FIELD = FieldDoc(
+    "max_outside_effect", _NUMBER_0_1,
+    "Beyond the boxes: the image outside the required regions (those with min_mass/min_lift; the whole image when there are "
+    "none) is cut into a 4×4 grid of cells, the hottest refined into 1/8-side sub-cells; each cell is removed in turn with "
+    "`removal`, and the largest drop of p(target) may be at most this (≤ 25 extra images per case, batched).", example="0.15")
 
 # Per-case faithfulness (Petsiuk et al., BMVC 2018): set in a case or in `defaults`.
 FAITHFULNESS_FIELDS: tuple[FieldDoc, ...] = (
@@ -161,6 +167,7 @@ FAITHFULNESS_FIELDS: tuple[FieldDoc, ...] = (
              "at least this (high = the map's pixels alone bring the class back).", example="0.6"),
     FieldDoc("faithfulness_steps", {"type": "integer", "minimum": 1, "maximum": 100},
              "K, the steps of each curve (2·K extra images per case, batched, no gradients).", default=10, example="20"),
+    OUTSIDE_EFFECT_FIELD,
 )
 
 CASE_FIELDS: tuple[FieldDoc, ...] = (
@@ -208,6 +215,9 @@ GATE_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("max_randomization_similarity", _NUMBER_0_1,
              "Sanity check (Adebayo et al. 2018): the mean Spearman rank correlation between each case's heatmap and the heatmap of the "
              "same architecture with every weight re-initialised (fixed seed) may be at most this.", example="0.5"),
+    FieldDoc("max_outside_dependence_rate", _NUMBER_0_1,
+             "Largest share of the cases measured with `max_outside_effect` that fail it; the gate's result lists the findings "
+             "(the cases' hotspots grouped by position).", example="0.1"),
 )
 
 MODEL_FIELDS: tuple[FieldDoc, ...] = (

@@ -169,6 +169,9 @@ class Case:
     max_deletion_auc: float | None = None
     min_insertion_auc: float | None = None
     faithfulness_steps: int = 10
+    # Beyond the boxes (core/outside_sweep.py): cells outside the required regions removed one at a time with `removal`.
+    max_outside_effect: float | None = None
+    removal: str = "inpaint"
 
     @property
     def has_faithfulness_check(self) -> bool:
@@ -201,6 +204,7 @@ class Gate:
     max_transplant_flip_rate: float | None = None
     transplant_pairs: int = 64
     max_randomization_similarity: float | None = None
+    max_outside_dependence_rate: float | None = None  # share of measured cases failing max_outside_effect
     line: int | None = None
 
     @property

@@ -256,12 +256,16 @@ def parse_gate(data: LocatedDict, collector: ProblemCollector) -> Gate | None:
         transplant_pairs=pairs,
         max_randomization_similarity=read_number(value, "max_randomization_similarity", "gate.max_randomization_similarity", collector,
                                                  fraction=True),
+        max_outside_dependence_rate=read_number(value, "max_outside_dependence_rate", "gate.max_outside_dependence_rate", collector,
+                                                fraction=True),
         line=value.position.line,
     )
-    threshold_keys = ("min_pass_rate", "min_mean_mass", "min_mean_lift", "max_transplant_flip_rate", "max_randomization_similarity")
+    threshold_keys = ("min_pass_rate", "min_mean_mass", "min_mean_lift", "max_transplant_flip_rate", "max_randomization_similarity",
+                      "max_outside_dependence_rate")
     if not any(key in value for key in threshold_keys):
         collector.add(data, "gate", "gate", "the gate sets no threshold, so it could never fail",
-                      "add min_pass_rate, min_mean_mass, min_mean_lift, max_transplant_flip_rate or max_randomization_similarity")
+                      "add min_pass_rate, min_mean_mass, min_mean_lift, max_transplant_flip_rate, max_randomization_similarity "
+                      "or max_outside_dependence_rate")
     return gate
 
 
