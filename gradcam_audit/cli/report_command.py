@@ -68,7 +68,7 @@ def _warn(message: str) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     from gradcam_audit.cli.results_input import read_results_file
-    from gradcam_audit.core.ledger import RunResults, merge_results
+    from gradcam_audit.core.ledger import merge_results
     from gradcam_audit.core.spec.load import display_path
     from gradcam_audit.errors import GradcamAuditError
     from gradcam_audit.rendering.html_report import confined_pictures, skipped_picture_notes, write_html_report

@@ -15,7 +15,6 @@ from gradcam_audit.errors import ResultsError
 
 if TYPE_CHECKING:
     from gradcam_audit.core.ledger import RunResults
-    from gradcam_audit.core.results import read_json_file
 
 _LISTED_PROBLEMS = 20
 

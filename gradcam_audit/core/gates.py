@@ -10,7 +10,6 @@ from gradcam_audit.core.causal import CascadeStage, GateEvidence, TransplantPair
 from gradcam_audit.core.checks import Check, all_passed, decide, reasons
 from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.outside_findings import Finding, dependence_check
-from gradcam_audit.core.results import CaseResult
 from gradcam_audit.core.spec.model import Gate
 
 # (measurement, threshold attribute of Gate) in the order the checks are listed.
