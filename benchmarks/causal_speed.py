@@ -72,7 +72,7 @@ def bare_forward_ms(model_path: Path, images: list[Path], batch_size: int, repea
 
     from gradcam_audit.core.engine.explain import engine_for
     from gradcam_audit.core.engine.preprocessing import preprocess_function
-    from gradcam_audit.core.images import read_rgb
+    from gradcam_audit.core.run.images import read_rgb
     from gradcam_audit.core.spec.model import Preprocess
 
     model = keras.saving.load_model(model_path)
@@ -111,7 +111,7 @@ def main() -> int:
     cases, pairs = (32, 16) if arguments.quick else (arguments.cases, arguments.pairs)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from gradcam_audit.core.runner import AuditRunner
+    from gradcam_audit.core.run.runner import AuditRunner
     from gradcam_audit.core.spec.load import load_spec
     from gradcam_audit.core.spec.model import Gate
 

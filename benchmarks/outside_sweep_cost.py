@@ -1,4 +1,4 @@
-"""Cost and localisation of the sweep beyond the boxes (``max_outside_effect``, core/outside_sweep.py).
+"""Cost and localisation of the sweep beyond the boxes (``max_outside_effect``, core/evaluate/outside_sweep.py).
 
 Prints, per model, the sweep's cost per case as a multiple of one bare batched forward pass on the same images
 (the engine's compiled forward-only function via ``forward_probabilities``, warmed, median of repeats), and the
@@ -55,8 +55,8 @@ def _timed(function: Any, repeats: int) -> float:
 def measure(model: Any, spec: Any, cases: list[Any], images: list[np.ndarray], batch_size: int, repeats: int) -> dict[str, Any]:
     """Bare forward time per image, sweep time per case, their ratio, and the sweeps themselves."""
     from gradcam_audit.core.engine.forward import forward_probabilities
-    from gradcam_audit.core.evaluate import class_index
-    from gradcam_audit.core.outside_sweep import measure_outside
+    from gradcam_audit.core.evaluate.case_evaluation import class_index
+    from gradcam_audit.core.evaluate.outside_sweep import measure_outside
 
     options = {"layer": spec.layer, "output": spec.output, "score": spec.score, "preprocess": spec.preprocess, "resize": spec.resize,
                "resize_filter": spec.fitting_filter, "batch_size": batch_size}
@@ -110,7 +110,7 @@ def mobilenet(count: int, batch_size: int, repeats: int, removal: str) -> dict[s
 def stripes(model_name: str, batch_size: int, repeats: int) -> dict[str, Any]:
     import keras
 
-    from gradcam_audit.core.images import read_rgb
+    from gradcam_audit.core.run.images import read_rgb
     from gradcam_audit.core.spec.load import parse_spec
     from tests.outside.stripes import blind_spec
 
@@ -122,7 +122,7 @@ def stripes(model_name: str, batch_size: int, repeats: int) -> dict[str, Any]:
         model = keras.saving.load_model(spec.model.path)
         images = [read_rgb(case.image, 3) for case in spec.cases]
         figures = measure(model, spec, list(spec.cases), images, batch_size, repeats)
-    from gradcam_audit.core.outside_sweep import outside_check
+    from gradcam_audit.core.evaluate.outside_sweep import outside_check
 
     failing = [outcome.sweep for case, outcome in zip(spec.cases, figures["outcomes"])
                if outcome.sweep is not None and (check := outside_check(case, outcome.sweep)) is not None and not check.passed]

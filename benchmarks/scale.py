@@ -54,7 +54,7 @@ def audit_batches(spec: Path) -> list[list[Any]]:
 
 def run_local(spec: Path) -> None:
     """The local runner over the whole suite, in this process (a fresh one: see time_local); prints the error count."""
-    from gradcam_audit.core.runner import AuditRunner
+    from gradcam_audit.core.run.runner import AuditRunner
 
     runner = AuditRunner(BATCH_SIZE)
     verdicts = [outcome.result.verdict for batch in audit_batches(spec) for outcome in runner.compute_batch(batch).values()]
@@ -70,7 +70,7 @@ def time_local(spec: Path) -> tuple[float, int]:
 
 
 def time_ray(batches: list[list[Any]], workers: int) -> tuple[float, int]:
-    from gradcam_audit.core.ray_executor import ray_outcomes
+    from gradcam_audit.core.run.ray_executor import ray_outcomes
 
     started = time.perf_counter()
     verdicts = [outcome.result.verdict for _, outcome in ray_outcomes(batches, batch_size=BATCH_SIZE, workers=workers)]

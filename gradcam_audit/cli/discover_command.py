@@ -40,7 +40,7 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:  # type: ignore
 
 def run(arguments: argparse.Namespace) -> int:
     from gradcam_audit.cli.quiet import silence_tensorflow
-    from gradcam_audit.core.outside_discover import DEFAULT_LIMIT, DiscoverInputError, discover
+    from gradcam_audit.core.discover import DEFAULT_LIMIT, DiscoverInputError, discover
 
     if arguments.sample is not None and arguments.sample < 1:
         raise UsageError(f"--sample must be a whole number ≥ 1, got {arguments.sample}")
@@ -67,7 +67,7 @@ def run(arguments: argparse.Namespace) -> int:
 
 def summary_lines(swept: list[Any]) -> list[str]:
     """The findings in plain words, one line each (printed, and written as the YAML file's comments)."""
-    from gradcam_audit.core.outside_findings import describe_finding
+    from gradcam_audit.core.evaluate.outside_findings import describe_finding
 
     lines: list[str] = []
     for spec in swept:

@@ -12,7 +12,7 @@ from typing import Any
 from gradcam_audit.cli.common import EXIT_FAILED, EXIT_OK, HelpFormatter, Progress, UsageError, add_labels_options, read_labels
 from gradcam_audit.cli.quiet import silence_tensorflow
 from gradcam_audit.core.engine.methods import METHOD_NAMES
-from gradcam_audit.core.method_names import PREPROCESS_BUILTINS, PREPROCESS_FAMILIES, RESIZE_FILTERS, RESIZE_MODES
+from gradcam_audit.core.engine.method_names import PREPROCESS_BUILTINS, PREPROCESS_FAMILIES, RESIZE_FILTERS, RESIZE_MODES
 from gradcam_audit.errors import GradcamAuditError, ModelError
 
 _EPILOG = """\
@@ -122,8 +122,8 @@ def _class_name(index: int, labels: tuple[str, ...] | None) -> str:
 
 def _score_boxes(explanation: Any, boxes: list[tuple[float, float, float, float]]) -> tuple[list[Any], list[str]]:
     """(box, RegionScore) of the --box regions on one heatmap, and why any box was skipped."""
-    from gradcam_audit.core.regions import region_mask, region_outline
-    from gradcam_audit.core.scoring import score_region
+    from gradcam_audit.core.evaluate.regions import region_mask, region_outline
+    from gradcam_audit.core.evaluate.scoring import score_region
     from gradcam_audit.core.spec.model import Region, Shape
 
     height, width = explanation.heatmap_full.shape
@@ -141,8 +141,8 @@ def _score_boxes(explanation: Any, boxes: list[tuple[float, float, float, float]
 
 
 def _write_overlay(image_path: Path, explanation: Any, scores: list[Any], output: Path, method: str) -> None:
-    from gradcam_audit.core.images import read_rgb
-    from gradcam_audit.core.results import CaseResult
+    from gradcam_audit.core.run.images import read_rgb
+    from gradcam_audit.core.records.results import CaseResult
     from gradcam_audit.rendering.overlay import case_pictures
 
     result = CaseResult(spec="explain", id=image_path.stem, method=method, verdict="passed", regions=tuple(score for _, score in scores))
@@ -187,7 +187,7 @@ def run(arguments: argparse.Namespace) -> int:
     if not arguments.verbose:
         silence_tensorflow()
     from gradcam_audit.core.engine.explain import explain
-    from gradcam_audit.core.models import load_model, single_image_input_problem
+    from gradcam_audit.core.run.models import load_model, single_image_input_problem
     from gradcam_audit.core.spec.model import ModelRef
 
     model = load_model(ModelRef(arguments.model.resolve()))

@@ -1,5 +1,5 @@
 """`gradcam-audit report a.json [b.json ...] -o report.html`: merge JSON results (CI shards) into one HTML report,
-or, with `-o dossier.pdf`, into a PDF dossier with its manifest (rendering/dossier.py, core/manifest.py).
+or, with `-o dossier.pdf`, into a PDF dossier with its manifest (rendering/dossier.py, core/files/manifest.py).
 
 The exit status is the merged run's verdict (`RunResults.verdict`, the decision every entry point shares): 0 when it
 passed, 1 when it failed or is incomplete, 2 for unusable input (a missing or malformed results file).
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from gradcam_audit.cli.common import EXIT_FAILED, EXIT_OK, HelpFormatter, UsageError
 
 if TYPE_CHECKING:
-    from gradcam_audit.core.ledger import RunResults
+    from gradcam_audit.core.ledger.ledger import RunResults
 
 _EPILOG = """\
 Each JSON file is what a run wrote beside its report (results.json, or --gradcam-json); case pictures
@@ -68,7 +68,7 @@ def _warn(message: str) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     from gradcam_audit.cli.results_input import read_results_file
-    from gradcam_audit.core.ledger import merge_results
+    from gradcam_audit.core.ledger.ledger import merge_results
     from gradcam_audit.core.spec.load import display_path
     from gradcam_audit.errors import GradcamAuditError
     from gradcam_audit.rendering.html_report import confined_pictures, skipped_picture_notes, write_html_report
@@ -113,7 +113,7 @@ def run(arguments: argparse.Namespace) -> int:
 
 def _write_dossier(merged: RunResults, results_files: list[Path], out: Path, images_base: Path) -> int:
     """The dossier and manifest.json beside it; the files the results name are found from the working folder."""
-    from gradcam_audit.core.manifest import MANIFEST_FILE_NAME, build_manifest, write_manifest
+    from gradcam_audit.core.files.manifest import MANIFEST_FILE_NAME, build_manifest, write_manifest
     from gradcam_audit.core.spec.load import display_path
     from gradcam_audit.rendering.dossier import find_chromium, write_dossier
     from gradcam_audit.rendering.terminal import summary_line

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from gradcam_audit.core.baseline import Baseline, case_rules, compare_with_baseline, resolve_rules, summarize, with_unfinished_compared
-from gradcam_audit.core.baseline_records import CaseRules
-from gradcam_audit.core.causal import GateEvidence
-from gradcam_audit.core.ledger import (
+from gradcam_audit.core.baseline.baseline import Baseline, case_rules, compare_with_baseline, resolve_rules, summarize, with_unfinished_compared
+from gradcam_audit.core.records.comparison import CaseRules
+from gradcam_audit.core.evaluate.causal import GateEvidence
+from gradcam_audit.core.ledger.ledger import (
     NOT_RUN_CAUSES,
     CaseEntry,
     GateEntry,
@@ -27,12 +27,12 @@ from gradcam_audit.core.ledger import (
     final_case_status,
     judge_gate,
 )
-from gradcam_audit.core.metrics import OVERRIDABLE_KEYS as REGION_OVERRIDABLE_KEYS
-from gradcam_audit.core.runner import AuditRunner, CaseJob
+from gradcam_audit.core.evaluate.metrics import OVERRIDABLE_KEYS as REGION_OVERRIDABLE_KEYS
+from gradcam_audit.core.run.runner import AuditRunner, CaseJob
 from gradcam_audit.core.spec.load import discover_spec_files, display_path, parse_spec
 from gradcam_audit.core.spec.model import Case, ParsedSpec, Region, Spec
 
-# Case-level thresholds an override may replace too (the faithfulness areas); region ones come from core/metrics.py.
+# Case-level thresholds an override may replace too (the faithfulness areas); region ones come from core/evaluate/metrics.py.
 CASE_OVERRIDABLE_KEYS: tuple[str, ...] = ("max_deletion_auc", "min_insertion_auc", "max_outside_effect")
 OVERRIDABLE_KEYS: tuple[str, ...] = (*REGION_OVERRIDABLE_KEYS, *CASE_OVERRIDABLE_KEYS)
 from gradcam_audit.errors import GradcamAuditError, Problem
@@ -234,7 +234,7 @@ class Audit:
                  baseline_rules: Mapping[str, Any] | None = None) -> None:
         self.plan = plan
         self.runner = runner or AuditRunner()
-        # The released model's audit to compare each case with (core/baseline.py), and the ini's regression rules.
+        # The released model's audit to compare each case with (core/baseline/baseline.py), and the ini's regression rules.
         self.baseline = baseline
         self.baseline_rules = dict(baseline_rules or {})
         self._planned_cases: dict[CaseKey, PlannedCase] = {case.key: case for case in plan.cases}

@@ -8,17 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from gradcam_audit.core.causal import measure_effects
-from gradcam_audit.core.faithfulness import measure_faithfulness
+from gradcam_audit.core.evaluate.causal import measure_effects
+from gradcam_audit.core.evaluate.faithfulness import measure_faithfulness
 from gradcam_audit.core.engine.explain import explain, resolve_target
-from gradcam_audit.core.images import read_rgb
-from gradcam_audit.core.method_names import RESIZE_FILTERS
-from gradcam_audit.core.removal import REMOVAL_MODES
-from gradcam_audit.core.metrics import REGION_METRICS
-from gradcam_audit.core.evaluate import evaluate_case
-from gradcam_audit.core.ledger import CaseEntry, final_case_status
-from gradcam_audit.core.results import CaseResult
-from gradcam_audit.core.runner import CaseJob, computed_result
+from gradcam_audit.core.run.images import read_rgb
+from gradcam_audit.core.engine.method_names import RESIZE_FILTERS
+from gradcam_audit.core.evaluate.removal import REMOVAL_MODES
+from gradcam_audit.core.evaluate.metrics import REGION_METRICS
+from gradcam_audit.core.evaluate.case_evaluation import evaluate_case
+from gradcam_audit.core.ledger.ledger import CaseEntry, final_case_status
+from gradcam_audit.core.records.results import CaseResult
+from gradcam_audit.core.run.runner import CaseJob, computed_result
 from gradcam_audit.core.spec.model import Case, ModelRef, Preprocess, Region, Shape, Spec
 from gradcam_audit.errors import GradcamAuditError
 from gradcam_audit.rendering.text_table import failure_text
@@ -31,7 +31,7 @@ class AttentionAssertionError(AssertionError):
 def _preprocess(value: Preprocess | str) -> Preprocess:
     if isinstance(value, Preprocess):
         return value
-    from gradcam_audit.core.method_names import PREPROCESS_FAMILIES
+    from gradcam_audit.core.engine.method_names import PREPROCESS_FAMILIES
 
     return Preprocess("family" if value in PREPROCESS_FAMILIES else "builtin", value)
 

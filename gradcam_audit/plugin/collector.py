@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from gradcam_audit.core.ledger import CaseEntry, GateEntry, RunResults, write_results
-from gradcam_audit.core.run_folder import FolderBusyError, OutputWriteError, drop_superseded, lock_folder, supersede_previous
+from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry, RunResults, write_results
+from gradcam_audit.core.files.run_folder import FolderBusyError, OutputWriteError, drop_superseded, lock_folder, supersede_previous
 from gradcam_audit.plugin.options import Settings
 from gradcam_audit.plugin.state import INLINE_PICTURES_PREFIX, RunState
 
@@ -44,7 +44,7 @@ class Journal:
         self.started = False
 
     def append(self, kind: str, entry: dict[str, Any]) -> None:
-        from gradcam_audit.core.results import finite_only
+        from gradcam_audit.core.records.results import finite_only
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -231,7 +231,7 @@ class ResultCollector:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _write(self, results: RunResults) -> None:
-        """JSON first, then the HTML, each through the one atomic writer (core/run_folder.py)."""
+        """JSON first, then the HTML, each through the one atomic writer (core/files/run_folder.py)."""
         from gradcam_audit.plugin.state import CASE_IMAGES_FOLDER
 
         folder = self.settings.results_folder

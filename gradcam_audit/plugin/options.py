@@ -122,7 +122,7 @@ class Settings:
 
 def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()) -> Settings:
     from gradcam_audit.core.engine.methods import METHOD_NAMES
-    from gradcam_audit.core.method_names import RESIZE_FILTERS
+    from gradcam_audit.core.engine.method_names import RESIZE_FILTERS
 
     invocation = config.invocation_params.dir
     # Command-line paths are relative to where pytest was started; ini paths (and the default report) to the ini
@@ -205,7 +205,7 @@ def _executor_option(config: pytest.Config) -> tuple[str, str | None]:
     """--gradcam-executor and --gradcam-ray-address, checked before anything runs."""
     import importlib.util
 
-    from gradcam_audit.core.runner import EXECUTORS
+    from gradcam_audit.core.run.runner import EXECUTORS
 
     executor = str(get(config, "gradcam_executor") or "local")
     if executor not in EXECUTORS:

@@ -1,15 +1,15 @@
 """What the report shows of the causal evidence: each removed region beside the original, transplants that flipped,
 a case's deletion / insertion curves, and the cascading weight randomisation of a gate.
 
-Formatting only: the effects and flips were measured and decided in the core (`core/causal.py`, `core/gates.py`).
+Formatting only: the effects and flips were measured and decided in the core (`core/evaluate/causal.py`, `core/evaluate/gates.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gradcam_audit.core.baseline_records import CompactHeatmap
-from gradcam_audit.core.ledger import CaseEntry, GateEntry
+from gradcam_audit.core.records.comparison import CompactHeatmap
+from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry
 from gradcam_audit.rendering.overlay import removed_kind
 
 REMOVAL_WORDS = {

@@ -1,17 +1,17 @@
 """How a check record reads: its metric's name, value and limit in words, for the terminal and the report.
 
 Formatting only: whether a check passed is the record's `passed`, decided in the core. A region metric's words
-(label, how its values read, the sentence for a miss) are declared by its class in core/metrics.py.
+(label, how its values read, the sentence for a miss) are declared by its class in core/evaluate/metrics.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gradcam_audit.core.checks import Check, CheckValue
-from gradcam_audit.core.metrics import REGION_METRICS
-from gradcam_audit.core.metrics import percent as percent  # re-exported: the renderers format shares with it
-from gradcam_audit.core.scoring import RegionScore
+from gradcam_audit.core.records.checks import Check, CheckValue
+from gradcam_audit.core.evaluate.metrics import REGION_METRICS
+from gradcam_audit.core.evaluate.metrics import percent as percent  # re-exported: the renderers format shares with it
+from gradcam_audit.core.evaluate.scoring import RegionScore
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class MetricWords:
 
 # Checks other than region metrics'. Metrics not listed read with their own name and a plain number.
 METRIC_WORDS: dict[str, MetricWords] = {
-    # Regression checks against a baseline run (core/baseline.py).
+    # Regression checks against a baseline run (core/baseline/baseline.py).
     "still_passes": MetricWords("still passes, as in the baseline", "yes_no"),
     "mass_rise": MetricWords("rise in attention share since the baseline", "share"),
     "lift_drop": MetricWords("fall in lift since the baseline", "share"),

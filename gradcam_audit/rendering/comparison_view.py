@@ -1,6 +1,6 @@
 """The comparison with a baseline, as the report, the Markdown summary and JUnit show it: formatting only.
 
-Every verdict here (regressed, improved, ...) and every number was decided in ``core/baseline.py`` and travels on
+Every verdict here (regressed, improved, ...) and every number was decided in ``core/baseline/baseline.py`` and travels on
 the results (``CaseResult.baseline``, ``RunResults.baseline``); this module lays them out.
 """
 
@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.baseline import comparison_counts, suite_shifts
-from gradcam_audit.core.baseline_records import COMPARISON_STATUSES, BaselineComparison
-from gradcam_audit.core.ledger import CaseEntry, RunResults
+from gradcam_audit.core.baseline.baseline import comparison_counts, suite_shifts
+from gradcam_audit.core.records.comparison import COMPARISON_STATUSES, BaselineComparison
+from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults
 from gradcam_audit.rendering.check_format import limit_words, percent, value_text, words_for
 
 STATUS_WORDS = {"regressed": "REGRESSED", "improved": "improved", "unchanged": "unchanged", "new": "new", "removed": "removed"}

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gradcam_audit.core.ledger import CaseEntry, RunResults
-from gradcam_audit.core.manifest import Manifest
+from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults
+from gradcam_audit.core.files.manifest import Manifest
 from gradcam_audit.errors import GradcamAuditError
 from gradcam_audit.rendering.html_report import warn_on_stderr
 from gradcam_audit.rendering.view_models import CaseView, ReportView, build_report_view

@@ -11,8 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gradcam_audit.core.ledger import CaseEntry, RunResults
-from gradcam_audit.core.run_folder import write_text_atomically
+from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults
+from gradcam_audit.core.files.run_folder import write_text_atomically
 from gradcam_audit.errors import UnsafePathError
 from gradcam_audit.rendering.picture_door import checked_picture, confined_file, door_data_uris, door_pictures
 from gradcam_audit.rendering.sampling import CaseSample, case_sample, sample_notice

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from gradcam_audit.core.ledger import RunResults
+from gradcam_audit.core.ledger.ledger import RunResults
 from gradcam_audit.rendering.comparison_view import comparison_markdown
 from gradcam_audit.rendering.view_models import build_report_view
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gradcam_audit.core.ledger import CaseEntry, GateEntry, RunResults
-from gradcam_audit.core.outside_findings import Finding, outside_check_of, outside_findings
+from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.evaluate.outside_findings import Finding, outside_check_of, outside_findings
 
 CASES_SHOWN = 6  # affected cases drawn per suite
 TERMINAL_FINDINGS = 3  # findings said per suite at the end of a pytest run

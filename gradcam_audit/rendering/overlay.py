@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcam_audit.core.results import CaseResult
+from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.errors import GradcamAuditError
 
 REQUIRED_COLOUR = (0, 200, 83)  # green, solid: where the model should look

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gradcam_audit.core.checks import Check
-from gradcam_audit.core.ledger import CaseEntry, GateEntry
-from gradcam_audit.core.results import ClassInfo
-from gradcam_audit.core.scoring import RegionScore
+from gradcam_audit.core.records.checks import Check
+from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry
+from gradcam_audit.core.records.results import ClassInfo
+from gradcam_audit.core.evaluate.scoring import RegionScore
 from gradcam_audit.rendering.check_format import chance_text, limit_words, value_text
 from gradcam_audit.rendering.comparison_view import comparison_junit_properties
 

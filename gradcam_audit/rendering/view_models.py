@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from gradcam_audit.core.checks import Check
-from gradcam_audit.core.ledger import BLOCKING_STATUSES, CaseEntry, GateEntry, RunResults
-from gradcam_audit.core.results import CaseResult, ClassInfo
-from gradcam_audit.core.scoring import RegionScore
+from gradcam_audit.core.records.checks import Check
+from gradcam_audit.core.ledger.ledger import BLOCKING_STATUSES, CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.records.results import CaseResult, ClassInfo
+from gradcam_audit.core.evaluate.scoring import RegionScore
 from gradcam_audit.rendering.causal_view import (
     CascadeStageView,
     FaithfulnessView,

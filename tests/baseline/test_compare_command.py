@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from gradcam_audit.core.ledger import CaseEntry, RunResults, write_results
-from gradcam_audit.core.results import CaseResult
-from gradcam_audit.core.scoring import RegionScore
+from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults, write_results
+from gradcam_audit.core.records.results import CaseResult
+from gradcam_audit.core.evaluate.scoring import RegionScore
 from tests.baseline.conftest import HONEST_MODEL, SHORTCUT_MODEL, audit, shipped_cases
 from tests.cli.conftest import assert_clean_error, run_cli, write_image
 

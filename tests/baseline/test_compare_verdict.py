@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gradcam_audit.core.ledger import CaseEntry, RunResults, write_results
-from gradcam_audit.core.results import CaseResult
-from gradcam_audit.core.scoring import RegionScore
+from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults, write_results
+from gradcam_audit.core.records.results import CaseResult
+from gradcam_audit.core.evaluate.scoring import RegionScore
 from tests.cli.conftest import run_cli
 
 _REGION = RegionScore("cat", "required", 0.6, 2.4, 0.25, 0.0, ())

@@ -1,4 +1,4 @@
-"""core/baseline.py on hand-made results: the regression rules, the heatmap code, similarity and reading baselines."""
+"""core/baseline/baseline.py on hand-made results: the regression rules, the heatmap code, similarity and reading baselines."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcam_audit.core.baseline import (
+from gradcam_audit.core.baseline.baseline import (
     BaselineError,
     compare_case,
     heatmap_similarity,
@@ -16,11 +16,11 @@ from gradcam_audit.core.baseline import (
     parse_rule_settings,
     rebaseline_run,
 )
-from gradcam_audit.core.baseline_records import CaseRules, CompactHeatmap, RegionRules
-from gradcam_audit.core.checks import decide
-from gradcam_audit.core.ledger import CaseEntry, RunResults, write_results
-from gradcam_audit.core.results import CaseResult, dumps_strict, loads_strict
-from gradcam_audit.core.scoring import RegionScore
+from gradcam_audit.core.records.comparison import CaseRules, CompactHeatmap, RegionRules
+from gradcam_audit.core.records.checks import decide
+from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults, write_results
+from gradcam_audit.core.records.results import CaseResult, dumps_strict, loads_strict
+from gradcam_audit.core.evaluate.scoring import RegionScore
 
 
 def _region(name: str, role: str, mass: float, lift: float, limit_key: str = "max_mass", limit: float = 0.5) -> RegionScore:
@@ -150,7 +150,7 @@ def test_rule_settings_are_checked(item: str, message: str) -> None:
 
 
 def test_a_spec_case_and_region_baseline_inherit_and_are_checked(tmp_path: Path) -> None:
-    from gradcam_audit.core.baseline import case_rules
+    from gradcam_audit.core.baseline.baseline import case_rules
     from gradcam_audit.core.spec.load import parse_spec
 
     (tmp_path / "m.keras").write_bytes(b"placeholder")

@@ -12,8 +12,8 @@ from PIL import Image
 
 from gradcam_audit.core.audit import run_audit
 from gradcam_audit.core.engine.mapping import fit_image, plan_geometry
-from gradcam_audit.core.removal import REMOVAL_MODES
-from gradcam_audit.core.removal import remove_region
+from gradcam_audit.core.evaluate.removal import REMOVAL_MODES
+from gradcam_audit.core.evaluate.removal import remove_region
 from tests.causal.conftest import BACKGROUND, INSIDE, SIDE, probability_high, save_png, square_image, window_mean
 
 BOX = (8, 8, 24, 24)  # the bright square; the model's window [10, 22) lies inside it

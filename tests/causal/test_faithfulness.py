@@ -47,7 +47,7 @@ def _grey_picture(seed: int) -> np.ndarray:
 
 
 def _blurred(picture: np.ndarray) -> np.ndarray:
-    # Written out here, independently of core/faithfulness.py: Petsiuk et al.'s sigma 5 at 224 px, scaled.
+    # Written out here, independently of core/evaluate/faithfulness.py: Petsiuk et al.'s sigma 5 at 224 px, scaled.
     sigma = 5.0 * SIDE / 224
     return np.stack([np.asarray(Image.fromarray(picture[:, :, channel]).filter(ImageFilter.GaussianBlur(sigma)))
                      for channel in range(3)], axis=2)

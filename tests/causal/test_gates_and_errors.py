@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from gradcam_audit.core.audit import run_audit
-from gradcam_audit.core.causal import GateEvidence, TransplantPair, average_ranks, spearman, transplant_pairs
+from gradcam_audit.core.evaluate.causal import GateEvidence, TransplantPair, average_ranks, spearman, transplant_pairs
 from gradcam_audit.core.engine import methods
 from gradcam_audit.core.engine.methods import CamBatch, CamMethod
-from gradcam_audit.core.gates import GateCase, GateResult, evaluate_gate
-from gradcam_audit.core.ledger import GateEntry, judge_gate, merge_results, RunResults
-from gradcam_audit.core.runner import AuditRunner
+from gradcam_audit.core.evaluate.gates import GateCase, GateResult, evaluate_gate
+from gradcam_audit.core.ledger.ledger import GateEntry, judge_gate, merge_results, RunResults
+from gradcam_audit.core.run.runner import AuditRunner
 from gradcam_audit.core.spec.load import parse_spec
 from gradcam_audit.core.spec.model import Gate
 from tests.causal.conftest import SIDE, save_png, square_image
@@ -137,7 +137,7 @@ def test_assert_attention_checks_the_effect(window_model_file: Path) -> None:
 
 
 def test_a_deep_model_is_cut_into_a_few_cumulative_stages_ending_at_every_layer() -> None:
-    from gradcam_audit.core.causal import CASCADE_MOST_STAGES, cascade_counts
+    from gradcam_audit.core.evaluate.causal import CASCADE_MOST_STAGES, cascade_counts
 
     assert cascade_counts(3) == [1, 2, 3]
     deep = cascade_counts(155)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gradcam_audit.core.audit import run_audit
-from gradcam_audit.core.ledger import CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry, RunResults
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 
@@ -70,7 +70,7 @@ def test_both_models_pass_the_weight_randomisation_sanity_gate(ledger: RunResult
 
 
 def test_the_ledger_with_causal_evidence_is_strict_json_and_reads_back(ledger: RunResults, tmp_path: Path) -> None:
-    from gradcam_audit.core.ledger import read_results, write_results
+    from gradcam_audit.core.ledger.ledger import read_results, write_results
 
     path = tmp_path / "results.json"
     write_results(ledger, path)
@@ -82,7 +82,7 @@ def test_the_ledger_with_causal_evidence_is_strict_json_and_reads_back(ledger: R
 
 
 def test_the_cascade_randomises_from_the_top_down_and_ends_at_the_full_randomisation(ledger: RunResults) -> None:
-    from gradcam_audit.core.causal import CASCADE_CASES
+    from gradcam_audit.core.evaluate.causal import CASCADE_CASES
 
     for suite in ("stripes_honest.yaml", "stripes_shortcut.yaml"):
         gate = _gate(ledger, suite)

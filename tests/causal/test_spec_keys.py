@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from gradcam_audit.core.audit import apply_overrides, parse_overrides
-from gradcam_audit.core.metrics import OVERRIDABLE_KEYS
+from gradcam_audit.core.evaluate.metrics import OVERRIDABLE_KEYS
 from gradcam_audit.core.spec.load import parse_spec
 from gradcam_audit.core.spec.schema import spec_schema
 from tests.spec.helpers import make_folder, marked_line, write_spec

@@ -6,7 +6,7 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
-from gradcam_audit.core.ledger import CaseEntry, RunResults, write_results
+from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults, write_results
 from tests.cli.conftest import assert_clean_error, run_cli, write_image
 
 

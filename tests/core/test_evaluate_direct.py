@@ -1,4 +1,4 @@
-"""A case's computed verdict (core/evaluate.py) from a hand-built Explanation: never NaN, never a silent pass."""
+"""A case's computed verdict (core/evaluate/case_evaluation.py) from a hand-built Explanation: never NaN, never a silent pass."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 
 from gradcam_audit.core.engine.explain import Explanation
 from gradcam_audit.core.engine.mapping import plan_geometry
-from gradcam_audit.core.evaluate import evaluate_case, faithfulness_checks
-from gradcam_audit.core.faithfulness import FaithfulnessCurves
-from gradcam_audit.core.scoring import RegionEffect
+from gradcam_audit.core.evaluate.case_evaluation import evaluate_case, faithfulness_checks
+from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
+from gradcam_audit.core.evaluate.scoring import RegionEffect
 from gradcam_audit.core.spec.model import Case, ModelRef, Region, Shape, Spec
 
 SPEC = Spec(path=Path("pets.yaml"), model=ModelRef(Path("model.keras")), labels=("cat", "dog"))

@@ -1,4 +1,4 @@
-"""Deletion / insertion curves (core/faithfulness.py) on hand-computed arrays: areas, pixel order and edited images."""
+"""Deletion / insertion curves (core/evaluate/faithfulness.py) on hand-computed arrays: areas, pixel order and edited images."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcam_audit.core.faithfulness import FaithfulnessCurves, area_under, blurred, curve_images, pixel_order
+from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves, area_under, blurred, curve_images, pixel_order
 
 
 def test_area_under_is_the_trapezoid_rule_over_evenly_spaced_points() -> None:
@@ -70,7 +70,7 @@ def test_measure_faithfulness_reads_each_cases_target_from_its_own_rows_of_one_b
     import keras
 
     from gradcam_audit.core.engine.forward import forward_probabilities
-    from gradcam_audit.core.faithfulness import measure_faithfulness
+    from gradcam_audit.core.evaluate.faithfulness import measure_faithfulness
     from gradcam_audit.core.spec.model import Case, ModelRef, Preprocess, Spec
 
     keras.utils.set_random_seed(3)

@@ -1,13 +1,13 @@
-"""The gate's numbers (core/gates.py) on hand-built case results: pass rate, mean mass and lift, per class."""
+"""The gate's numbers (core/evaluate/gates.py) on hand-built case results: pass rate, mean mass and lift, per class."""
 
 from __future__ import annotations
 
 import pytest
 
-from gradcam_audit.core.causal import GateEvidence
-from gradcam_audit.core.gates import GateCase, evaluate_gate
-from gradcam_audit.core.results import CaseResult, ClassInfo
-from gradcam_audit.core.scoring import RegionScore
+from gradcam_audit.core.evaluate.causal import GateEvidence
+from gradcam_audit.core.evaluate.gates import GateCase, evaluate_gate
+from gradcam_audit.core.records.results import CaseResult, ClassInfo
+from gradcam_audit.core.evaluate.scoring import RegionScore
 from gradcam_audit.core.spec.model import Gate
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gradcam_audit.core.checks import decide, holds
-from gradcam_audit.core.ledger import CaseEntry, GateEntry, RunResults, merge_results, read_results, write_results
-from gradcam_audit.core.results import CaseResult
+from gradcam_audit.core.records.checks import decide, holds
+from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry, RunResults, merge_results, read_results, write_results
+from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.errors import ResultsError
 
 
@@ -93,8 +93,8 @@ def test_checks_never_hold_on_missing_or_non_finite_numbers() -> None:
 
 
 def test_the_streamed_file_is_the_documents_strict_json(tmp_path: Path) -> None:
-    from gradcam_audit.core.ledger import write_results
-    from gradcam_audit.core.results import dumps_strict
+    from gradcam_audit.core.ledger.ledger import write_results
+    from gradcam_audit.core.records.results import dumps_strict
 
     for cases in ((), (CaseEntry(spec="a.yaml", id="x", method="gradcam", status="passed"),
                        CaseEntry(spec="a.yaml", id="y", method="gradcam", status="not_run", cause="interrupted"))):

@@ -1,11 +1,11 @@
-"""The region metrics (core/metrics.py) on small hand-computed NumPy maps: pointing game, IoU, mass, lift, effect."""
+"""The region metrics (core/evaluate/metrics.py) on small hand-computed NumPy maps: pointing game, IoU, mass, lift, effect."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gradcam_audit.core.metrics import (
+from gradcam_audit.core.evaluate.metrics import (
     POINTING_TOLERANCE_PIXELS,
     MaxEffect,
     MaxMass,

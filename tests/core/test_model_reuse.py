@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gradcam_audit.core.causal import randomized_copy
-from gradcam_audit.core.models import ModelCache
+from gradcam_audit.core.evaluate.causal import randomized_copy
+from gradcam_audit.core.run.models import ModelCache
 from gradcam_audit.core.spec.model import ModelRef
 from tests.plugin.conftest import HONEST_MODEL, SHORTCUT_MODEL
 

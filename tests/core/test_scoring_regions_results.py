@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from gradcam_audit.core.engine.mapping import plan_geometry, upsample_heatmap
-from gradcam_audit.core.regions import region_mask
-from gradcam_audit.core.ledger import CaseEntry, RunResults
-from gradcam_audit.core.results import CaseResult
-from gradcam_audit.core.runner import AuditRunner, CaseJob
-from gradcam_audit.core.scoring import score_region
+from gradcam_audit.core.evaluate.regions import region_mask
+from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults
+from gradcam_audit.core.records.results import CaseResult
+from gradcam_audit.core.run.runner import AuditRunner, CaseJob
+from gradcam_audit.core.evaluate.scoring import score_region
 from gradcam_audit.core.spec.model import Case, ModelRef, Region, Shape, Spec
 from gradcam_audit.errors import ResultsError
 

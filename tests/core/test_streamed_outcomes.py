@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from gradcam_audit.core.runner import AuditRunner, CaseJob, CaseOutcome, base_result
+from gradcam_audit.core.run.runner import AuditRunner, CaseJob, CaseOutcome, base_result
 from gradcam_audit.core.spec.model import Case, ModelRef, Region, Shape, Spec
 
 

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gradcam_audit.core.audit import Audit, AuditPlan, plan_audit
-from gradcam_audit.core.baseline import Baseline, rebaseline_run
-from gradcam_audit.core.ledger import (
+from gradcam_audit.core.baseline.baseline import Baseline, rebaseline_run
+from gradcam_audit.core.ledger.ledger import (
     BLOCKING_STATUSES,
     SELECTION_CAUSES,
     STATUSES,
@@ -27,8 +27,8 @@ from gradcam_audit.core.ledger import (
     read_results,
     write_results,
 )
-from gradcam_audit.core.results import CaseResult
-from gradcam_audit.core.runner import AuditRunner
+from gradcam_audit.core.records.results import CaseResult
+from gradcam_audit.core.run.runner import AuditRunner
 from gradcam_audit.rendering.terminal import VERDICT_WORDS, summary_line
 from tests.spec.helpers import make_folder
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from gradcam_audit.core.engine.explain import explain
-from gradcam_audit.core.regions import region_mask
-from gradcam_audit.core.scoring import score_region
+from gradcam_audit.core.evaluate.regions import region_mask
+from gradcam_audit.core.evaluate.scoring import score_region
 from gradcam_audit.core.spec.model import Region, Shape
 
 # Feature map the model will see, one 4×4 array per channel. The image repeats each value over a 2×2

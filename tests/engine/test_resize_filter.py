@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from gradcam_audit.core.engine.mapping import fit_image, plan_geometry
-from gradcam_audit.core.method_names import RESIZE_FILTERS, RESIZE_MODES
+from gradcam_audit.core.engine.method_names import RESIZE_FILTERS, RESIZE_MODES
 
 PIL_FILTERS = {"bilinear": Image.Resampling.BILINEAR, "nearest": Image.Resampling.NEAREST,
                "bicubic": Image.Resampling.BICUBIC, "area": Image.Resampling.BOX}

@@ -64,8 +64,8 @@ def test_compare_of_two_inline_runs_shows_pictures_and_an_image_outside_the_spec
 def test_the_drawn_overlay_lies_over_the_image_only_inside_the_spec_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
-    from gradcam_audit.core.baseline_records import CompactHeatmap
-    from gradcam_audit.core.results import CaseResult
+    from gradcam_audit.core.records.comparison import CompactHeatmap
+    from gradcam_audit.core.records.results import CaseResult
     from gradcam_audit.rendering.heatmap_pictures import drawn_pictures
     from tests.hostile.conftest import write_png
 

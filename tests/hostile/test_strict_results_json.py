@@ -1,4 +1,4 @@
-"""Results, baselines and annotation exports go through one bounded, strict JSON reader (core/json_input.py).
+"""Results, baselines and annotation exports go through one bounded, strict JSON reader (core/files/json_input.py).
 
 Deep nesting, numbers that overflow to infinity, huge integers, a boolean schema and a text threshold are a message
 naming the file and the field, with exit status 2 (the caller's input), never a traceback or 1 ("regressed").
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gradcam_audit.core.ledger import SCHEMA_VERSION
+from gradcam_audit.core.ledger.ledger import SCHEMA_VERSION
 from tests.hostile.conftest import Outcome, assert_message, spec_folder, write_png
 
 REGION = {"name": "cat", "role": "target", "mass": 0.5, "lift": 1.0, "area_share": 0.2}
@@ -112,7 +112,7 @@ def test_a_coco_bbox_beyond_float_is_a_problem_not_a_crash(tmp_path: Path, value
 
 
 def test_the_strict_reader_keeps_ordinary_numbers(tmp_path: Path) -> None:
-    from gradcam_audit.core.json_input import parse_json_text
+    from gradcam_audit.core.files.json_input import parse_json_text
 
     data = parse_json_text('{"a": [1, -2.5, 1e300, 123456789012345678, true, null], "b": {"c": 0.0}}', "x.json")
     assert data == {"a": [1, -2.5, 1e300, 123456789012345678, True, None], "b": {"c": 0.0}}

@@ -112,9 +112,9 @@ def test_hostile_coco_exports_are_messages(cli, tmp_path: Path, name: str) -> No
 
 @pytest.mark.parametrize("label", ["$\\notacommand$", "$x^$", "\\$ and $", "$$", "a_{b}$"])
 def test_labels_that_look_like_mathtext_are_drawn_as_plain_text(label: str) -> None:
-    from gradcam_audit.core.ledger import CaseEntry, RunResults
-    from gradcam_audit.core.results import CaseResult, ClassInfo
-    from gradcam_audit.core.scoring import RegionScore
+    from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults
+    from gradcam_audit.core.records.results import CaseResult, ClassInfo
+    from gradcam_audit.core.evaluate.scoring import RegionScore
     from gradcam_audit.rendering.charts import suite_charts
 
     region = RegionScore.from_dict({"name": label, "role": "required", "mass": 0.5, "lift": 2.0, "area_share": 0.25})
@@ -136,7 +136,7 @@ def test_a_huge_image_is_refused_with_the_pixel_limit(tmp_path: Path) -> None:
 
 
 def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gradcam_audit.core.images import read_rgb
+    from gradcam_audit.core.run.images import read_rgb
     from gradcam_audit.errors import ImageError
 
     write_png(tmp_path / "bomb.png", (400, 300))
@@ -148,7 +148,7 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path: Path, mo
 def test_an_exif_rotated_mask_is_oriented_like_the_photo(tmp_path: Path) -> None:
     from PIL import Image
 
-    from gradcam_audit.core.images import read_mask
+    from gradcam_audit.core.run.images import read_mask
 
     mask = Image.new("L", (48, 64), 0)  # stored portrait; EXIF orientation 6 turns it to 64×48 landscape
     mask.paste(255, (0, 0, 10, 5))
@@ -166,9 +166,9 @@ def test_an_exif_rotated_mask_is_oriented_like_the_photo(tmp_path: Path) -> None
 def test_results_json_written_by_a_run_still_reads(tmp_path: Path) -> None:
     """The field check accepts what the plugin writes (a guard against the check drifting from the format)."""
     from gradcam_audit.cli.results_input import read_results_file
-    from gradcam_audit.core.ledger import CaseEntry, RunResults, write_results
-    from gradcam_audit.core.results import CaseResult
-    from gradcam_audit.core.scoring import RegionScore
+    from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults, write_results
+    from gradcam_audit.core.records.results import CaseResult
+    from gradcam_audit.core.evaluate.scoring import RegionScore
 
     region = RegionScore.from_dict({"name": "cat", "role": "required", "mass": 0.5, "lift": 2.0, "area_share": 0.25,
                                     "outline": [[0, 0], [1, 0], [1, 1]]})

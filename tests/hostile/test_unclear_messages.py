@@ -76,7 +76,7 @@ def test_a_bowtie_polygon_is_accepted_and_its_area_is_both_lobes(tmp_path: Path)
     """A self-intersecting polygon is filled even-odd, so each lobe counts once: accepted, never called collinear."""
     import numpy as np
 
-    from gradcam_audit.core.regions import region_mask
+    from gradcam_audit.core.evaluate.regions import region_mask
 
     folder = spec_folder(tmp_path)
     spec = folder / "healthy.yaml"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from gradcam_audit.core.audit import run_audit
-from gradcam_audit.core.ledger import RunResults
-from gradcam_audit.core.outside_sweep import NOTHING_OUTSIDE, coarse_cells, refined_cells
-from gradcam_audit.core.results import CaseResult, dumps_strict, loads_strict
+from gradcam_audit.core.ledger.ledger import RunResults
+from gradcam_audit.core.evaluate.outside_sweep import NOTHING_OUTSIDE, coarse_cells, refined_cells
+from gradcam_audit.core.records.results import CaseResult, dumps_strict, loads_strict
 from tests.causal.conftest import BACKGROUND, INSIDE, probability_high, save_png, square_image
 
 SQUARE = (12, 12, 16, 16)  # the bright square, inside the model's window [10, 22) and inside coarse cell [8, 16)²
@@ -109,8 +109,8 @@ def test_grid_tiles_the_image_and_sub_cells_overlap_inside_their_cell() -> None:
 def test_inpainting_a_crop_around_a_cell_gives_the_same_pixels_as_the_whole_image() -> None:
     import numpy as np
 
-    from gradcam_audit.core.outside_sweep import remove_cell
-    from gradcam_audit.core.removal import remove_region
+    from gradcam_audit.core.evaluate.outside_sweep import remove_cell
+    from gradcam_audit.core.evaluate.removal import remove_region
 
     rng = np.random.default_rng(3)
     image = rng.integers(0, 256, (96, 80, 3), dtype=np.uint8)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from gradcam_audit.core.audit import run_audit
-from gradcam_audit.core.ledger import RunResults, merge_results
-from gradcam_audit.core.outside_findings import describe_finding
-from gradcam_audit.core.results import dumps_strict, loads_strict
+from gradcam_audit.core.ledger.ledger import RunResults, merge_results
+from gradcam_audit.core.evaluate.outside_findings import describe_finding
+from gradcam_audit.core.records.results import dumps_strict, loads_strict
 from tests.outside.stripes import TAG, blind_spec, covers
 
 TAG_CENTRE = ((TAG[0] + TAG[2]) / 2, (TAG[1] + TAG[3]) / 2)

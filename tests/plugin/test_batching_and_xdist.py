@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gradcam_audit.core.baseline_records import CompactHeatmap
+from gradcam_audit.core.records.comparison import CompactHeatmap
 from tests.plugin.conftest import HONEST_MODEL, SHORTCUT_MODEL, assert_same_results, read_json, shipped_cases, without_timings
 
 HEATMAP_STEPS = 255  # a stored heatmap cell is 0..255 of the map's peak

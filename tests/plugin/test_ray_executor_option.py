@@ -152,7 +152,7 @@ def test_a_ray_address_where_no_cluster_answers_fails_every_case_naming_it_with_
 
 SILENT_LISTENER = '''
 import socket, sys, threading, time
-from gradcam_audit.core.ray_executor import RayConnectionError, _connect
+from gradcam_audit.core.run.ray_executor import RayConnectionError, _connect
 import ray
 
 server = socket.socket()

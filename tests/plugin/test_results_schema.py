@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from gradcam_audit.core.ledger import merge_results, read_results, write_results
-from gradcam_audit.core.results_schema import RESULTS_SCHEMA_PATH, results_schema, schema_text
+from gradcam_audit.core.ledger.ledger import merge_results, read_results, write_results
+from gradcam_audit.core.ledger.schema import RESULTS_SCHEMA_PATH, results_schema, schema_text
 from tests.plugin.conftest import SHORTCUT_MODEL, shipped_cases
 
 CAUSAL_GATE = {"min_pass_rate": 0.5, "transplant": "corner-tag", "max_transplant_flip_rate": 0.05,
@@ -39,7 +39,7 @@ def _run(pytester: pytest.Pytester, out: str, *arguments: str) -> Path:
 
 def test_the_shipped_results_schema_is_the_generated_one() -> None:
     assert RESULTS_SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), (
-        "gradcam_audit/schema/results.schema.json is stale: run python -m gradcam_audit.core.results_schema")
+        "gradcam_audit/schema/results.schema.json is stale: run python -m gradcam_audit.core.ledger.schema")
     jsonschema.Draft202012Validator.check_schema(results_schema())
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcam_audit.core.run_folder import LOCK_NAME, FolderBusyError, OutputWriteError, lock_folder, write_text_atomically
+from gradcam_audit.core.files.run_folder import LOCK_NAME, FolderBusyError, OutputWriteError, lock_folder, write_text_atomically
 from tests.plugin.conftest import REPOSITORY, read_json, shipped_cases
 
 # A plain test run beside the audit: it says it started, then waits (the run holds its folder meanwhile).
@@ -197,7 +197,7 @@ def test_the_atomic_writer_on_a_full_disk_keeps_the_old_file_and_names_the_folde
 
 
 def test_a_lock_held_by_another_process_refuses_and_a_dead_holder_is_stale(tmp_path: Path) -> None:
-    program = ("import sys, time; from pathlib import Path; from gradcam_audit.core.run_folder import lock_folder; "
+    program = ("import sys, time; from pathlib import Path; from gradcam_audit.core.files.run_folder import lock_folder; "
                "lock_folder(Path(sys.argv[1]), 'holder command'); print('held', flush=True); time.sleep(300)")
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPOSITORY), os.environ.get("PYTHONPATH", "")])}
     holder = subprocess.Popen([sys.executable, "-c", program, str(tmp_path)], env=environment, stdout=subprocess.PIPE, text=True)
@@ -215,7 +215,7 @@ def test_a_lock_held_by_another_process_refuses_and_a_dead_holder_is_stale(tmp_p
 
 
 def test_the_report_command_on_a_full_disk_is_one_error_and_leaves_no_empty_report(tmp_path: Path, small_disk: Path) -> None:
-    from gradcam_audit.core.ledger import CaseEntry, RunResults, write_results
+    from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults, write_results
     from tests.cli.conftest import assert_clean_error, run_cli
 
     results = tmp_path / "results.json"

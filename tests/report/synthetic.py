@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gradcam_audit.core.checks import decide
-from gradcam_audit.core.gates import GateResult
-from gradcam_audit.core.ledger import CaseEntry, GateEntry, RunResults
-from gradcam_audit.core.results import CaseResult, ClassInfo
-from gradcam_audit.core.scoring import RegionScore
+from gradcam_audit.core.records.checks import decide
+from gradcam_audit.core.evaluate.gates import GateResult
+from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.records.results import CaseResult, ClassInfo
+from gradcam_audit.core.evaluate.scoring import RegionScore
 
 HOSTILE = '<script>alert(1)</script> | "quoted" \'single\' </textarea> {{ 7*7 }} {% raw %} & ünïcödé ✓ 猫'
 

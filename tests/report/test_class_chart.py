@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 
-from gradcam_audit.core.checks import decide
-from gradcam_audit.core.class_summary import class_summaries
-from gradcam_audit.core.gates import GateResult
-from gradcam_audit.core.ledger import CaseEntry, GateEntry, RunResults
-from gradcam_audit.core.results import CaseResult, ClassInfo
-from gradcam_audit.core.scoring import RegionScore
+from gradcam_audit.core.records.checks import decide
+from gradcam_audit.core.evaluate.class_summary import class_summaries
+from gradcam_audit.core.evaluate.gates import GateResult
+from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.records.results import CaseResult, ClassInfo
+from gradcam_audit.core.evaluate.scoring import RegionScore
 from gradcam_audit.rendering.charts import STATUS_COLOURS, suite_charts
 
 SUITE = "specs/animals.yaml"

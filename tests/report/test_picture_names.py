@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradcam_audit.core.results import CaseResult
+from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.rendering.overlay import render_case_images
 
 

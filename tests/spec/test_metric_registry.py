@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
-from gradcam_audit.core.metrics import (
+from gradcam_audit.core.evaluate.metrics import (
     REGION_METRICS,
     RegionMetric,
     SpecKey,
@@ -41,8 +41,8 @@ TOY_MODULE = '''
 
 from __future__ import annotations
 
-from gradcam_audit.core.checks import CheckValue
-from gradcam_audit.core.metrics import RegionContext, RegionMetric, SpecKey
+from gradcam_audit.core.records.checks import CheckValue
+from gradcam_audit.core.evaluate.metrics import RegionContext, RegionMetric, SpecKey
 from gradcam_audit.core.spec.model import Region
 
 
@@ -126,7 +126,7 @@ def test_the_loader_checks_the_declared_range_with_the_declared_fix(toy_metric: 
 
 
 def test_the_core_measures_and_decides_the_check(toy_metric: RegionMetric) -> None:
-    from gradcam_audit.core.scoring import score_region
+    from gradcam_audit.core.evaluate.scoring import score_region
 
     heatmap = np.ones((10, 10))  # an even map: half of its mass in the top half
     mask = np.zeros((10, 10), dtype=bool)
@@ -159,7 +159,7 @@ def test_the_key_is_listed_in_both_schemas_and_the_reference(toy_metric: RegionM
 
 
 def test_a_miss_is_shown_in_the_failure_table_with_its_words(toy_metric: RegionMetric) -> None:
-    from gradcam_audit.core.scoring import score_region
+    from gradcam_audit.core.evaluate.scoring import score_region
 
     heatmap = np.ones((10, 10))
     mask = np.zeros((10, 10), dtype=bool)
@@ -197,7 +197,7 @@ def test_the_plugin_prints_the_toy_metric_in_its_failure_table(pytester: pytest.
     """End to end: a conftest registers the toy metric; the real model misses it; pytest prints the table row."""
     pytester.makepyfile(toy_metric_module=TOY_MODULE)
     pytester.makeconftest("""
-        from gradcam_audit.core.metrics import register_region_metric, unregister_region_metric
+        from gradcam_audit.core.evaluate.metrics import register_region_metric, unregister_region_metric
         from toy_metric_module import MinToyMass
 
         def pytest_configure(config):

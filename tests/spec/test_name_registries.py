@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gradcam_audit.core import method_names
+from gradcam_audit.core.engine import method_names
 from gradcam_audit.core.engine.methods import METHOD_NAMES, METHODS
-from gradcam_audit.core.removal import REMOVAL_MODES, REMOVALS
+from gradcam_audit.core.evaluate.removal import REMOVAL_MODES, REMOVALS
 from gradcam_audit.core.spec.load import parse_spec
 from gradcam_audit.core.spec.reference import spec_reference
 from gradcam_audit.core.spec.schema import spec_schema
@@ -53,7 +53,7 @@ def test_the_loader_accepts_every_registered_method_and_only_those(tmp_path: Pat
     assert problem.field == "method" and "did you mean 'gradcam++'" in problem.message
 
 
-@pytest.mark.parametrize("module", ["gradcam_audit.core.method_names", "gradcam_audit.core.engine.methods", "gradcam_audit.core.removal",
+@pytest.mark.parametrize("module", ["gradcam_audit.core.engine.method_names", "gradcam_audit.core.engine.methods", "gradcam_audit.core.evaluate.removal",
                                     "gradcam_audit.core.spec.load"])
 def test_the_names_import_without_tensorflow(module: str) -> None:
     """A fresh process is the point: the test process itself has imported TensorFlow already."""

@@ -8,7 +8,7 @@ from typing import Any
 from gradcam_audit.core.annotations.errors import AnnotationError, ProblemList
 from gradcam_audit.core.annotations.geometry import case_name, checked_box, checked_image_size, checked_polygon, image_files
 from gradcam_audit.core.annotations.model import AnnotatedImage, AnnotatedObject, AnnotationSet
-from gradcam_audit.core.json_input import read_json
+from gradcam_audit.core.files.json_input import read_json
 from gradcam_audit.core.spec.load import display_path
 from gradcam_audit.errors import Problem, ResultsError
 

@@ -16,7 +16,7 @@ from gradcam_audit.core.engine.mapping import Geometry, fit_image, plan_geometry
 from gradcam_audit.core.engine.methods import CamBatch, get_method
 from gradcam_audit.core.engine.preprocessing import preprocess_function
 from gradcam_audit.core.engine.tokens import attention_layers
-from gradcam_audit.core.images import read_rgb
+from gradcam_audit.core.run.images import read_rgb
 from gradcam_audit.core.spec.model import Preprocess
 from gradcam_audit.core.spec.suggest import did_you_mean, listing
 from gradcam_audit.errors import ModelError
@@ -154,7 +154,7 @@ def explain(
     check_discrimination = engine.token_layout is not None or plan is not None
     alternative = _alternative_method(cam_method.name, engine)
     if isinstance(preprocess, str):
-        from gradcam_audit.core.method_names import PREPROCESS_FAMILIES
+        from gradcam_audit.core.engine.method_names import PREPROCESS_FAMILIES
 
         preprocess = Preprocess("family" if preprocess in PREPROCESS_FAMILIES else "builtin", preprocess)
     transform = preprocess_function(preprocess)

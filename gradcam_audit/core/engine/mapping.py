@@ -17,7 +17,7 @@ from typing import cast
 
 import numpy as np
 
-from gradcam_audit.core.method_names import DEFAULT_RESIZE_FILTER
+from gradcam_audit.core.engine.method_names import DEFAULT_RESIZE_FILTER
 
 
 @dataclass(frozen=True)

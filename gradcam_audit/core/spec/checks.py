@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.metrics import SpecKey
+from gradcam_audit.core.evaluate.metrics import SpecKey
 from gradcam_audit.core.spec.fields import TAG_PATTERN
 from gradcam_audit.core.spec.paths import display_path
 from gradcam_audit.core.spec.suggest import did_you_mean, listing
@@ -15,7 +15,7 @@ from gradcam_audit.core.spec.yaml_lines import LocatedDict, position_of_key, pos
 from gradcam_audit.errors import Problem
 
 _TAG = re.compile(TAG_PATTERN)
-# How to write a valid value of the gate's limits; a region metric's keys carry their own fix (core/metrics.py).
+# How to write a valid value of the gate's limits; a region metric's keys carry their own fix (core/evaluate/metrics.py).
 _THRESHOLD_FIXES = {
     "min_mean_mass": "a mean share of mass between 0 and 1, e.g. 0.4",
     "min_pass_rate": "a share of the cases between 0 and 1, e.g. 0.9 for 90 %",

@@ -2,7 +2,7 @@
 
 The loader uses it to reject unknown keys (with a did-you-mean), ``schema.py`` turns it into the shipped
 JSON Schema and the README's spec reference is generated from it, so the three cannot drift. Region metrics'
-keys are not written here: each metric declares its own (core/metrics.py) and the tables read the registry.
+keys are not written here: each metric declares its own (core/evaluate/metrics.py) and the tables read the registry.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcam_audit.core.engine.methods import METHOD_NAMES
-from gradcam_audit.core.metrics import REGION_METRICS, SpecKey
-from gradcam_audit.core.removal import REMOVAL_MODES, REMOVALS
-from gradcam_audit.core.method_names import (
+from gradcam_audit.core.evaluate.metrics import REGION_METRICS, SpecKey
+from gradcam_audit.core.evaluate.removal import REMOVAL_MODES, REMOVALS
+from gradcam_audit.core.engine.method_names import (
     BOX_FORMATS,
     DEFAULT_RESIZE_FILTER,
     PREPROCESS_BUILTINS,
@@ -72,7 +72,7 @@ def object_schema(fields: tuple[FieldDoc, ...], *, required: bool = True) -> dic
 
 
 def key_field(key: SpecKey) -> FieldDoc:
-    """A region metric's declared key (core/metrics.py) as a row of the field table."""
+    """A region metric's declared key (core/evaluate/metrics.py) as a row of the field table."""
     return FieldDoc(key.name, key.json_schema, key.description, default=key.default, example=key.example)
 
 
@@ -95,7 +95,7 @@ GEOMETRY_DEFAULT_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("normalized", {"type": "boolean"}, "Coordinates are fractions of the image's width/height instead of pixels.", default=False, example="true"),
 )
 
-# Regression rules against a baseline run (`--gradcam-baseline`, core/baseline.py); defaults in RULE_DEFAULTS there.
+# Regression rules against a baseline run (`--gradcam-baseline`, core/baseline/baseline.py); defaults in RULE_DEFAULTS there.
 BASELINE_REGION_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("max_mass_rise", {"type": "number", "minimum": 0},
              "Against a baseline: a forbidden region's mass may rise by at most this (absolute) over its baseline mass.",
@@ -150,7 +150,7 @@ def region_fields() -> tuple[FieldDoc, ...]:
     """The keys of `cases[].regions[]`: geometry, the registered metrics' keys, removal, baseline, geometry defaults."""
     return _without_clashes((*_REGION_GEOMETRY_FIELDS, *region_threshold_fields(), *_REGION_OTHER_FIELDS))
 
-# Beyond the boxes (core/outside_sweep.py): set in a case or in `defaults`, read with the faithfulness keys.
+# Beyond the boxes (core/evaluate/outside_sweep.py): set in a case or in `defaults`, read with the faithfulness keys.
 OUTSIDE_EFFECT_FIELD = FieldDoc(
     "max_outside_effect", _NUMBER_0_1,
     "Beyond the boxes: the image outside the required regions (those with min_mass/min_lift; the whole image when there are "

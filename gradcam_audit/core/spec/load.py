@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.method_names import BOX_FORMATS, RESIZE_FILTERS, RESIZE_MODES, SCORE_KINDS
-from gradcam_audit.core.removal import REMOVAL_MODES
+from gradcam_audit.core.engine.method_names import BOX_FORMATS, RESIZE_FILTERS, RESIZE_MODES, SCORE_KINDS
+from gradcam_audit.core.evaluate.removal import REMOVAL_MODES
 from gradcam_audit.core.spec.cases import parse_cases
 from gradcam_audit.core.spec.checks import ProblemCollector, check_keys, read_boolean, read_choice, read_reason
 from gradcam_audit.core.spec.fields import DIRECTORY_DEFAULTS_FIELDS, TOP_LEVEL_FIELDS, names

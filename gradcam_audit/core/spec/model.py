@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gradcam_audit.core.method_names import DEFAULT_RESIZE_FILTER
+from gradcam_audit.core.engine.method_names import DEFAULT_RESIZE_FILTER
 from gradcam_audit.errors import Problem
 
 ClassRef = str | int
@@ -53,7 +53,7 @@ class Shape:
 
 
 ThresholdValue = float | bool
-DEFAULT_IOU_THRESHOLD = 0.5  # min_iou's `iou_threshold` when unset (declared with the metric, core/metrics.py)
+DEFAULT_IOU_THRESHOLD = 0.5  # min_iou's `iou_threshold` when unset (declared with the metric, core/evaluate/metrics.py)
 
 
 @dataclass(frozen=True, init=False)
@@ -61,14 +61,14 @@ class Region:
     """A named part of the image with the thresholds the heatmap must meet there.
 
     ``thresholds`` holds every region metric's key the region sets (limits and parameters such as iou_threshold),
-    sorted by key; which keys exist is declared by the metrics (core/metrics.py), so a new metric needs no field
+    sorted by key; which keys exist is declared by the metrics (core/evaluate/metrics.py), so a new metric needs no field
     here. Keyword arguments name them too: ``Region("mug", shape, min_mass=0.5)``. None and False mean unset.
     """
 
     name: str
     shape: Shape
     thresholds: tuple[tuple[str, ThresholdValue], ...]
-    removal: str  # how the region is removed for max_effect / min_effect (core/removal.py)
+    removal: str  # how the region is removed for max_effect / min_effect (core/evaluate/removal.py)
     line: int | None
     # Regression rules against a baseline run set in the spec (`baseline:`), inherited from its case and `defaults:`.
     baseline: tuple[tuple[str, float | bool | None], ...]
@@ -165,11 +165,11 @@ class Case:
     line: int | None = None
     # Regression rules against a baseline run set in the spec (`baseline:`), inherited from `defaults:`.
     baseline: tuple[tuple[str, float | bool | None], ...] = ()
-    # Faithfulness (core/faithfulness.py): limits on the deletion / insertion curves' areas, K steps each.
+    # Faithfulness (core/evaluate/faithfulness.py): limits on the deletion / insertion curves' areas, K steps each.
     max_deletion_auc: float | None = None
     min_insertion_auc: float | None = None
     faithfulness_steps: int = 10
-    # Beyond the boxes (core/outside_sweep.py): cells outside the required regions removed one at a time with `removal`.
+    # Beyond the boxes (core/evaluate/outside_sweep.py): cells outside the required regions removed one at a time with `removal`.
     max_outside_effect: float | None = None
     removal: str = "inpaint"
 

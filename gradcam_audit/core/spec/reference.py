@@ -142,7 +142,7 @@ def spec_reference(heading_level: int = 2) -> str:
     parts = [
         "#" * heading_level + " Spec reference",
         "",
-        "<!-- Generated from gradcam_audit/core/spec/fields.py and the region metrics of gradcam_audit/core/metrics.py by "
+        "<!-- Generated from gradcam_audit/core/spec/fields.py and the region metrics of gradcam_audit/core/evaluate/metrics.py by "
         "`python -m gradcam_audit.core.spec.reference`; do not edit by hand. -->",
         "",
         "A spec is a YAML file (`*.yaml` / `*.yml`). Paths in it (model, labels, images, masks) are relative to the spec file. "

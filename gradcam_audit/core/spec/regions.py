@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.images import image_size
-from gradcam_audit.core.method_names import BOX_FORMATS
-from gradcam_audit.core.removal import REMOVAL_MODES
-from gradcam_audit.core.metrics import REGION_METRICS
+from gradcam_audit.core.run.images import image_size
+from gradcam_audit.core.engine.method_names import BOX_FORMATS
+from gradcam_audit.core.evaluate.removal import REMOVAL_MODES
+from gradcam_audit.core.evaluate.metrics import REGION_METRICS
 from gradcam_audit.core.spec.checks import (
     ProblemCollector,
     as_finite_number,

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.engine.methods import METHOD_NAMES
-from gradcam_audit.core.method_names import BOX_FORMATS, PREPROCESS_BUILTINS, PREPROCESS_FAMILIES
-from gradcam_audit.core.removal import REMOVAL_MODES
+from gradcam_audit.core.engine.method_names import BOX_FORMATS, PREPROCESS_BUILTINS, PREPROCESS_FAMILIES
+from gradcam_audit.core.evaluate.removal import REMOVAL_MODES
 from gradcam_audit.core.spec.baseline_keys import parse_baseline
 from gradcam_audit.core.spec.faithfulness_keys import read_faithfulness
-from gradcam_audit.core.metrics import REGION_METRICS
+from gradcam_audit.core.evaluate.metrics import REGION_METRICS
 from gradcam_audit.core.spec.checks import (
     ProblemCollector,
     as_finite_number,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.images import image_size
+from gradcam_audit.core.run.images import image_size
 from gradcam_audit.core.spec.load import (
     DEFAULTS_FILE_NAME,
     check_directory_defaults,
@@ -186,7 +186,7 @@ def _guarded_deep_problems(spec: Spec, models: dict[ModelRef, Any]) -> list[Prob
 
 def deep_problems(spec: Spec, models: dict[ModelRef, Any] | None = None) -> list[Problem]:
     """The checks that need the model (see validate_paths); ``models`` caches loaded models across specs."""
-    from gradcam_audit.core.models import load_model
+    from gradcam_audit.core.run.models import load_model
 
     models = {} if models is None else models
     locator = _Locator(spec.path)

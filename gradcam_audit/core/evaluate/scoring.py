@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcam_audit.core.checks import Check, all_passed, decide, failed, reasons
-from gradcam_audit.core.metrics import REGION_METRICS, RegionContext
+from gradcam_audit.core.records.checks import Check, all_passed, decide, failed, reasons
+from gradcam_audit.core.evaluate.metrics import REGION_METRICS, RegionContext
 from gradcam_audit.core.spec.model import Region
 
 
@@ -16,7 +16,7 @@ from gradcam_audit.core.spec.model import Region
 class RegionEffect:
     """A region's causal effect: the explained class's probability with the image as it is and without the region.
 
-    ``removal`` is how the region was removed (core/removal.py); effect = before − after (negative when removing
+    ``removal`` is how the region was removed (core/evaluate/removal.py); effect = before − after (negative when removing
     the region makes the class more likely).
     """
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gradcam_audit.core.gates import class_key
-from gradcam_audit.core.ledger import BLOCKING_STATUSES, SELECTION_CAUSES, CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.evaluate.gates import class_key
+from gradcam_audit.core.ledger.ledger import BLOCKING_STATUSES, SELECTION_CAUSES, CaseEntry, GateEntry, RunResults
 
 CLASS_STATUSES = ("passed", "failed", "incomplete")
 

@@ -33,7 +33,7 @@ def ring_width(image_size: tuple[int, int]) -> int:
 
 
 def _ring(mask: np.ndarray, width: int) -> np.ndarray:
-    from gradcam_audit.core.metrics import dilate
+    from gradcam_audit.core.evaluate.metrics import dilate
 
     ring: np.ndarray = dilate(mask, width) & ~mask
     return ring

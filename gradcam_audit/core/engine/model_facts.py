@@ -89,7 +89,7 @@ def read_model_facts(path: Path) -> ModelFacts:
     Raises:
         ModelFactsError: the file cannot be loaded, or its input is not a single image batch.
     """
-    from gradcam_audit.core.models import load_model
+    from gradcam_audit.core.run.models import load_model
     from gradcam_audit.core.spec.model import ModelRef
     from gradcam_audit.errors import ModelError
 
@@ -107,7 +107,7 @@ def inspect_model(model: Any) -> ModelFacts:
         ModelFactsError: the model's input is not a single image batch.
     """
     from gradcam_audit.core.engine.explain import engine_for
-    from gradcam_audit.core.models import single_image_input_problem
+    from gradcam_audit.core.run.models import single_image_input_problem
     from gradcam_audit.errors import ModelError
 
     problem = single_image_input_problem(model)

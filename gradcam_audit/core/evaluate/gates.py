@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcam_audit.core.causal import CascadeStage, GateEvidence, TransplantPair
-from gradcam_audit.core.checks import Check, all_passed, decide, reasons
-from gradcam_audit.core.results import CaseResult, ClassInfo
-from gradcam_audit.core.outside_findings import Finding, dependence_check
+from gradcam_audit.core.evaluate.causal import CascadeStage, GateEvidence, TransplantPair
+from gradcam_audit.core.records.checks import Check, all_passed, decide, reasons
+from gradcam_audit.core.records.results import CaseResult, ClassInfo
+from gradcam_audit.core.evaluate.outside_findings import Finding, dependence_check
 from gradcam_audit.core.spec.model import Gate
 
 # (measurement, threshold attribute of Gate) in the order the checks are listed.

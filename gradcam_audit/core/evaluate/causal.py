@@ -8,8 +8,8 @@ explanation depends on the model's weights at all.
   maps"): the mean Spearman rank correlation between each heatmap and the heatmap of the same architecture with
   every weight re-initialised from a fixed seed.
 
-Every number here is a measurement; the checks that compare them with limits are made in ``core/metrics.py`` and
-``core/gates.py``.
+Every number here is a measurement; the checks that compare them with limits are made in ``core/evaluate/metrics.py`` and
+``core/evaluate/gates.py``.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from gradcam_audit.core.baseline_records import CompactHeatmap
-from gradcam_audit.core.regions import region_mask
-from gradcam_audit.core.removal import remove_region
-from gradcam_audit.core.scoring import RegionEffect
+from gradcam_audit.core.records.comparison import CompactHeatmap
+from gradcam_audit.core.evaluate.regions import region_mask
+from gradcam_audit.core.evaluate.removal import remove_region
+from gradcam_audit.core.evaluate.scoring import RegionEffect
 from gradcam_audit.core.spec.model import Case, Spec
 
 RANDOMIZATION_SEED = 1234

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradcam_audit.core.checks import Check, all_passed, decide, holds, limit_text, reasons
+from gradcam_audit.core.records.checks import Check, all_passed, decide, holds, limit_text, reasons
 from gradcam_audit.core.engine.explain import Explanation, resolve_target
-from gradcam_audit.core.faithfulness import FaithfulnessCurves
-from gradcam_audit.core.outside_sweep import OutsideSweep, outside_check
-from gradcam_audit.core.regions import region_mask, region_outline
-from gradcam_audit.core.scoring import RegionEffect, RegionScore, score_region
+from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
+from gradcam_audit.core.evaluate.outside_sweep import OutsideSweep, outside_check
+from gradcam_audit.core.evaluate.regions import region_mask, region_outline
+from gradcam_audit.core.evaluate.scoring import RegionEffect, RegionScore, score_region
 from gradcam_audit.core.spec.model import Case, ClassRef, Spec
 
 # A computed verdict is one of these; the ledger turns it into the final status (xfail, not run, ...).
@@ -119,7 +119,7 @@ def evaluate_case(spec: Spec, case: Case, explanation: Explanation, effects: Map
         case_checks.append(Check("prediction", "predicted_class", predicted_label, expected_label, "==", matches,
                                  "" if matches else f"predicted {predicted_label!r} (p={probability:.2f}), expected {expected_label!r}"))
     case_checks.extend(faithfulness_checks(case, faithfulness))
-    outside_decided = outside_check(case, outside)  # `outside`: the runner's sweep beyond the boxes (core/outside_sweep.py)
+    outside_decided = outside_check(case, outside)  # `outside`: the runner's sweep beyond the boxes (core/evaluate/outside_sweep.py)
     case_checks.extend([outside_decided] if outside_decided is not None else [])
     region_reasons = [f"{score.name}: {'; '.join(score.failures)}" for score in scores if not score.passed]
     all_reasons = [*reasons(tuple(case_checks)), *region_reasons]

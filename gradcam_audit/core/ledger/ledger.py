@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from gradcam_audit.core.baseline_records import BaselineComparison, BaselineSummary, BaselineTally
-from gradcam_audit.core.causal import GateEvidence
-from gradcam_audit.core.gates import GateCase, GateResult, evaluate_gate
-from gradcam_audit.core.results import CaseResult, dumps_strict, read_json_file
-from gradcam_audit.core.run_folder import write_text_atomically
+from gradcam_audit.core.records.comparison import BaselineComparison, BaselineSummary, BaselineTally
+from gradcam_audit.core.evaluate.causal import GateEvidence
+from gradcam_audit.core.evaluate.gates import GateCase, GateResult, evaluate_gate
+from gradcam_audit.core.records.results import CaseResult, dumps_strict, read_json_file
+from gradcam_audit.core.files.run_folder import write_text_atomically
 from gradcam_audit.core.spec.model import Gate
 from gradcam_audit.errors import ResultsError
 
@@ -69,7 +69,7 @@ class CaseEntry:
     nodeid: str | None = None
     duration_s: float = 0.0
     # The comparison with the baseline of a case that has no result (it errored before computing, or did not run):
-    # a baseline pass that did not finish now is a regression (core/baseline.py); computed cases carry theirs in result.
+    # a baseline pass that did not finish now is a regression (core/baseline/baseline.py); computed cases carry theirs in result.
     baseline: BaselineComparison | None = None
 
     @property
@@ -246,7 +246,7 @@ class RunResults:
     versions: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # things the reader must know (a merge warning, a worker crash, a run interrupted)
     colormap: str = ""  # the colormap the case pictures were drawn with, for the report's legend
-    baseline: BaselineSummary | None = None  # the run was compared with a baseline (core/baseline.py)
+    baseline: BaselineSummary | None = None  # the run was compared with a baseline (core/baseline/baseline.py)
 
     # -- the verdict, decided once ------------------------------------------------------------------
     # Every entry point (a pytest run, a `report` merge, a `--gradcam-baseline` run, `gradcam-audit compare`) reads
@@ -373,7 +373,7 @@ class RunResults:
 def write_results(results: RunResults, path: Path) -> None:
     """The ledger as strict, indented JSON, written case by case: a 10,000-case run never holds the whole document
     (its dict, a finite-only copy and one big string) in memory at once. Through the one atomic writer
-    (core/run_folder.py): a reader never sees half a file, and a full disk is an OutputWriteError naming the folder."""
+    (core/files/run_folder.py): a reader never sees half a file, and a full disk is an OutputWriteError naming the folder."""
     document = results.to_dict(with_cases=False)
 
     def write(handle: TextIO) -> None:

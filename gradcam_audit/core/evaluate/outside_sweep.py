@@ -13,7 +13,7 @@ the hottest cell is then boxed to within 1/32 of the side. What it cannot see: a
 removed), a cue the model reads redundantly in two places (removing one copy changes nothing), a cue much larger than a
 coarse cell (each cell removes only a part of it), and drops caused by the removal itself pushing the picture out of
 what the model knows (a grey patch can be a cue too: choose ``removal:`` accordingly). Every number here is a
-measurement; the check is decided by ``outside_check`` with ``core/checks.py``.
+measurement; the check is decided by ``outside_check`` with ``core/records/checks.py``.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from gradcam_audit.core.checks import Check, decide, limit_text
-from gradcam_audit.core.regions import region_mask
-from gradcam_audit.core.removal import INPAINT_RADIUS_PIXELS, remove_region
+from gradcam_audit.core.records.checks import Check, decide, limit_text
+from gradcam_audit.core.evaluate.regions import region_mask
+from gradcam_audit.core.evaluate.removal import INPAINT_RADIUS_PIXELS, remove_region
 from gradcam_audit.core.spec.model import Case, Spec
 
 COARSE_GRID = 4  # cells per side of the coarse grid

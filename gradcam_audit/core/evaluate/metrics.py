@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from gradcam_audit.core.checks import Check, CheckValue, decide, limit_text
+from gradcam_audit.core.records.checks import Check, CheckValue, decide, limit_text
 from gradcam_audit.core.spec.model import DEFAULT_IOU_THRESHOLD, Region
 
 POINTING_TOLERANCE_PIXELS = 15  # Zhang et al., "Top-down neural attention by excitation backprop"

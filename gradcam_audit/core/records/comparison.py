@@ -1,7 +1,7 @@
 """Records of a comparison with a baseline run (the released model's audit), as results carry them.
 
 Plain data with strict-JSON forms: the compact heatmap a case keeps for later comparisons, the regression rules
-that applied to a case, and what comparing a case with its baseline found. Decided in ``core/baseline.py``.
+that applied to a case, and what comparing a case with its baseline found. Decided in ``core/baseline/baseline.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gradcam_audit.core.checks import Check
+from gradcam_audit.core.records.checks import Check
 from gradcam_audit.errors import ResultsError
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ class MetricDelta:
 
 @dataclass(frozen=True)
 class BaselineComparison:
-    """What comparing one case with its baseline found, decided in ``core/baseline.py``.
+    """What comparing one case with its baseline found, decided in ``core/baseline/baseline.py``.
 
     Attributes:
         status: one of COMPARISON_STATUSES but "removed" ("new": the baseline has no result for this case).

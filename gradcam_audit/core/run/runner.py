@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcam_audit.core.baseline_records import CompactHeatmap
-from gradcam_audit.core.causal import (
+from gradcam_audit.core.records.comparison import CompactHeatmap
+from gradcam_audit.core.evaluate.causal import (
     CASCADE_CASES,
     CascadeStage,
     CaseEffects,
@@ -34,14 +34,14 @@ from gradcam_audit.core.causal import (
 )
 from gradcam_audit.core.engine.explain import Explanation, explain
 from gradcam_audit.core.engine.forward import forward_probabilities
-from gradcam_audit.core.evaluate import Verdict, class_index, evaluate_case
-from gradcam_audit.core.faithfulness import FaithfulnessCurves, measure_faithfulness
-from gradcam_audit.core.images import read_rgb
-from gradcam_audit.core.models import ModelCache, describe_user_error
-from gradcam_audit.core.outside_sweep import sweep_batch
-from gradcam_audit.core.results import CaseResult, ClassInfo
+from gradcam_audit.core.evaluate.case_evaluation import Verdict, class_index, evaluate_case
+from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves, measure_faithfulness
+from gradcam_audit.core.run.images import read_rgb
+from gradcam_audit.core.run.models import ModelCache, describe_user_error
+from gradcam_audit.core.evaluate.outside_sweep import sweep_batch
+from gradcam_audit.core.records.results import CaseResult, ClassInfo
 from gradcam_audit.core.spec.load import display_path
-from gradcam_audit.core.regions import region_mask
+from gradcam_audit.core.evaluate.regions import region_mask
 from gradcam_audit.core.spec.model import Case, Gate, Spec
 from gradcam_audit.errors import GradcamAuditError
 
@@ -182,7 +182,7 @@ class AuditRunner:
     def __init__(self, batch_size: int = 32, *, executor: str = "local", ray_address: str | None = None) -> None:
         """``executor``: "local" computes the next batch in a background thread while the caller handles this one
         (draws pictures, writes results); "serial" computes each batch only when asked; "ray" streams every planned
-        job through Ray Data (core/ray_executor.py) and hands outcomes out as they arrive."""
+        job through Ray Data (core/run/ray_executor.py) and hands outcomes out as they arrive."""
         if executor not in EXECUTORS:
             raise ValueError(f"unknown executor {executor!r}")
         self.batch_size = max(1, batch_size)
@@ -289,8 +289,8 @@ class AuditRunner:
         self._background.start()
 
     def _start_ray_stream(self) -> None:
-        """Hand every planned job to Ray Data at once (core/ray_executor.py); outcomes are filed as they stream back."""
-        from gradcam_audit.core.ray_executor import ray_outcomes
+        """Hand every planned job to Ray Data at once (core/run/ray_executor.py); outcomes are filed as they stream back."""
+        from gradcam_audit.core.run.ray_executor import ray_outcomes
 
         address = self.ray_address
         self._start_stream(lambda batches: ray_outcomes(batches, batch_size=self.batch_size, address=address))

@@ -1,7 +1,7 @@
 """Names of the spec's fixed choices (resize modes and filters, box formats, preprocessing families), TensorFlow-free.
 
 CAM methods and removal operators are not listed here: their registries (``core/engine/methods.py``,
-``core/removal.py``, NumPy only) are the only lists.
+``core/evaluate/removal.py``, NumPy only) are the only lists.
 """
 
 from __future__ import annotations

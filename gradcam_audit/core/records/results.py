@@ -1,7 +1,7 @@
 """Computational results of one case, and strict-JSON helpers shared by every results file.
 
 A `CaseResult` holds only what the numbers say (the computed verdict, region checks, classes). What pytest
-reported, where pictures were written and the final status live beside it, in the ledger (`core/ledger.py`).
+reported, where pictures were written and the final status live beside it, in the ledger (`core/ledger/ledger.py`).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.baseline_records import BaselineComparison, CaseRules, CompactHeatmap
-from gradcam_audit.core.checks import Check
-from gradcam_audit.core.faithfulness import FaithfulnessCurves
-from gradcam_audit.core.json_input import parse_json_text, read_json
-from gradcam_audit.core.outside_sweep import OutsideSweep
-from gradcam_audit.core.scoring import RegionScore
+from gradcam_audit.core.records.comparison import BaselineComparison, CaseRules, CompactHeatmap
+from gradcam_audit.core.records.checks import Check
+from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
+from gradcam_audit.core.files.json_input import parse_json_text, read_json
+from gradcam_audit.core.evaluate.outside_sweep import OutsideSweep
+from gradcam_audit.core.evaluate.scoring import RegionScore
 from gradcam_audit.errors import ResultsError
 
 
@@ -79,7 +79,7 @@ class CaseResult:
     preprocess: str | None = None
     resize: str | None = None
     resize_filter: str | None = None
-    # For comparisons with a later run (core/baseline.py): the map at the layer's resolution, 8-bit; the regression
+    # For comparisons with a later run (core/baseline/baseline.py): the map at the layer's resolution, 8-bit; the regression
     # rules that applied; and, when this run was compared with a baseline, what that found.
     heatmap: CompactHeatmap | None = None
     baseline_rules: CaseRules | None = None
@@ -176,7 +176,7 @@ def dumps_strict(data: Any) -> str:
 
 
 def loads_strict(text: str, source: str) -> Any:
-    """Parse strict, bounded JSON (core/json_input.py); malformed text, NaN, Infinity, an overflowing number or too deep
+    """Parse strict, bounded JSON (core/files/json_input.py); malformed text, NaN, Infinity, an overflowing number or too deep
     nesting is a ResultsError naming ``source`` and the field path."""
     return parse_json_text(text, source, ResultsError, "results files are strict JSON written by gradcam_audit")
 

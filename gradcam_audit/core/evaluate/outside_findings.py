@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gradcam_audit.core.checks import Check, decide, limit_text
-from gradcam_audit.core.results import CaseResult
+from gradcam_audit.core.records.checks import Check, decide, limit_text
+from gradcam_audit.core.records.results import CaseResult
 
 OUTSIDE_KEY = "max_outside_effect"
 JOIN_OVERLAP = 0.5  # a hotspot joins a finding when their boxes share at least this much of the smaller one's area

@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.ledger import RunResults
-from gradcam_audit.core.models import file_sha256
-from gradcam_audit.core.results import dumps_strict
+from gradcam_audit.core.ledger.ledger import RunResults
+from gradcam_audit.core.run.models import file_sha256
+from gradcam_audit.core.records.results import dumps_strict
 
 MANIFEST_SCHEMA = 1
 MANIFEST_FILE_NAME = "manifest.json"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gradcam_audit.core.baseline_records import (
+from gradcam_audit.core.records.comparison import (
     BaselineComparison,
     BaselineSummary,
     CaseRules,
@@ -23,8 +23,8 @@ from gradcam_audit.core.baseline_records import (
     RegionRules,
     RemovedCase,
 )
-from gradcam_audit.core.checks import Check, decide, limit_text, reasons
-from gradcam_audit.core.ledger import (
+from gradcam_audit.core.records.checks import Check, decide, limit_text, reasons
+from gradcam_audit.core.ledger.ledger import (
     SCHEMA_VERSION,
     SELECTION_CAUSES,
     CaseEntry,
@@ -33,7 +33,7 @@ from gradcam_audit.core.ledger import (
     judge_gate,
     read_results,
 )
-from gradcam_audit.core.results import CaseResult, read_json_file
+from gradcam_audit.core.records.results import CaseResult, read_json_file
 from gradcam_audit.errors import GradcamAuditError, ResultsError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@
 
 Edits are made on the original image, before it is fitted to the model, like region removal. Both curves of every
 case of a batch go through one batched forward pass (2·K images per case, no gradients). The checks that compare
-the areas with limits are made in ``core/evaluate.py``.
+the areas with limits are made in ``core/evaluate/case_evaluation.py``.
 """
 
 from __future__ import annotations

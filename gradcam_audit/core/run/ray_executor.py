@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcam_audit.core.images import read_rgb
-from gradcam_audit.core.runner import AuditRunner, CaseJob, CaseOutcome, base_result
+from gradcam_audit.core.run.images import read_rgb
+from gradcam_audit.core.run.runner import AuditRunner, CaseJob, CaseOutcome, base_result
 from gradcam_audit.errors import GradcamAuditError
 
 CaseKey = tuple[str, str, str]

@@ -1,0 +1,1 @@
+"""Release comparison: a candidate run's cases compared with a baseline run's."""

@@ -1,0 +1,1 @@
+"""Turning heatmaps into evidence: region metrics, scoring, causal checks, faithfulness, gates."""

@@ -1,0 +1,1 @@
+"""Plain records of what an audit computed: checks, case results, baseline comparisons."""
