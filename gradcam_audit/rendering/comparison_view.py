@@ -190,8 +190,7 @@ def with_pictures(view: ComparisonView, results: RunResults, report_path: Path, 
     """Side-by-side pictures: the candidate's as the report already shows them (by anchor), the baseline's read only
     from inside the baseline's own folder, and only where this process read the baseline (never a folder a results
     file names)."""
-    from gradcam_audit.rendering.html_report import confined_pictures
-    from gradcam_audit.rendering.picture_door import door_data_uris
+    from gradcam_audit.rendering.picture_door import door_data_uris, door_pictures
 
     summary = results.baseline
     folders = summary.folders if summary is not None else ()
@@ -205,7 +204,7 @@ def with_pictures(view: ComparisonView, results: RunResults, report_path: Path, 
             if inline:
                 baseline_images = door_data_uris(comparison.images, folders[comparison.source], warn, context, note)
             else:
-                pictures = confined_pictures(comparison.images, folders[comparison.source], warn, context, note)
+                pictures = door_pictures(comparison.images, folders[comparison.source], warn, context, note)
                 baseline_images = {kind: Path(os.path.relpath(picture, report_path.parent.resolve())).as_posix()
                                    for kind, picture in pictures.items()}
         cases.append(replace(case, baseline_images=baseline_images, candidate_images=dict(candidate_images.get(case.anchor, {}))))
