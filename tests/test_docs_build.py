@@ -62,12 +62,12 @@ def _relative_links(page: Path) -> list[str]:
 
 
 def _anchors(page: Path) -> set[str]:
-    # MkDocs' toc slugs: lower case, punctuation dropped, spaces to hyphens.
+    # MkDocs' toc slugs: lower case, punctuation dropped, runs of spaces and hyphens to one hyphen.
     anchors = set()
     for line in _FENCE.sub("", page.read_text(encoding="utf-8")).splitlines():
         if line.startswith("#"):
             title = line.lstrip("#").strip()
-            slug = re.sub(r"[^\w\- ]", "", title.lower()).strip().replace(" ", "-")
+            slug = re.sub(r"[-\s]+", "-", re.sub(r"[^\w\- ]", "", title.lower()).strip())  # "init --model" → "init-model"
             anchors.add(slug)
     return anchors
 

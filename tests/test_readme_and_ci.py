@@ -1,4 +1,5 @@
-"""The README's two set-up commands are exactly what CI runs, and it documents every plugin option."""
+"""The README's two set-up commands are exactly what CI runs; it is short and links into the docs, which document
+every plugin option."""
 
 from __future__ import annotations
 
@@ -32,7 +33,19 @@ def test_ci_runs_the_readme_commands_verbatim_in_a_fresh_virtualenv() -> None:
     assert "python3 -m venv" in script
 
 
-def test_readme_documents_every_option() -> None:
-    readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+def test_running_in_ci_page_documents_every_option() -> None:
+    page = (REPOSITORY / "docs" / "running-in-ci.md").read_text(encoding="utf-8")
     for option in OPTIONS:
-        assert f"`{option.flag}" in readme, option.flag
+        assert f"`{option.flag}" in page, option.flag
+
+
+def test_readme_is_short_and_links_into_the_docs() -> None:
+    readme_path = REPOSITORY / "README.md"
+    assert readme_path.stat().st_size <= 12_288
+    readme = readme_path.read_text(encoding="utf-8")
+    links = re.findall(r"\]\((docs/[^)#\s]+\.md)(?:#[^)]*)?\)", readme)
+    assert links, "the README links into the docs"
+    for link in links:
+        assert (REPOSITORY / link).is_file(), link
+    pages = {path.relative_to(REPOSITORY).as_posix() for path in (REPOSITORY / "docs").rglob("*.md")}
+    assert pages <= set(links), f"docs pages the README does not link: {sorted(pages - set(links))}"

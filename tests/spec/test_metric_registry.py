@@ -1,6 +1,6 @@
 """A region metric is one unit: a toy metric registered from a temporary module is loaded, checked, documented and shown.
 
-Nothing but the toy module (written under tmp_path) is added: the loader, the JSON Schema, the README reference,
+Nothing but the toy module (written under tmp_path) is added: the loader, the JSON Schema, the docs' spec reference,
 the scorer and the failure table all learn the key from the metric's own declaration.
 """
 
@@ -152,7 +152,7 @@ def test_the_key_is_listed_in_both_schemas_and_the_reference(toy_metric: RegionM
     assert not jsonschema.Draft202012Validator(spec_schema()).is_valid(yaml.safe_load(TOY_SPEC.replace("0.25", "1.5")))
     reference = spec_reference()
     for title in ("cases[].regions[]", "defaults"):
-        table = reference.split(f"### `{title}`", 1)[1].split("###", 1)[0]
+        table = reference.split(f"\n## `{title}`\n", 1)[1].split("\n## ", 1)[0]
         assert "| `min_toy_mass` | number in [0, 1] | — | Toy: least mass inside, raised to `toy_power`. | `0.25` |" in table
         assert "| `toy_power` | number > 0 | `2.0` |" in table
     assert "min_toy_mass" in [field_doc.name for field_doc in sections()["cases[].regions[]"]]

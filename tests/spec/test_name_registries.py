@@ -1,4 +1,4 @@
-"""The CAM methods' and removal operators' registries are their only lists: the loader, schema and README follow them."""
+"""The CAM methods' and removal operators' registries are their only lists: the loader, schema and docs' reference follow them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The shipped JSON Schema and the README's spec reference are generated from fields.py and agree with the loader."""
+"""The shipped JSON Schema and the docs' spec reference are generated from fields.py and agree with the loader."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import yaml
 
 from gradcam_audit.core.spec.fields import FieldDoc, sections
 from gradcam_audit.core.spec.load import parse_spec
-from gradcam_audit.core.spec.reference import EXAMPLE_SPEC, readme_block, spec_reference, with_reference
+from gradcam_audit.core.spec.reference import EXAMPLE_SPEC, spec_reference
 from gradcam_audit.core.spec.schema import directory_defaults_schema, generated_files, spec_schema
 from tests.spec.helpers import REPOSITORY, VALID_SPEC, make_folder, write_spec
 
@@ -33,14 +33,12 @@ def test_shipped_schema_files_equal_the_generated_ones() -> None:
         )
 
 
-def test_readme_reference_equals_the_generated_one() -> None:
-    readme = REPOSITORY / "README.md"
-    text = readme.read_text(encoding="utf-8")
+def test_docs_reference_equals_the_generated_one() -> None:
+    page = REPOSITORY / "docs" / "reference" / "spec.md"
     if REGENERATE:
-        text = with_reference(text, spec_reference())
-        readme.write_text(text, encoding="utf-8")
-    assert readme_block(text) == spec_reference(), (
-        "README's spec reference is out of date; run GRADCAM_AUDIT_REGENERATE=1 pytest tests/spec to rewrite it"
+        page.write_text(spec_reference(), encoding="utf-8")
+    assert page.read_text(encoding="utf-8") == spec_reference(), (
+        "docs/reference/spec.md is out of date; run GRADCAM_AUDIT_REGENERATE=1 pytest tests/spec to rewrite it"
     )
 
 
@@ -80,9 +78,9 @@ def test_each_documented_example_and_default_matches_its_own_schema(section: str
 
 
 def test_reference_lists_every_key_of_every_section() -> None:
-    reference = spec_reference()
+    reference = (REPOSITORY / "docs" / "reference" / "spec.md").read_text(encoding="utf-8")
     for section, fields in sections().items():
-        table = reference.split(f"### `{section}`", 1)[1].split("###", 1)[0]
+        table = reference.split(f"\n## `{section}`\n", 1)[1].split("\n## ", 1)[0]
         for field_doc in fields:
             assert f"| `{field_doc.name}` |" in table, f"{section}: {field_doc.name}"
     assert "# yaml-language-server: $schema=" in reference

@@ -1,7 +1,5 @@
-"""The spec reference (Markdown) of the README and of the docs site, generated from ``fields.py`` (and the region
-metrics) like the JSON Schema, so none of them can drift.
-
-Run ``python -m gradcam_audit.core.spec.reference`` to rewrite the README's block and ``docs/reference/spec.md``.
+"""The docs site's spec reference page (``docs/reference/spec.md``), generated from ``fields.py`` (and the region
+metrics) like the JSON Schema, so neither can drift. ``python -m gradcam_audit.core.spec.reference`` rewrites it.
 """
 
 from __future__ import annotations
@@ -11,9 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.spec.fields import CALLABLE_PATTERN, TAG_PATTERN, FieldDoc, sections
-
-START_MARKER = "<!-- spec-reference:start -->"
-END_MARKER = "<!-- spec-reference:end -->"
 
 # Where each `$ref` of the schema is described in the reference.
 _REFERENCE_SECTIONS = {
@@ -133,14 +128,10 @@ def field_table(fields: tuple[FieldDoc, ...]) -> str:
     return "\n".join(lines)
 
 
-def spec_reference(heading_level: int = 2) -> str:
-    """The spec reference in Markdown: the README's block (between its markers) or, at level 1, the docs page.
-
-    Args:
-        heading_level: the level of the title; each section is one level below it.
-    """
+def spec_reference() -> str:
+    """The spec reference page in Markdown: a level-1 title, one level-2 section (a field table) per spec section."""
     parts = [
-        "#" * heading_level + " Spec reference",
+        "# Spec reference",
         "",
         "<!-- Generated from gradcam_audit/core/spec/fields.py and the region metrics of gradcam_audit/core/evaluate/metrics.py by "
         "`python -m gradcam_audit.core.spec.reference`; do not edit by hand. -->",
@@ -177,44 +168,14 @@ def spec_reference(heading_level: int = 2) -> str:
         "labels against the output size and the input's channels.",
     ]
     for title, fields in sections().items():
-        parts.extend(["", "#" * (heading_level + 1) + f" `{title}`", "", field_table(fields)])
+        parts.extend(["", f"## `{title}`", "", field_table(fields)])
     return "\n".join(parts) + "\n"
 
 
-def readme_block(readme_text: str) -> str | None:
-    """The text between the README's markers (None when a marker is missing)."""
-    start = readme_text.find(START_MARKER)
-    end = readme_text.find(END_MARKER)
-    if start < 0 or end < start:
-        return None
-    return readme_text[start + len(START_MARKER) : end].strip("\n") + "\n"
-
-
-def with_reference(readme_text: str, reference: str) -> str:
-    """The README with the block between the markers replaced by ``reference``; nothing else changes.
-
-    Raises:
-        ValueError: the README lacks the markers.
-    """
-    start = readme_text.find(START_MARKER)
-    end = readme_text.find(END_MARKER)
-    if start < 0 or end < start:
-        raise ValueError(f"README lacks the markers {START_MARKER} ... {END_MARKER}")
-    return readme_text[: start + len(START_MARKER)] + "\n" + reference.rstrip("\n") + "\n" + readme_text[end:]
-
-
-def docs_reference_page() -> str:
-    """The docs site's spec reference page (``docs/reference/spec.md``): the same text, its title a level-1 heading."""
-    return spec_reference(heading_level=1)
-
-
-def write_readme_reference(readme_path: Path) -> None:
-    """Rewrite the spec reference inside ``readme_path``."""
-    text = readme_path.read_text(encoding="utf-8")
-    readme_path.write_text(with_reference(text, spec_reference()), encoding="utf-8")
+def write_docs_reference(page_path: Path) -> None:
+    """Rewrite the docs site's spec reference page at ``page_path``."""
+    page_path.write_text(spec_reference(), encoding="utf-8")
 
 
 if __name__ == "__main__":
-    _REPOSITORY = Path(__file__).resolve().parents[3]
-    write_readme_reference(_REPOSITORY / "README.md")
-    (_REPOSITORY / "docs" / "reference" / "spec.md").write_text(docs_reference_page(), encoding="utf-8")
+    write_docs_reference(Path(__file__).resolve().parents[3] / "docs" / "reference" / "spec.md")
