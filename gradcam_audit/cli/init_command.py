@@ -25,7 +25,7 @@ STARTER_SPEC = """\
 # and where it must look (the stripes) and must not (a small tag in the corner). Run it with:
 #     pytest --gradcam-specs specs/
 # Then make it yours: put your model in models/, your images in specs/images/, and edit the keys below
-# (every key is explained in the README's spec reference; `gradcam-audit validate specs` checks this file).
+# (every key is explained in the spec reference (docs/reference/spec.md); `gradcam-audit validate specs` checks this file).
 
 model: ../models/starter.keras           # relative to this file (.keras or .h5)
 preprocess: scale01                      # how 0-255 pixels become input: scale01, none, xception, resnet50, ...

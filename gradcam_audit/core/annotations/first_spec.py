@@ -68,7 +68,7 @@ def render_first_spec(model_from_spec: str, facts: ModelFacts | None, *, unread_
     lines = _comments((
         "A first attention audit for your model: each case is one image, and the Grad-CAM heatmap of the target class",
         "must put its mass inside the regions you draw. Check it with `gradcam-audit validate specs --deep`, run it with",
-        "`pytest --gradcam-specs specs`. Every key is explained in the README's spec reference.",
+        "`pytest --gradcam-specs specs`. Every key is explained in the spec reference (docs/reference/spec.md).",
         "",
     ))
     if facts is None:

@@ -1,6 +1,6 @@
 """Region metrics: one class per thresholded quantity, owning its spec keys, measurement, verdict and wording.
 
-The spec's field table, both JSON Schemas, the README's reference, the loader's checks and the report's words are
+The spec's field table, both JSON Schemas, the docs' spec reference, the loader's checks and the report's words are
 generated from the classes in `REGION_METRICS`: adding a metric is one class here, registered there.
 """
 
@@ -33,7 +33,7 @@ class SpecKey:
     Attributes:
         name: the key as written in a spec, e.g. "min_mass".
         kind: "fraction" (a number in [0, 1]), "positive" (a number > 0) or "boolean".
-        description: its meaning, for the README's reference and the JSON Schema.
+        description: its meaning, for the docs' spec reference and the JSON Schema.
         example: a valid value as YAML, e.g. "0.5".
         fix: how to write a valid value, shown when the loader rejects one (numbers only).
         default: the value when unset (None: the check is off).
@@ -102,7 +102,7 @@ class RegionMetric:
     """A thresholded region metric. Subclasses declare ``key``, ``metric``, ``comparison`` and implement ``measure``.
 
     The declaration is all the rest of the package needs: the loader reads ``key`` and ``parameters`` with their
-    kinds, the schema and README document them, the report words the measured value with ``label`` / ``display``
+    kinds, the schema and the docs' spec reference document them, the report words the measured value with ``label`` / ``display``
     and a miss with ``finding``.
     """
 

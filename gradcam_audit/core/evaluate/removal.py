@@ -107,7 +107,7 @@ class RemovalOperator:
     needs_surroundings: bool = False
 
 
-# The removal operators' only list, the default first: the spec loader, its schema and the README read it.
+# The removal operators' only list, the default first: the spec loader, its schema and the docs' spec reference read it.
 REMOVALS: dict[str, RemovalOperator] = {operator.name: operator for operator in (
     RemovalOperator("inpaint", "filled from its surroundings, OpenCV Navier–Stokes inpainting: no colour or texture of the region is left",
                     _inpaint, needs_surroundings=True),

@@ -1,7 +1,7 @@
 """The spec format's single source of truth: every key, its JSON type, default and meaning.
 
 The loader uses it to reject unknown keys (with a did-you-mean), ``schema.py`` turns it into the shipped
-JSON Schema and the README's spec reference is generated from it, so the three cannot drift. Region metrics'
+JSON Schema and the spec reference (docs/reference/spec.md) is generated from it, so the three cannot drift. Region metrics'
 keys are not written here: each metric declares its own (core/evaluate/metrics.py) and the tables read the registry.
 """
 
