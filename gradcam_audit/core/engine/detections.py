@@ -24,7 +24,8 @@ def load_decoder(reference: str, model: Any, spec_dir: Path | None = None) -> Ca
         return keras_hub_decoder(model)
     module_name, _, attribute = reference.partition(":")
     beside = spec_dir / (module_name.replace(".", "/") + ".py") if spec_dir is not None else None
-    if beside is not None and beside.is_file() and module_name not in sys.modules:
+    loaded = sys.modules.get(module_name)
+    if beside is not None and beside.is_file() and (loaded is None or Path(getattr(loaded, "__file__", "") or "") != beside):
         # A decoder next to the spec (like a custom preprocessing module) need not be installed.
         module_spec = importlib.util.spec_from_file_location(module_name, beside)
         if module_spec is not None and module_spec.loader is not None:

@@ -169,6 +169,10 @@ class Case:
     max_deletion_auc: float | None = None
     min_insertion_auc: float | None = None
     faithfulness_steps: int = 10
+    # Segmentation / detection (`target: {class, region | box | polygon}`): the pixels or the box explained
+    # (original-image pixels), and the least IoU a detection must reach to match the box.
+    target_shape: Shape | None = None
+    match_iou: float = 0.5
 
     @property
     def has_faithfulness_check(self) -> bool:
@@ -229,6 +233,8 @@ class Spec:
     gate: Gate | None = None
     invalid_cases: tuple[InvalidCase, ...] = field(default=())
     xfail: str | None = None  # the whole suite is expected to fail (cases and gate)
+    task: str = "classification"  # or "segmentation" / "detection" (core/engine/targets.py)
+    detections: str | None = None  # detection: "keras_hub" or "module:function", the decoder of the raw output
 
     @property
     def fitting_filter(self) -> str:
