@@ -122,6 +122,10 @@ class CamEngine(LayerSetup):
         if task is not None:
             # A task's (B, D) input: flattened pixel weights (segmentation) or box, candidate, match_iou (detection).
             signature.append(tf.TensorSpec((None, None), tf.float32))
+            if height is None or width is None:
+                # An input of any size (keras-hub's segmenters): upsampling layers need static sizes, so each size is
+                # traced on its own (a spec's images usually share one size).
+                signature = None  # type: ignore[assignment]
             self._signature = signature
             self._with_gradients = tf.function(lambda images, targets, task_inputs: self._step(images, targets, True, task_inputs=task_inputs),
                                                input_signature=signature)

@@ -18,7 +18,7 @@ from gradcam_audit.errors import ModelError
 KERAS_HUB = "keras_hub"
 
 
-def load_decoder(reference: str, model: Any, spec_dir: Path | None = None) -> Callable[[Any], Any]:
+def load_decoder(reference: str, model: Any, spec_dir: Path | None = None) -> Callable[..., Any]:
     """The decoder named by ``detections:``: "keras_hub", or "module:function" (importable, or a module beside the spec)."""
     if reference == KERAS_HUB:
         return keras_hub_decoder(model)
@@ -40,7 +40,7 @@ def load_decoder(reference: str, model: Any, spec_dir: Path | None = None) -> Ca
     return function
 
 
-def keras_hub_decoder(model: Any) -> Callable[[Any], Any]:
+def keras_hub_decoder(model: Any) -> Callable[..., Any]:
     """Boxes and class logits of a keras-hub object detector (RetinaNet): its anchors and box coding, its own config."""
     anchor_generator = getattr(model, "anchor_generator", None)
     box_format = getattr(model, "bounding_box_format", None)
@@ -50,19 +50,17 @@ def keras_hub_decoder(model: Any) -> Callable[[Any], Any]:
                          "`detections: module:function`")
     import keras
 
-    inputs = model.inputs[0].shape
-    height, width, channels = int(inputs[1] or 0), int(inputs[2] or 0), int(inputs[3] or 3)
-    if not height or not width:
-        raise ModelError("`detections: keras_hub` needs a detector with a fixed input size (its anchors depend on it)")
-    dummy = keras.ops.zeros((1, height, width, channels))
-    anchors = keras.ops.concatenate(list(anchor_generator(dummy).values()), axis=0)
     anchor_format = anchor_generator.bounding_box_format
 
-    def decode(raw_output: Any) -> dict[str, Any]:
+    def decode(raw_output: Any, images: Any) -> dict[str, Any]:
+        # The anchors depend on the input size, which a keras-hub detector may leave open: read from the batch.
+        height, width, channels = (int(size) for size in images.shape[1:])
+        anchors = keras.ops.concatenate(list(anchor_generator(images).values()), axis=0)
         boxes = keras.utils.bounding_boxes.decode_deltas_to_boxes(
             anchors=anchors, boxes_delta=raw_output["bbox_regression"], encoded_format="center_xywh",
             anchor_format=anchor_format, box_format=box_format, image_shape=(height, width, channels))
         boxes = keras.utils.bounding_boxes.convert_format(boxes, source=box_format, target="xyxy", height=height, width=width)
         return {"boxes": boxes, "class_logits": raw_output["cls_logits"]}
 
+    decode.reads_images = True  # type: ignore[attr-defined]
     return decode

@@ -62,7 +62,7 @@ def gradient_step(engine: CamEngine, images: Any, targets: Any, with_gradients: 
                 predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
             else:
                 # Segmentation / detection: the raw output reduced to one (B, C) row per image (core/engine/targets.py).
-                logits, probabilities, predicted, task_extras = engine.task.scores(engine, raw_output, recording.logits, task_inputs)
+                logits, probabilities, predicted, task_extras = engine.task.scores(engine, raw_output, recording.logits, task_inputs, images)
                 output_is_probability = tf.constant(False)
                 task_outputs = (predicted, *task_extras)
             score_matrix = logits if engine.use_logits else probabilities

@@ -143,7 +143,8 @@ class TaskHead:
     def key(self) -> tuple[Any, ...]:
         return (self.name,)
 
-    def scores(self, engine: Any, raw_output: Any, recorded_logits: Any, task_inputs: Any) -> tuple[Any, Any, Any, tuple[Any, ...]]:
+    def scores(self, engine: Any, raw_output: Any, recorded_logits: Any, task_inputs: Any,
+               images: Any = None) -> tuple[Any, Any, Any, tuple[Any, ...]]:
         raise NotImplementedError
 
 
@@ -165,7 +166,8 @@ class SegmentationHead(TaskHead):
             logits = tf.concat([-logits, logits], axis=-1)
         return logits
 
-    def scores(self, engine: Any, raw_output: Any, recorded_logits: Any, task_inputs: Any) -> tuple[Any, Any, Any, tuple[Any, ...]]:
+    def scores(self, engine: Any, raw_output: Any, recorded_logits: Any, task_inputs: Any,
+               images: Any = None) -> tuple[Any, Any, Any, tuple[Any, ...]]:
         import tensorflow as tf
 
         logits = self.pixel_logits(engine, raw_output, recorded_logits)
@@ -199,17 +201,18 @@ class DetectionHead(TaskHead):
 
     name = "detection"
 
-    def __init__(self, decoder: Callable[[Any], Any], reference: str) -> None:
+    def __init__(self, decoder: Callable[..., Any], reference: str) -> None:
         self.decoder = decoder
         self.reference = reference
 
     def key(self) -> tuple[Any, ...]:
         return (self.name, self.reference)
 
-    def decode(self, raw_output: Any) -> tuple[Any, Any, Any]:
+    def decode(self, raw_output: Any, images: Any = None) -> tuple[Any, Any, Any]:
         import tensorflow as tf
 
-        decoded = self.decoder(raw_output)
+        # keras-hub's decoder also reads the batch (its anchors follow the input size); a user's reads the output only.
+        decoded = self.decoder(raw_output, images) if getattr(self.decoder, "reads_images", False) else self.decoder(raw_output)
         if not isinstance(decoded, dict) or "boxes" not in decoded or "class_logits" not in decoded:
             raise ModelError(f"detections {self.reference!r} must return a dict with 'boxes' (B, K, 4) and 'class_logits' (B, K, C), "
                              f"and optionally 'objectness' (B, K); got {type(decoded).__name__}"
@@ -226,10 +229,11 @@ class DetectionHead(TaskHead):
                 objectness = objectness[..., 0]
         return boxes, class_logits, objectness
 
-    def scores(self, engine: Any, raw_output: Any, recorded_logits: Any, task_inputs: Any) -> tuple[Any, Any, Any, tuple[Any, ...]]:
+    def scores(self, engine: Any, raw_output: Any, recorded_logits: Any, task_inputs: Any,
+               images: Any = None) -> tuple[Any, Any, Any, tuple[Any, ...]]:
         import tensorflow as tf
 
-        boxes, class_logits, objectness = self.decode(raw_output)
+        boxes, class_logits, objectness = self.decode(raw_output, images)
         iou = box_iou(boxes, task_inputs[:, :4])
         if objectness is not None:
             confident = tf.sigmoid(objectness) >= CONFIDENT_OBJECTNESS
