@@ -42,7 +42,7 @@ from gradcam_audit.core.results import CaseResult, ClassInfo
 from gradcam_audit.core.spec.load import display_path
 from gradcam_audit.core.regions import region_mask
 from gradcam_audit.core.spec.model import Case, Gate, Spec
-from gradcam_audit.core.task_cases import case_task_target, task_head
+from gradcam_audit.core.task_cases import case_task_target, task_head, task_notes
 from gradcam_audit.errors import GradcamAuditError
 
 
@@ -135,7 +135,7 @@ def computed_result(job: CaseJob, explanation: Explanation, verdict: Verdict, mo
         model_sha256=model_sha256,
         # Kept compactly (8-bit, at the layer's resolution) so a later run can be compared without this model.
         heatmap=CompactHeatmap.encode(explanation.heatmap) if explanation.degenerate is None else None,
-        notes=explanation.warnings,
+        notes=explanation.warnings + task_notes(explanation, job.spec),
         faithfulness=faithfulness,
     )
 

@@ -35,3 +35,18 @@ def case_task_target(case: Case, size: tuple[int, int], spec: Spec) -> TaskTarge
     if not mask.any():
         raise ModelError(f"case {case.id!r}: the target's pixels lie outside the {size[0]}×{size[1]} image")
     return PixelTarget(mask)
+
+
+def task_notes(explanation: Any, spec: Spec) -> tuple[str, ...]:
+    """What a segmentation / detection case explained, for the report beside the picture: the pixels, or the matched box."""
+    target = explanation.task_target
+    name = spec.label_of(explanation.target_index) or str(explanation.target_index)
+    probability = float(explanation.probabilities[explanation.target_index])
+    if isinstance(target, PixelTarget):
+        return (f"segmentation target: class {name!r} summed over {int(target.mask.sum())} image pixels; mean p({name}) = {probability:.3f}",)
+    match = explanation.detection
+    if match is None:
+        return ()
+    box = ", ".join(f"{value:.1f}" for value in match.box)
+    return (f"detection target: candidate #{match.candidate}, box [{box}], IoU {max(match.iou, 0.0):.2f} with the target box; "
+            f"p({name}) = {probability:.3f}",)

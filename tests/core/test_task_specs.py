@@ -133,6 +133,7 @@ def test_detection_spec_matches_the_box_and_a_miss_is_a_failed_case_in_plain_wor
     assert result is not None and result.target is not None
     outputs = _image()[::2, ::2].astype(np.float64) @ DETECT_KERNEL + DETECT_BIAS
     assert result.target.logit == pytest.approx(outputs[1, 1, 2], rel=1e-5)
+    assert any(note.startswith("detection target: candidate #5, box [2.0, 2.0, 4.0, 4.0], IoU 1.00") for note in result.notes)
     assert by_id["missed"].status == "failed"
     assert by_id["missed"].reason == "no detection of class 'car' overlaps the box: best IoU 0.25 (match_iou 0.5)"
 
