@@ -157,3 +157,23 @@ def test_task_mistakes_name_the_field_the_line_and_a_fix(segmentation_folder: Pa
     matching = [problem for problem in problems if problem.field == field and words in problem.message]
     assert matching, [f"{problem.field}: {problem.message}" for problem in problems]
     assert matching[0].line is not None and matching[0].fix
+
+
+def test_deep_validation_of_a_detection_spec_reads_the_decoder_not_the_raw_output_size(detection_folder: Path) -> None:
+    from gradcam_audit.core.spec.load import load_spec
+    from gradcam_audit.core.spec.validate import deep_problems
+
+    spec = _write(detection_folder, """
+        model: model.keras
+        task: detection
+        detections: grid_decoder_for_tests:decode
+        labels: [car, bike]
+        cases:
+          - id: matched
+            image: scene.png
+            target: {class: bike, box: [2, 2, 4, 4]}
+            regions:
+              - {name: cell, box: [2, 2, 4, 4], min_mass: 0.0}
+        """)
+    # The raw output has 3 channels (objectness + 2 classes) for 2 labels: only the decoder knows the classes.
+    assert deep_problems(load_spec(spec)) == []

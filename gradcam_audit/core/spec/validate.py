@@ -234,13 +234,14 @@ def deep_problems(spec: Spec, models: dict[ModelRef, Any] | None = None) -> list
     if not problems and layer_ok:
         # The engine's own set-up finds what is left (auto layer selection, input declaration) exactly as a run would.
         from gradcam_audit.core.engine.explain import CamEngine
+        from gradcam_audit.core.task_cases import task_head
 
         try:
-            CamEngine(model, layer=spec.layer, output=spec.output, score=spec.score)
+            CamEngine(model, layer=spec.layer, output=spec.output, score=spec.score, task=task_head(spec, model))
         except GradcamAuditError as error:
             problems.append(locator.problem(("layer",), "layer", str(error), "name a convolutional layer with `layer:`"))
 
-    if num_classes is not None:
+    if num_classes is not None and spec.task != "detection":  # a detector's classes are known only after decoding
         problems.extend(_class_problems(spec, num_classes, locator))
     if input_shape is not None and len(input_shape) == 4 and spec.resize == "center_crop":
         problems.extend(_cropped_region_problems(spec, input_shape, locator))
