@@ -2,7 +2,7 @@
 
 Models: keras-hub's DeepLabV3ImageSegmenter and RetinaNetObjectDetector on a tiny ResNet (random weights, 64×64), and
 the shipped example segmenter / grid detector when present (models/segmentation_honest.keras, detection_honest.keras).
-Each number is the median of REPEATS timed calls after one warm-up call (the compiled steps are traced then), for a
+Each number is the median of REPEATS (15) timed calls after one warm-up call (the compiled steps are traced then), for a
 batch of BATCH images: `explain(...)` with a pixel / box target per image versus `model(batch)` in a tf.function.
 
     python benchmarks/task_speed.py
@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPOSITORY))
 import numpy as np  # noqa: E402
 
 BATCH = 8
-REPEATS = 5
+REPEATS = 15
 SIZE = 64
 
 

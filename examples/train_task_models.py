@@ -208,7 +208,10 @@ def main(names: list[str]) -> None:
             model = segmenter(name) if task == "segmentation" else detector(name)
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True) if task == "segmentation" else detection_loss
             timings[name] = train(model, inputs, masks if task == "segmentation" else grids, loss)
-            model.save(ROOT / "models" / f"{name}.keras")
+            # Saved uncompiled: the detection loss is a function of this script, which a plain load_model cannot find.
+            plain = keras.models.clone_model(model)
+            plain.set_weights(model.get_weights())
+            plain.save(ROOT / "models" / f"{name}.keras")
     for task in ("segmentation", "detection"):
         for variant in ("honest", "shortcut"):
             path = folder / f"{task}_{variant}.yaml"
