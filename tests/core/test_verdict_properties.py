@@ -7,7 +7,6 @@ Pure core: specs are planned (never run), outcomes are injected as entries, so n
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings

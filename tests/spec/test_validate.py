@@ -20,7 +20,8 @@ def test_the_repository_specs_are_valid_without_importing_tensorflow() -> None:
     )
     completed = subprocess.run([sys.executable, "-c", program], cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.strip() == "ok: 4 spec file(s), 72 case(s), no problems"  # the CNN pair (24 cases each) and the ViT pair (specs/vit/, 12 each)
+    # the CNN pair (24 cases each), the ViT pair (specs/vit/, 12 each), the segmenter and detector pairs (specs/tasks/, 12 each)
+    assert completed.stdout.strip() == "ok: 8 spec file(s), 120 case(s), no problems"
 
 
 def test_problems_of_all_files_are_collected_and_missing_paths_reported(tmp_path: Path) -> None:

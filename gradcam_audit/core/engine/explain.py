@@ -15,6 +15,7 @@ from gradcam_audit.core.engine.discriminative import discrimination_warnings
 from gradcam_audit.core.engine.mapping import Geometry, fit_image, plan_geometry, upsample_heatmap
 from gradcam_audit.core.engine.methods import CamBatch, get_method
 from gradcam_audit.core.engine.preprocessing import preprocess_function
+from gradcam_audit.core.engine.targets import BoxTarget, DetectionMatch, TaskHead, TaskTarget, detection_match, no_match_reason, task_row, task_rows
 from gradcam_audit.core.engine.tokens import attention_layers
 from gradcam_audit.core.run.images import read_rgb
 from gradcam_audit.core.spec.model import Preprocess
@@ -54,7 +55,11 @@ class Explanation:
     degenerate: str | None
     geometry: Geometry
     warnings: tuple[str, ...] = ()
-
+    # Segmentation / detection (core/engine/targets.py): the target as explained (a detection's candidate fixed, so
+    # causal checks ask about the same one), the matched detection, and why the case cannot pass (no match).
+    task_target: TaskTarget | None = None
+    detection: DetectionMatch | None = None
+    target_problem: str | None = None
 
 
 def resolve_target(target: str | int | None, labels: Sequence[str] | None) -> int:
@@ -112,6 +117,8 @@ def explain(
     resize_filter: str = "bilinear",
     layer_grid: Sequence[int] | None = None,
     prefix_tokens: int | None = None,
+    task: TaskHead | None = None,
+    task_targets: Sequence[TaskTarget | None] | None = None,
 ) -> list[Explanation]:
     """Explain each image with a CAM method, batched.
 
@@ -132,6 +139,8 @@ def explain(
             training filter); it does not move anything, so regions map back the same way for every filter.
         layer_grid: (h, w) patch grid of a token layer (batch, tokens, channels), when its length is ambiguous.
         prefix_tokens: class/distillation/register tokens before the patches, when ambiguous.
+        task: None (a classifier), or a SegmentationHead / DetectionHead (core/engine/targets.py).
+        task_targets: with ``task``, one PixelTarget / BoxTarget per image: the pixels or the box explained.
 
     Returns:
         One Explanation per image, in order.
@@ -147,7 +156,10 @@ def explain(
     if len(target_list) != len(images):
         raise ModelError(f"got {len(target_list)} targets for {len(images)} images: give one target per image, or a single target for all")
     resolved_targets = [resolve_target(target, labels) for target in target_list]
-    engine = engine_for(model, layer=layer, output=output, score=score, layer_grid=layer_grid, prefix_tokens=prefix_tokens)
+    engine = engine_for(model, layer=layer, output=output, score=score, layer_grid=layer_grid, prefix_tokens=prefix_tokens, task=task)
+    targets_of_task: list[TaskTarget | None] = list(task_targets) if task_targets is not None else [None] * len(images)
+    if task is not None and (len(targets_of_task) != len(images) or cam_method.name == "scorecam"):
+        raise ModelError(f"a {task.name} model needs one target (pixels or box) per image, and a gradient method (not scorecam)")
     plan = engine.attention_plan() if cam_method.uses_attention else None
     layer_reason = engine.layer_choice.reason if plan is None else f"{cam_method.name}: {plan.describe()} (layer: {engine.layer_choice.reason})"
     # The class-discrimination check is for token models, where Grad-CAM is known to go flat.
@@ -181,7 +193,12 @@ def explain(
                         f"target class {bad[0]} is out of range: the model's output has {engine.num_classes} classes "
                         f"(0..{engine.num_classes - 1})"
                     )
-            outputs = engine.run_batch(inputs, chunk_targets, cam_method, contrast=check_discrimination and cam_method.class_specific)
+            task_inputs = None
+            if task is not None:
+                grid = engine.output_grid(geometries[chunk[0]].input_size) if task.name == "segmentation" else None
+                task_inputs = task_rows([task_row(targets_of_task[i], geometries[i], grid) for i in chunk])
+            outputs = engine.run_batch(inputs, chunk_targets, cam_method, contrast=check_discrimination and cam_method.class_specific,
+                                       task_inputs=task_inputs)
             batch = CamBatch(
                 inputs=np.asarray(inputs, dtype=np.float32),
                 activations=outputs.activations,
@@ -207,12 +224,18 @@ def explain(
                 if reason is not None and check_discrimination:
                     reason = f"{reason}; on this transformer try {alternative}"
                 heatmap = np.maximum(np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0), 0.0) if reason is None else np.zeros_like(raw)
+                task_target, match, problem = targets_of_task[index], None, None
+                if isinstance(task_target, BoxTarget):
+                    match = detection_match(outputs.task_extras, position, task_target, geometries[index])
+                    if task_target.candidate < 0:
+                        problem = None if match.matched else no_match_reason(match, _class_name(int(outputs.targets[position]), labels))
+                        task_target = replace(task_target, candidate=match.candidate)
                 results[index] = Explanation(
                     heatmap=heatmap,
                     heatmap_full=upsample_heatmap(heatmap, geometries[index]),
                     scores=outputs.scores[position],
                     probabilities=outputs.probabilities[position],
-                    predicted_index=int(np.argmax(outputs.scores[position])),
+                    predicted_index=int(np.argmax(outputs.scores[position]) if outputs.predicted is None else outputs.predicted[position]),
                     target_index=int(outputs.targets[position]),
                     layer=engine.layer_choice.path,
                     layer_reason=layer_reason,
@@ -231,5 +254,8 @@ def explain(
                     )
                     if check_discrimination and reason is None
                     else (),
+                    task_target=task_target,
+                    detection=match,
+                    target_problem=problem,
                 )
     return [result for result in results if result is not None]

@@ -14,12 +14,37 @@ if TYPE_CHECKING:
     from gradcam_audit.core.engine.cam_engine import CamEngine
 
 
+def _classification_scores(engine: CamEngine, raw_output: Any, recorded_logits: Any) -> tuple[Any, Any, Any]:
+    """A classifier's (B, C) logits and probabilities, and whether its output already was a softmax."""
+    import tensorflow as tf
+
+    output = tf.cast(engine.select_output(raw_output), tf.float32)
+    logits = tf.cast(recorded_logits, tf.float32) if recorded_logits is not None else None
+    output_is_probability = tf.constant(False)
+    if engine.squash is not None:
+        probabilities = output
+        if logits is None:
+            logits = output
+    else:
+        logits = output
+        probabilities = tf.nn.softmax(output) if output.shape[-1] != 1 else tf.sigmoid(output)
+        if engine.may_be_probability:
+            output_is_probability = is_probability_distribution(output)
+            probabilities = tf.where(output_is_probability, output, probabilities)
+    if output.shape[-1] == 1:
+        # One sigmoid unit: present it as two classes, so target 0 explains "negative" (−logit).
+        logits = tf.concat([-logits, logits], axis=-1)
+        probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)
+    return logits, probabilities, output_is_probability
+
+
 def gradient_step(engine: CamEngine, images: Any, targets: Any, with_gradients: bool, with_attention: bool = False,
-                  with_contrast: bool = False) -> tuple[Any, ...]:
+                  with_contrast: bool = False, task_inputs: Any = None) -> tuple[Any, ...]:
     """One batch through the model on a gradient tape (traced by tf.function in CamEngine).
 
     Returns (activations, gradients, scores, probabilities, chosen targets, output-is-probability), then the
-    attention tensors and the contrast class's gradients when asked for.
+    attention tensors and the contrast class's gradients when asked for, then, for a segmentation or detection
+    engine, the predicted class and the task's extras (core/engine/targets.py; ``task_inputs`` is its (B, D) input).
     """
     import tensorflow as tf
 
@@ -29,27 +54,19 @@ def gradient_step(engine: CamEngine, images: Any, targets: Any, with_gradients: 
         with record_forward(
             engine.layer_choice.layer, engine.output_layer, engine.use_logits, tape, engine.layer_choice.capture
         ) as recording, record_attention(list(watched_attention), tape if with_gradients else None) as attention:
-            output = tf.cast(engine.select_output(call_model(engine.model, images)), tf.float32)
+            raw_output = call_model(engine.model, images)
             if recording.activations is None:
                 raise ModelError(f"layer {engine.layer_choice.path!r} was not called by the model's forward pass; choose another layer")
-            logits = tf.cast(recording.logits, tf.float32) if recording.logits is not None else None
-            output_is_probability = tf.constant(False)
-            if engine.squash is not None:
-                probabilities = output
-                if logits is None:
-                    logits = output
+            task_outputs: tuple[Any, ...] = ()
+            if engine.task is None:
+                logits, probabilities, output_is_probability = _classification_scores(engine, raw_output, recording.logits)
+                predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
             else:
-                logits = output
-                probabilities = tf.nn.softmax(output) if output.shape[-1] != 1 else tf.sigmoid(output)
-                if engine.may_be_probability:
-                    output_is_probability = is_probability_distribution(output)
-                    probabilities = tf.where(output_is_probability, output, probabilities)
-            if output.shape[-1] == 1:
-                # One sigmoid unit: present it as two classes, so target 0 explains "negative" (−logit).
-                logits = tf.concat([-logits, logits], axis=-1)
-                probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)
+                # Segmentation / detection: the raw output reduced to one (B, C) row per image (core/engine/targets.py).
+                logits, probabilities, predicted, task_extras = engine.task.scores(engine, raw_output, recording.logits, task_inputs, images)
+                output_is_probability = tf.constant(False)
+                task_outputs = (predicted, *task_extras)
             score_matrix = logits if engine.use_logits else probabilities
-            predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
             chosen = tf.where(targets < 0, predicted, targets)
             total = tf.reduce_sum(tf.gather(score_matrix, chosen, batch_dims=1))
             if with_contrast:
@@ -88,5 +105,4 @@ def gradient_step(engine: CamEngine, images: Any, targets: Any, with_gradients: 
         outputs += (contrast, contrast_gradients)
         if with_attention:
             outputs += (contrast_attention,)
-    return outputs
-
+    return outputs + task_outputs

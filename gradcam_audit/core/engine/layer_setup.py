@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from gradcam_audit.core.engine.capture import record_calls
-from gradcam_audit.core.engine.layers import LayerChoice, _output_shape, auto_layer, iter_layers, resolve_layer
+from gradcam_audit.core.engine.layers import LayerChoice, _output_shape, auto_layer, iter_layers, resolve_layer, task_auto_layer
 from gradcam_audit.core.engine.model_call import call_model
 from gradcam_audit.core.engine.tokens import TokenLayout, attention_layers, infer_layout, is_token_shape, patch_sizes
 from gradcam_audit.core.spec.suggest import listing
@@ -89,6 +89,9 @@ class LayerSetup:
         return replace(choice, tokens=layout, reason=f"{choice.reason}: {layout.describe()}")
 
     def _choose_layer(self, layer: str) -> LayerChoice:
+        task = getattr(self, "task", None)
+        if layer == "auto" and task is not None:
+            return task_auto_layer(self.model, self.output_index, self._probe(), task.name)
         if layer != "auto":
             if layer.endswith(":query"):
                 return self._query_choice(layer[: -len(":query")], "named in the spec")

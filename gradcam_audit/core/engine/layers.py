@@ -151,3 +151,66 @@ def auto_layer(
         f"model {model.name!r} has no layer with a 4-D spatial output larger than 1×1 on the path to output {output_index}: "
         "Grad-CAM needs a convolutional feature map. Name a layer explicitly with `layer:`."
     )
+
+
+def _all_ancestor_paths(model: Any) -> set[str] | None:
+    """Paths of every layer any output depends on (a detector's heads read several outputs); None without a graph."""
+    try:
+        count = len(model.outputs or [])
+    except (AttributeError, ValueError):
+        return None
+    found: set[str] = set()
+    for index in range(count):
+        found |= _ancestor_paths(model, index) or set()
+    return found or None
+
+
+def _innermost_backbone(model: Any, spatial_paths: list[str]) -> str | None:
+    """The nested model holding the first spatial map, descended into its own first nested model (the image encoder)."""
+    by_path = dict(iter_layers(model))
+    backbone: str | None = None
+    for path in spatial_paths:
+        parts = path.split(PATH_SEPARATOR)
+        for depth in range(1, len(parts)):
+            prefix = PATH_SEPARATOR.join(parts[:depth])
+            if _children(by_path.get(prefix)):
+                backbone = prefix
+        if backbone is not None:
+            return backbone
+    return None
+
+
+def task_auto_layer(model: Any, output_index: int, called_paths: list[tuple[str, tuple[Any, ...]]], task: str) -> LayerChoice:
+    """`layer: auto` for a segmenter or a detector, with the reason.
+
+    A segmenter: the last layer at the coarsest resolution on the path to the output (the encoder's deepest map,
+    before the decoder upsamples: at the output's own resolution the map would only repeat the output). A detector:
+    the last spatial map of the innermost nested backbone (every head, at every pyramid level, depends on it); without
+    a nested backbone, the spatial map that feeds the last spatial layer (the head).
+    """
+    by_path = dict(iter_layers(model))
+    ancestors = _ancestor_paths(model, output_index) if task == "segmentation" else _all_ancestor_paths(model)
+    spatial = [(path, shape) for path, shape in called_paths
+               if path in by_path and not _children(by_path[path]) and (ancestors is None or path in ancestors) and _is_spatial(shape)]
+    if not spatial:
+        raise ModelError(f"model {model.name!r} has no layer with a 4-D spatial output larger than 1×1 on the path to its output: "
+                         "Grad-CAM needs a convolutional feature map. Name a layer explicitly with `layer:`.")
+
+    def described(shape: tuple[Any, ...]) -> str:
+        return f"{shape[1]}×{shape[2]}×{shape[3]}"
+
+    if task == "segmentation":
+        coarsest = min(int(shape[1] or 0) * int(shape[2] or 0) for _, shape in spatial)
+        path, shape = [(path, shape) for path, shape in spatial if int(shape[1] or 0) * int(shape[2] or 0) == coarsest][-1]
+        return LayerChoice(path, by_path[path], f"auto (segmentation): last layer at the coarsest resolution on the path to the output "
+                                                f"({described(shape)}), before the decoder upsamples")
+    backbone = _innermost_backbone(model, [path for path, _ in spatial])
+    if backbone is not None:
+        inside = [(path, shape) for path, shape in spatial if path.startswith(backbone + PATH_SEPARATOR)]
+        path, shape = inside[-1]
+        return LayerChoice(path, by_path[path], f"auto (detection): last spatial map of the backbone {backbone!r} ({described(shape)}), "
+                                                "which every detection head depends on")
+    path, shape = spatial[-2] if len(spatial) > 1 else spatial[-1]
+    head = spatial[-1][0]
+    return LayerChoice(path, by_path[path], f"auto (detection): the spatial map ({described(shape)}) feeding the head {head!r}"
+                       if len(spatial) > 1 else f"auto (detection): the only spatial map ({described(shape)})")

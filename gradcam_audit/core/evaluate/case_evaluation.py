@@ -92,6 +92,8 @@ def evaluate_case(spec: Spec, case: Case, explanation: Explanation, effects: Map
     problem = non_finite_reason(explanation) or _label_count_reason(spec, explanation)
     if problem is not None:
         return Verdict("error", problem, ())
+    if explanation.target_problem:  # a detection case whose box no detection matches: failed, in plain words
+        return Verdict("failed", explanation.target_problem, ())
     if explanation.degenerate:
         return Verdict("failed", explanation.degenerate, ())
     heatmap = explanation.heatmap_full

@@ -26,6 +26,7 @@ from gradcam_audit.core.records.comparison import CompactHeatmap
 from gradcam_audit.core.evaluate.regions import region_mask
 from gradcam_audit.core.evaluate.removal import remove_region
 from gradcam_audit.core.evaluate.scoring import RegionEffect
+from gradcam_audit.core.engine.targets import TaskHead, TaskTarget
 from gradcam_audit.core.spec.model import Case, Spec
 
 RANDOMIZATION_SEED = 1234
@@ -50,11 +51,15 @@ def measure_effects(
     *,
     layer: str,
     batch_size: int = 32,
+    task: TaskHead | None = None,
+    task_targets: Sequence[TaskTarget | None] | None = None,
 ) -> list[CaseEffects]:
     """Each case's region effects: every checked region removed from the original image, all edited images batched.
 
     ``targets`` / ``before``: per case, the explained class and its probability on the unedited image.
     A removal that cannot be computed makes that case's entry an error (never a pass); the others are computed.
+    ``task`` / ``task_targets``: a segmentation or detection model's head and each case's target (the same pixels, the same
+    candidate on every edited image).
     """
     from gradcam_audit.core.engine.forward import forward_probabilities
 
@@ -78,7 +83,8 @@ def measure_effects(
     if not edited:
         return outcomes
     probabilities = forward_probabilities(model, edited, layer=layer, output=spec.output, score=spec.score, preprocess=spec.preprocess,
-                                          resize=spec.resize, resize_filter=spec.fitting_filter, batch_size=batch_size)
+                                          resize=spec.resize, resize_filter=spec.fitting_filter, batch_size=batch_size, task=task,
+                                          task_targets=None if task_targets is None else [task_targets[position] for position, _, _ in owners])
     for (position, name, removal), picture, row in zip(owners, edited, probabilities):
         if outcomes[position].error is not None:
             continue

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcam_audit.core.engine.targets import TaskHead, TaskTarget
 from gradcam_audit.core.spec.model import Case, Spec
 
 DEFAULT_STEPS = 10
@@ -107,6 +108,8 @@ def measure_faithfulness(
     *,
     layer: str,
     batch_size: int = 32,
+    task: TaskHead | None = None,
+    task_targets: Sequence[TaskTarget | None] | None = None,
 ) -> list[FaithfulnessCurves | None]:
     """Both curves of every case that asks for them (None for the others), all edited images in one batched pass.
 
@@ -117,17 +120,20 @@ def measure_faithfulness(
 
     edited: list[np.ndarray] = []
     owners: list[int] = []
+    edited_targets: list[TaskTarget | None] = []  # a segmentation / detection case's target, once per edited image
     for position, (case, image, heatmap) in enumerate(zip(cases, images, heatmaps)):
         if not case.has_faithfulness_check:
             continue
         deleted, inserted = curve_images(image, heatmap, case.faithfulness_steps)
         edited.extend([*deleted, *inserted])
         owners.append(position)
+        edited_targets.extend([task_targets[position] if task_targets is not None else None] * (len(deleted) + len(inserted)))
     curves: list[FaithfulnessCurves | None] = [None] * len(cases)
     if not edited:
         return curves
     probabilities = forward_probabilities(model, edited, layer=layer, output=spec.output, score=spec.score, preprocess=spec.preprocess,
-                                          resize=spec.resize, resize_filter=spec.fitting_filter, batch_size=batch_size)
+                                          resize=spec.resize, resize_filter=spec.fitting_filter, batch_size=batch_size, task=task,
+                                          task_targets=edited_targets if task is not None else None)
     row = 0
     for position in owners:
         steps = cases[position].faithfulness_steps

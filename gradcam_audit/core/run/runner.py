@@ -43,6 +43,7 @@ from gradcam_audit.core.records.results import CaseResult, ClassInfo
 from gradcam_audit.core.spec.load import display_path
 from gradcam_audit.core.evaluate.regions import region_mask
 from gradcam_audit.core.spec.model import Case, Gate, Spec
+from gradcam_audit.core.run.task_cases import case_task_target, task_head, task_notes
 from gradcam_audit.errors import GradcamAuditError
 
 
@@ -72,7 +73,7 @@ class CaseJob:
         # labels belong in the key: a batch is explained with one spec's labels, so class names resolve alike.
         return (spec.model, spec.layer, spec.output, spec.score, self.method, spec.preprocess, spec.resize, spec.fitting_filter,
                 spec.labels,
-                spec.layer_grid, spec.prefix_tokens)
+                spec.layer_grid, spec.prefix_tokens, spec.task, spec.detections)
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def computed_result(job: CaseJob, explanation: Explanation, verdict: Verdict, mo
         model_sha256=model_sha256,
         # Kept compactly (8-bit, at the layer's resolution) so a later run can be compared without this model.
         heatmap=CompactHeatmap.encode(explanation.heatmap) if explanation.degenerate is None else None,
-        notes=explanation.warnings,
+        notes=explanation.warnings + task_notes(explanation, job.spec),
         faithfulness=faithfulness,
     )
 
@@ -416,6 +417,8 @@ class AuditRunner:
                 resize_filter=spec.fitting_filter,
                 layer_grid=spec.layer_grid,
                 prefix_tokens=spec.prefix_tokens,
+                task=task_head(spec, model),
+                task_targets=[case_task_target(job.case, (image.shape[1], image.shape[0]), spec) for job, image in zip(runnable, images)],
             )
         except Exception as error:  # noqa: BLE001 - TensorFlow raises many types; each becomes a readable case error
             if len(runnable) > 1:
@@ -452,7 +455,8 @@ class AuditRunner:
             return measure_effects(model, spec, [job.case for job in jobs], images,
                                    [explanation.target_index for explanation in explanations],
                                    [float(explanation.probabilities[explanation.target_index]) for explanation in explanations],
-                                   layer=spec.layer, batch_size=self.batch_size)
+                                   layer=spec.layer, batch_size=self.batch_size, task=task_head(spec, model),
+                                   task_targets=[explanation.task_target for explanation in explanations])
         except Exception as error:  # noqa: BLE001 - the forward pass on the edited images failed: each checked case says why
             message = f"the causal effects could not be measured: {failure_message(error)}"
             return [CaseEffects(error=message if any(region.has_effect_check for region in job.case.regions) else None) for job in jobs]
@@ -469,7 +473,8 @@ class AuditRunner:
             curves = measure_faithfulness(model, spec, cases, images, [explanation.heatmap_full for explanation in explanations],
                                           [explanation.target_index for explanation in explanations],
                                           [float(explanation.probabilities[explanation.target_index]) for explanation in explanations],
-                                          layer=spec.layer, batch_size=self.batch_size)
+                                          layer=spec.layer, batch_size=self.batch_size, task=task_head(spec, model),
+                                          task_targets=[explanation.task_target for explanation in explanations])
         except Exception as error:  # noqa: BLE001 - the forward pass on the edited images failed: each such case says why
             return [None] * len(jobs), f"the deletion / insertion curves could not be measured: {failure_message(error)}"
         return curves, None
@@ -517,9 +522,11 @@ class AuditRunner:
                                     f"(region {region_name!r} is pasted at the same place)")
         options: dict[str, Any] = {"layer": spec.layer, "output": spec.output, "score": spec.score, "preprocess": spec.preprocess,
                                    "resize": spec.resize, "resize_filter": spec.fitting_filter, "batch_size": self.batch_size}
-        before = forward_probabilities(model, images, **options).argmax(axis=1)
+        targets = [case_task_target(case, (image.shape[1], image.shape[0]), spec) for case, image in zip(cases, images)]
+        options["task"] = task_head(spec, model)  # segmentation / detection: each recipient keeps its own target
+        before = forward_probabilities(model, images, **options, task_targets=targets).argmax(axis=1)
         edited = [transplant(images[recipient], images[donor], masks[donor]) for donor, recipient in chosen]
-        after = forward_probabilities(model, edited, **options)
+        after = forward_probabilities(model, edited, **options, task_targets=[targets[recipient] for _, recipient in chosen])
 
         def name(index: int) -> str:
             return spec.label_of(index) or str(index)
@@ -534,14 +541,17 @@ class AuditRunner:
                        images: list[np.ndarray]) -> tuple[float, dict[str, float], tuple[CascadeStage, ...]]:
         options: dict[str, Any] = {"method": method, "batch_size": self.batch_size, "labels": spec.labels, "output": spec.output,
                                    "score": spec.score, "preprocess": spec.preprocess, "resize": spec.resize,
-                                   "resize_filter": spec.fitting_filter}
+                                   "resize_filter": spec.fitting_filter, "task": task_head(spec, model),
+                                   "task_targets": [case_task_target(case, (image.shape[1], image.shape[0]), spec)
+                                                    for case, image in zip(spec.cases, images)]}
         originals = explain(model, images, layer=spec.layer, targets=[case.target for case in spec.cases], **options)
         copy = randomized_copy(model)
-        options |= {"layer": originals[0].layer}
+        options |= {"layer": originals[0].layer, "task_targets": [original.task_target for original in originals]}
         randomized = explain(copy, images, targets=[original.target_index for original in originals], **options)
         per_case = {case.id: spearman(original.heatmap, other.heatmap)
                     for case, original, other in zip(spec.cases, originals, randomized)}
-        cascade = self._cascade(model, copy, images[:CASCADE_CASES], originals[:CASCADE_CASES], options)
+        cascade = self._cascade(model, copy, images[:CASCADE_CASES], originals[:CASCADE_CASES],
+                                options | {"task_targets": options["task_targets"][:CASCADE_CASES]})
         return sum(per_case.values()) / len(per_case), per_case, cascade
 
     @staticmethod

@@ -16,6 +16,7 @@ from gradcam_audit.core.spec.model import Case, ClassRef, InvalidCase, Region
 from gradcam_audit.core.spec.paths import resolve_path
 from gradcam_audit.core.spec.regions import parse_region
 from gradcam_audit.core.spec.suggest import did_you_mean, listing
+from gradcam_audit.core.spec.task import DEFAULT_MATCH_IOU, parse_task_target, target_in_classification
 from gradcam_audit.core.spec.yaml_lines import LocatedDict
 from gradcam_audit.errors import ImageError
 
@@ -57,6 +58,7 @@ def _parse_case(
     spec_dir: Path,
     check_images: bool,
     collector: ProblemCollector,
+    task: str = "classification",
 ) -> tuple[Case | None, str, int | None]:
     field = f"cases[{index}]"
     if not isinstance(case_data, LocatedDict):
@@ -93,7 +95,10 @@ def _parse_case(
                        else "re-export the image (JPEG, PNG, BMP, TIFF, WebP)")
                 collector.add(case_data, "image", f"{field}.image", str(error), fix, case_index=index)
                 image_path = None
-    target = _class_ref(case_data, "target", f"{field}.target", labels, collector, index)
+    target_mapping = isinstance(case_data.get("target"), LocatedDict)
+    if target_mapping and task == "classification":
+        target_in_classification(case_data, field, collector, index)
+    target = _class_ref(case_data, "target", f"{field}.target", labels, collector, index) if not target_mapping else None
     expect_class = _class_ref(case_data, "expect_class", f"{field}.expect_class", labels, collector, index)
     tags = tuple(dict.fromkeys([*defaults.get("tags", []), *read_tags(case_data, f"{field}.tags", collector, index)]))
     xfail = read_reason(case_data, "xfail", f"{field}.xfail", collector, index) if "xfail" in case_data else defaults.get("xfail")
@@ -123,12 +128,16 @@ def _parse_case(
     faithfulness: dict[str, Any] = {key: defaults[key] for key in ("max_deletion_auc", "min_insertion_auc", "faithfulness_steps", "max_outside_effect")
                                      if key in defaults}
     faithfulness.update(read_faithfulness(case_data, f"{field}.", collector, index))
+    target_shape, match_iou = None, DEFAULT_MATCH_IOU
+    if task != "classification":  # `target: {class, region | box | polygon}`, read once the regions are known
+        target, target_shape, match_iou = parse_task_target(case_data, field, labels, task, regions, _class_ref, collector, index)
     if image_path is None:
         return None, case_id, line
     removal = case_data.get("removal", defaults.get("removal", REMOVAL_MODES[0]))  # an invalid one is reported with the regions
     faithfulness["removal"] = removal if removal in REMOVAL_MODES else REMOVAL_MODES[0]
     case = Case(id=case_id, image=image_path, regions=tuple(regions), target=target, expect_class=expect_class,
-                tags=tags, xfail=xfail, line=line, baseline=as_values(case_baseline), **faithfulness)
+                tags=tags, xfail=xfail, line=line, baseline=as_values(case_baseline), **faithfulness,
+                target_shape=target_shape, match_iou=match_iou)
     return case, case_id, line
 
 
@@ -139,6 +148,7 @@ def parse_cases(
     spec_dir: Path,
     check_images: bool,
     collector: ProblemCollector,
+    task: str = "classification",
 ) -> tuple[list[Case], list[InvalidCase]]:
     """The valid cases, and the invalid ones with their problems (kept so their ids still show as failed tests)."""
     cases_value = data.get("cases")
@@ -153,7 +163,7 @@ def parse_cases(
     seen_ids: dict[str, int] = {}
     for index, case_data in enumerate(cases_value):
         before = len(collector.problems)
-        case, case_id, line = _parse_case(case_data, index, cases_value, defaults, labels, spec_dir, check_images, collector)
+        case, case_id, line = _parse_case(case_data, index, cases_value, defaults, labels, spec_dir, check_images, collector, task)
         if case_id in seen_ids:
             collector.add(case_data, "id", f"cases[{index}].id",
                           f"duplicate case id {case_id!r} (first used by cases[{seen_ids[case_id]}])",

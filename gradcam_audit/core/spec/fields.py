@@ -170,11 +170,30 @@ FAITHFULNESS_FIELDS: tuple[FieldDoc, ...] = (
     OUTSIDE_EFFECT_FIELD,
 )
 
+# `task: segmentation` / `task: detection`: what a case explains (core/engine/targets.py, core/spec/task.py).
+TASK_NAMES: tuple[str, ...] = ("classification", "segmentation", "detection")
+_POLYGON: dict[str, Any] = {"type": "array", "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}, "minItems": 3}
+TARGET_FIELDS: tuple[FieldDoc, ...] = (
+    FieldDoc("class", _CLASS_REF, "The class explained, by name (needs `labels`) or index.", required=True, example="car"),
+    FieldDoc("region", {"type": "string", "minLength": 1},
+             "Segmentation: the name of one of the case's regions whose pixels are explained.", example="road"),
+    FieldDoc("box", _FOUR_NUMBERS,
+             "Segmentation: the pixels of this box; detection: the box a detection must match. [x0, y0, x1, y1] in original-image pixels.",
+             example="[12, 30, 40, 62]"),
+    FieldDoc("polygon", _POLYGON, "Segmentation: the pixels of this polygon, a list of [x, y] points.", example="[[10, 10], [60, 12], [35, 50]]"),
+    FieldDoc("match_iou", _NUMBER_0_1,
+             "Detection: least IoU between the target box and the matched detection (the confident candidate with the highest IoU).",
+             default=0.5, example="0.3"),
+)
+_TARGET_DOC = ("Class to explain, by name (needs `labels`) or index. Default: the predicted class. With `task: segmentation` or "
+               "`detection`: a mapping {class, region | box | polygon[, match_iou]}, see `cases[].target`.")
+
 CASE_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("id", {"type": ["string", "integer"]}, "Unique id within the file; becomes the pytest test id.", required=True, example="mug-0000"),
     FieldDoc("image", {"type": "string"}, "Image path relative to the spec file (JPEG/PNG/...; EXIF orientation applied).", required=True, example="images/0000.jpg"),
-    FieldDoc("target", _CLASS_REF, "Class to explain, by name (needs `labels`) or index. Default: the predicted class.", example="cup"),
-    FieldDoc("expect_class", _CLASS_REF, "The prediction must also be this class ('right class, right reason').", example="cup"),
+    FieldDoc("target", {"oneOf": [_CLASS_REF, {"$ref": "#/$defs/target"}]}, _TARGET_DOC, example="cup"),
+    FieldDoc("expect_class", _CLASS_REF, "The prediction must also be this class ('right class, right reason'); segmentation: the "
+             "majority class over the target pixels; detection: the matched detection's class.", example="cup"),
     FieldDoc("tags", _TAGS, "Tags (ASCII identifiers); each becomes a pytest marker (`-m tag`).", default=[], example="[mugs, phone_photo]"),
     FieldDoc("xfail", {"type": "string", "minLength": 1}, "Expected failure with its reason; strict (a pass fails the run).", example='"known weakness, see #12"'),
     FieldDoc("regions", {"type": "array", "items": {"$ref": "#/$defs/region"}, "minItems": 1}, "Regions to check; at least one.", required=True,
@@ -254,6 +273,14 @@ TOP_LEVEL_FIELDS: tuple[FieldDoc, ...] = (
         default="none",
         example="xception",
     ),
+    FieldDoc("task", {"enum": list(TASK_NAMES)},
+             "What the model does: classification (one score per class), segmentation (a score per pixel and class: a case explains "
+             "the class's logits summed over its target pixels) or detection (candidates with boxes: a case explains the class logit "
+             "of the detection matching its target box).", default="classification", example="segmentation"),
+    FieldDoc("detections", {"oneOf": [{"const": "keras_hub"}, {"type": "string", "pattern": CALLABLE_PATTERN}]},
+             "Detection: how the raw output becomes candidates: 'keras_hub' (a keras-hub object detector's own anchors and box coding) "
+             "or 'module:function' (beside the spec or importable) returning {boxes: (B, K, 4) xyxy in model-input pixels, "
+             "class_logits: (B, K, C), objectness: (B, K) logits, optional}, written with keras.ops.", example="grid_decoder:decode"),
     FieldDoc("resize", {"enum": list(RESIZE_MODES)}, "How the image is fitted to the model's input size; heatmaps are mapped back exactly.", default="stretch", example="letterbox"),
     FieldDoc("resize_filter", {"enum": list(RESIZE_FILTERS)},
              "Resampling filter used to fit the image (use the one the model was trained with); regions map back the same way "
@@ -306,6 +333,7 @@ def sections() -> dict[str, tuple[FieldDoc, ...]]:
         "preprocess (mapping form)": PREPROCESS_AFFINE_FIELDS,
         "defaults": defaults_fields(),
         "cases[]": CASE_FIELDS,
+        "cases[].target (segmentation, detection)": TARGET_FIELDS,
         "cases[].regions[]": region_fields(),
         "gate": GATE_FIELDS,
         "baseline": BASELINE_FIELDS,

@@ -13,6 +13,7 @@ from gradcam_audit.core.spec.fields import DIRECTORY_DEFAULTS_FIELDS, TOP_LEVEL_
 from gradcam_audit.core.spec.files import load_yaml_mapping, merge_directory_defaults, read_directory_defaults
 from gradcam_audit.core.spec.model import Case, ModelRef, ParsedSpec, Spec
 from gradcam_audit.core.spec.paths import DEFAULTS_FILE_NAME, SPEC_SUFFIXES, discover_spec_files, display_path, is_spec_file
+from gradcam_audit.core.spec.task import parse_detections, parse_task
 from gradcam_audit.core.spec.top_level import (
     parse_defaults,
     parse_gate,
@@ -105,14 +106,17 @@ def _parse_spec(spec_path: Path, check_images: bool) -> ParsedSpec:
         # Cases inherit the suite's expected failure unless they (or `defaults:`) say otherwise.
         defaults.setdefault("xfail", suite_xfail)
 
-    cases, invalid = parse_cases(data, defaults, labels, spec_dir, check_images, collector)
+    task = parse_task(data, collector)
+    detections = parse_detections(data, task, collector)
+    cases, invalid = parse_cases(data, defaults, labels, spec_dir, check_images, collector, task)
     if gate is not None and gate.transplant is not None:
         check_transplant_region(data, gate.transplant, cases, collector)
     file_problems = tuple(problem for problem in collector.problems if problem.case_index is None)
     spec = Spec(path=spec_path, model=model or ModelRef(spec_path), preprocess=preprocess, resize=resize, resize_filter=resize_filter,
                 labels=labels,
                 layer=layer, methods=methods, output=output, score=score, cases=tuple(cases), gate=gate,
-                invalid_cases=tuple(invalid), xfail=suite_xfail, layer_grid=layer_grid, prefix_tokens=prefix_tokens)
+                invalid_cases=tuple(invalid), xfail=suite_xfail, layer_grid=layer_grid, prefix_tokens=prefix_tokens,
+                task=task, detections=detections)
     # With file-level problems the cases cannot run, but their ids are still worth showing.
     return ParsedSpec(spec_path, spec, file_problems)
 
@@ -159,6 +163,9 @@ def check_directory_defaults(path: Path | str) -> tuple[Problem, ...]:
     parse_output(data, collector)
     parse_methods(data, collector)
     parse_gate(data, collector)
+    parse_task(data, collector)
+    if "detections" in data:  # the task may come from the spec beside it: only the value's form is checked here
+        parse_detections(data, "detection", collector)
     read_reason(data, "xfail", "xfail", collector)
     parse_defaults(data, collector)
     return tuple(collector.problems)

@@ -172,6 +172,10 @@ class Case:
     # Beyond the boxes (core/evaluate/outside_sweep.py): cells outside the required regions removed one at a time with `removal`.
     max_outside_effect: float | None = None
     removal: str = "inpaint"
+    # Segmentation / detection (`target: {class, region | box | polygon}`): the pixels or the box explained
+    # (original-image pixels), and the least IoU a detection must reach to match the box.
+    target_shape: Shape | None = None
+    match_iou: float = 0.5
 
     @property
     def has_faithfulness_check(self) -> bool:
@@ -233,6 +237,8 @@ class Spec:
     gate: Gate | None = None
     invalid_cases: tuple[InvalidCase, ...] = field(default=())
     xfail: str | None = None  # the whole suite is expected to fail (cases and gate)
+    task: str = "classification"  # or "segmentation" / "detection" (core/engine/targets.py)
+    detections: str | None = None  # detection: "keras_hub" or "module:function", the decoder of the raw output
 
     @property
     def fitting_filter(self) -> str:

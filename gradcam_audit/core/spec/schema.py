@@ -16,6 +16,7 @@ from gradcam_audit.core.spec.fields import (
     CASE_FIELDS,
     DIRECTORY_DEFAULTS_FIELDS,
     GATE_FIELDS,
+    TARGET_FIELDS,
     TOP_LEVEL_FIELDS,
     defaults_fields,
     object_schema,
@@ -37,9 +38,12 @@ def _definitions() -> dict[str, Any]:
     gate["anyOf"] = [{"required": [key]} for key in GATE_THRESHOLD_KEYS]
     # A transplant needs its threshold and the threshold its region, as the loader says.
     gate["dependentRequired"] = {"transplant": ["max_transplant_flip_rate"], "max_transplant_flip_rate": ["transplant"]}
+    target = object_schema(TARGET_FIELDS)
+    target["oneOf"] = [{"required": ["region"]}, {"required": ["box"]}, {"required": ["polygon"]}]
     return {
         "defaults": object_schema(defaults_fields()),
         "case": object_schema(CASE_FIELDS),
+        "target": target,
         "region": region,
         "gate": gate,
         "baseline": object_schema(BASELINE_FIELDS),

@@ -238,7 +238,7 @@ def deep_problems(spec: Spec, models: dict[ModelRef, Any] | None = None) -> list
     if not problems and layer_ok:
         problems.extend(_engine_problems(spec, model, locator))
 
-    if num_classes is not None:
+    if num_classes is not None and spec.task != "detection":  # a detector's classes are known only after decoding
         problems.extend(_class_problems(spec, num_classes, locator))
     if input_shape is not None and len(input_shape) == 4 and spec.resize == "center_crop":
         problems.extend(_cropped_region_problems(spec, input_shape, locator))
@@ -250,10 +250,11 @@ def _engine_problems(spec: Spec, model: Any, locator: _Locator) -> list[Problem]
     token layout of a transformer layer (`layer_grid`, `prefix_tokens`) and the attention rollout methods need."""
     from gradcam_audit.core.engine.explain import CamEngine
     from gradcam_audit.core.engine.tokens import TokenLayoutError
+    from gradcam_audit.core.run.task_cases import task_head
 
     try:
         engine = CamEngine(model, layer=spec.layer, output=spec.output, score=spec.score, layer_grid=spec.layer_grid,
-                           prefix_tokens=spec.prefix_tokens)
+                           prefix_tokens=spec.prefix_tokens, task=task_head(spec, model))
     except TokenLayoutError as error:
         return [_token_problem(spec, error, locator)]
     except GradcamAuditError as error:
