@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from gradcam_audit.core.ledger import CaseEntry, GateEntry, RunResults
 
 # A suite takes the first of these statuses that any of its entries (cases and gate) has: what blocks the release
-# first, then what did not finish, then known problems, then what passed.
-SUITE_STATUS_ORDER = ("error", "failed", "xpassed", "not_run", "xfailed", "passed", "skipped")
+# first (a failure before an error: it says what the model did), then what did not finish, then known problems, then passes.
+SUITE_STATUS_ORDER = ("failed", "error", "xpassed", "not_run", "xfailed", "passed", "skipped")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class SuiteOutcome:
     gate_status: str  # "" when the suite has no gate
     gate_misses: tuple[str, ...]
     known_problem: str
+    errors: int = 0  # its cases that could not be checked
 
 
 def _failing(case: CaseEntry) -> bool:
@@ -64,7 +65,7 @@ def _outcome(spec: str, cases: list[CaseEntry], gate: GateEntry | None) -> Suite
     gate_misses = tuple(check.metric for check in gate.result.checks if not check.passed) if gate is not None and gate.result else ()
     known = next((case.xfail for case in cases if case.xfail), None) or (gate.xfail if gate is not None else None) or ""
     return SuiteOutcome(spec, status, len(cases), len(failing), tuple(RegionMiss(name, role, misses[(name, role)]) for name, role in ranked),
-                        wrong, gate.status if gate is not None else "", gate_misses, known)
+                        wrong, gate.status if gate is not None else "", gate_misses, known, sum(1 for case in cases if case.status == "error"))
 
 
 def suite_outcomes(results: RunResults) -> tuple[SuiteOutcome, ...]:
