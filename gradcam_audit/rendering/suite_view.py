@@ -76,7 +76,7 @@ def suite_finding(outcome: SuiteOutcome) -> str:
         problems.append(f"predicts the wrong class in {plural(outcome.wrong_predictions, 'case')}")
     if not problems and outcome.gate_misses:
         problems.append("its gate misses " + ", ".join(words_for(metric).label for metric in outcome.gate_misses))
-    what = ("its model " + " and ".join(problems)) if problems else ""
+    what = ("its model " + ", ".join(problems[:-1]) + (" and " if len(problems) > 1 else "") + problems[-1]) if problems else ""
     if outcome.status == "passed":
         return "passed: its model looked where it should in every case" + (" and met its gate" if outcome.gate_status == "passed" else "")
     if outcome.status == "xfailed":
