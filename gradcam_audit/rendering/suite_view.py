@@ -123,12 +123,13 @@ def _plain_check(check: Check, gate: GateEntry) -> str:
         tries = f" of {pairs:g} tries" if isinstance(pairs, float) else ""
         told = (f"so the model decides by {_region_words(region)}" if not check.passed
                 else f"so the model does not decide by {_region_words(region)}")
-        return (f"Swap test: pasting {_region_words(region)} from a picture of another class into a picture changed the model’s "
-                f"answer in {value_text(check)}{tries} (needs {limit_words(check)}), {told}.")
+        return (f"Swap test: pasting {_region_words(region)} of one class’s pictures into another class’s pictures changed the "
+                f"model’s answer in {value_text(check)}{tries} (needs {limit_words(check)}), {told}.")
     if check.metric == "randomization_similarity":
         told = ("the heatmaps change when what the model learned is destroyed, so they show the model’s reasoning" if check.passed
                 else "the heatmaps hardly change when what the model learned is destroyed, so they show the picture, not the model’s reasoning")
-        return f"Sanity test: scrambling the model’s learned weights (heatmap similarity {figures}): {told}."
+        return (f"Sanity test: after scrambling the model’s learned weights, the heatmaps’ similarity to the trained model’s was "
+                f"{figures}: {told}.")
     if check.subject == "gate":
         return f"{words_for(check.metric).label.capitalize()}: {figures} — {'met' if check.passed else 'missed'}."
     return f"{check.subject}: {words_for(check.metric).label} {figures} — {'met' if check.passed else 'missed'}."

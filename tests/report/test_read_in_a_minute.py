@@ -55,9 +55,9 @@ def test_the_example_headline_says_the_shortcut_suites_failed_as_expected_on_the
     assert "The stripes_vit_shortcut suite failed, as expected (a known problem): its model relies on the corner tag" in text
     assert "The suites stripes_honest and stripes_vit_honest passed: their models looked where they should." in text
     # The gates in plain words: the swap test caught the shortcut, the sanity test passed for both CNNs.
-    assert ("Swap test: pasting the corner tag (“corner-tag”) from a picture of another class into a picture changed the model’s "
-            "answer in 100% of 64 tries (needs ≤ 5%), so the model decides by the corner tag") in text
-    assert text.count("Sanity test: scrambling the model’s learned weights") == 2
+    assert ("Swap test: pasting the corner tag (“corner-tag”) of one class’s pictures into another class’s pictures changed the "
+            "model’s answer in 100% of 64 tries (needs ≤ 5%), so the model decides by the corner tag") in text
+    assert text.count("Sanity test: after scrambling the model’s learned weights, the heatmaps’ similarity") == 2
 
 
 def test_the_example_has_one_summary_row_per_suite_failures_first_and_every_case_collapsed(example_report: Path) -> None:
