@@ -45,7 +45,8 @@ OPTIONS: tuple[_Option, ...] = (
             "inline", (("metavar", "MODE"), ("choices", ("inline", "files")))),
     _Option("--gradcam-overlay-colormap", "string", "matplotlib colormap of the heatmap overlays (default jet)", "jet", (("metavar", "NAME"),)),
     _Option("--gradcam-overlay-alpha", "string", "weight of the heatmap in the overlay blend, 0–1 (default 0.4)", "0.4", (("metavar", "ALPHA"),)),
-    _Option("--gradcam-image-format", "string", "format of the case pictures: jpeg (default) or webp", "jpeg", (("metavar", "FORMAT"),)),
+    # WebP by default: about half the bytes of a JPEG of the same quality, so a single-file report stays small enough to mail.
+    _Option("--gradcam-image-format", "string", "format of the case pictures: webp (default) or jpeg", "webp", (("metavar", "FORMAT"),)),
     _Option("--gradcam-shard", "string", "run shard K of N (e.g. 2/4): every N-th audit item; merge the JSON files with `gradcam-audit report`",
             None, (("metavar", "K/N"),)),
     _Option("--gradcam-progress-every", "string", "seconds between audit progress lines (default 10; 0 = none)", "10",

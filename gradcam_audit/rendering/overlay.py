@@ -6,13 +6,14 @@ import functools
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gradcam_audit.core.records.results import CaseResult
+from gradcam_audit.core.evaluate.scoring import RegionScore
 from gradcam_audit.errors import GradcamAuditError
 
 REQUIRED_COLOUR = (0, 200, 83)  # green, solid: where the model should look
@@ -21,6 +22,9 @@ CHECK_COLOUR = (255, 193, 7)
 
 
 IMAGE_FORMATS = {"jpeg": "jpg", "webp": "webp"}
+# Each format's default quality, chosen for equal-looking pictures: WebP 75 looks like JPEG 85 at ~half the bytes
+# (measured on the example's pictures: 8 KB against 17 KB for a 256-px picture), which keeps the example's report < 2.5 MB.
+DEFAULT_QUALITY = {"jpeg": 85, "webp": 75}
 
 
 class OverlayStyleError(GradcamAuditError, ValueError):
@@ -41,14 +45,18 @@ class OverlayStyle:
     max_side: int = 512
     min_side: int = 256
     image_format: str = "jpeg"  # "jpeg" or "webp"
-    quality: int = 85
+    quality: int | None = None  # None: the format's default (DEFAULT_QUALITY)
+
+    @property
+    def encode_quality(self) -> int:
+        return self.quality if self.quality is not None else DEFAULT_QUALITY[self.image_format]
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
             raise OverlayStyleError(f"overlay alpha must be between 0 and 1, got {self.alpha!r}")
         if self.image_format not in IMAGE_FORMATS:
             raise OverlayStyleError(f"overlay image format must be one of {', '.join(IMAGE_FORMATS)}, got {self.image_format!r}")
-        if not 1 <= self.quality <= 100:
+        if self.quality is not None and not 1 <= self.quality <= 100:
             raise OverlayStyleError(f"overlay image quality must be 1–100, got {self.quality!r}")
         if self.max_side < self.min_side or self.min_side < 1:
             raise OverlayStyleError(f"overlay sizes need 1 ≤ min_side ≤ max_side, got min_side={self.min_side}, max_side={self.max_side}")
@@ -106,40 +114,100 @@ def _dashed_polygon(draw, points: list[tuple[float, float]], colour: tuple[int, 
             )
 
 
-def _draw_regions(picture, result: CaseResult, factor_x: float, factor_y: float) -> None:  # type: ignore[no-untyped-def]
-    """Outline every region (required solid green, forbidden dashed red) and label it with its role and verdict."""
-    from PIL import ImageDraw
+Box = tuple[float, float, float, float]  # left, top, right, bottom
 
-    draw = ImageDraw.Draw(picture)
+
+def _overlaps(first: Box, second: Box) -> bool:
+    return first[0] < second[2] and second[0] < first[2] and first[1] < second[3] and second[1] < first[3]
+
+
+def _inside(box: Box, width: int, height: int) -> bool:
+    return box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height
+
+
+def _badge_spots(region: Box, side: float, gap: float) -> list[Box]:
+    """Where a region's number badge may go, nearest first: beside the region's corners, outside it."""
+    left, top, right, bottom = region
+    corners = [
+        (left, top - gap - side), (right - side, top - gap - side),  # above
+        (right + gap, top), (left - gap - side, top),  # beside, at the top
+        (left, bottom + gap), (right - side, bottom + gap),  # below
+        (right + gap, bottom - side), (left - gap - side, bottom - side),  # beside, at the bottom
+        (right + gap, top - gap - side), (left - gap - side, top - gap - side),  # diagonally outside
+        (right + gap, bottom + gap), (left - gap - side, bottom + gap),
+    ]
+    return [(x, y, x + side, y + side) for x, y in corners]
+
+
+def _place_badges(regions: list[Box], width: int, height: int, side: float, gap: float) -> tuple[list[Box | None], float]:
+    """Each region's badge box, beside the region (never over it, nor over another badge), or None when no spot inside
+    the picture is free; then the height of a strip above the picture where the rest go (0 when none is needed)."""
+    placed: list[Box | None] = []
+    taken: list[Box] = []
+    outlines = [(left - gap, top - gap, right + gap, bottom + gap) for left, top, right, bottom in regions]
+    for region in regions:
+        spots = [spot for spot in _badge_spots(region, side, gap) if _inside(spot, width, height)
+                 and not any(_overlaps(spot, other) for other in taken)]
+        # Clear of every region if possible; else clear of its own region at least (a region inside another one).
+        own = (region[0] - gap, region[1] - gap, region[2] + gap, region[3] + gap)
+        spot = next((spot for spot in spots if not any(_overlaps(spot, outline) for outline in outlines)), None)
+        spot = spot or next((spot for spot in spots if not _overlaps(spot, own)), None)
+        placed.append(spot)
+        if spot is not None:
+            taken.append(spot)
+    return placed, (side + 2 * gap if any(spot is None for spot in placed) else 0.0)
+
+
+def _draw_regions(picture, regions: list[tuple[int, RegionScore]], factor_x: float, factor_y: float):  # type: ignore[no-untyped-def]
+    """Outline every region (required solid green, forbidden dashed red) and mark it with its number in a badge beside it.
+
+    The names, roles and verdicts are in the report's legend under the picture, keyed by these numbers: text drawn
+    into a picture is cut or covers what it names once regions crowd a small image; a one-digit badge always fits
+    beside its region. ``regions`` pairs each region with its index in the case's results (the badge shows index + 1).
+    Returns the picture, taller by a strip at the top when a badge found no free spot beside its region.
+    """
+    from PIL import Image, ImageDraw
+
+    drawn = [(index, region, [(x * factor_x, y * factor_y) for x, y in region.outline]) for index, region in regions if region.outline]
+    if not drawn:
+        return picture
     longest = max(picture.size)
     line_width = max(2, round(longest / 110))
     font = _font(max(11, round(longest / 21)))
-    for region in result.regions:
-        if not region.outline:
-            continue
-        points = [(x * factor_x, y * factor_y) for x, y in region.outline]
+    text_height = font.getbbox("0123456789")[3]
+    side = float(text_height + 6)
+    width, height = picture.size
+    # The part of each region inside the picture (a region may reach past its edges): badges go beside that part.
+    boxes: list[Box] = [(min(max(min(x for x, _ in points), 0.0), width), min(max(min(y for _, y in points), 0.0), height),
+                         max(min(max(x for x, _ in points), width), 0.0), max(min(max(y for _, y in points), height), 0.0))
+                        for _, _, points in drawn]
+    spots, strip = _place_badges(boxes, width, height, side, float(line_width + 1))
+    if strip:
+        canvas = Image.new("RGB", (picture.size[0], picture.size[1] + round(strip)), (255, 255, 255))
+        canvas.paste(picture, (0, round(strip)))
+        picture = canvas
+    draw = ImageDraw.Draw(picture)
+    shift = round(strip)
+    next_free = 0.0
+    for (index, region, points), box, spot in zip(drawn, boxes, spots):
         colour = _colour(region.role)
+        shifted = [(x, y + shift) for x, y in points]
         if region.role == "forbidden":
-            _dashed_polygon(draw, points, colour, line_width, dash=max(5.0, longest / 45))
+            _dashed_polygon(draw, shifted, colour, line_width, dash=max(5.0, longest / 45))
         else:
-            draw.polygon(points, outline=colour, width=line_width)
-        role = {"required": "look here", "forbidden": "not here"}.get(region.role, "measured")
-        text = f"{region.name} ({role})" + ("" if region.passed else " FAIL")
-        box = draw.textbbox((0, 0), text, font=font)
-        text_width, text_height = box[2] - box[0], box[3] - box[1]
-        # Above the region where there is room, else below it (a label must not hide what the region shows),
-        # else just inside its top edge; never off the picture.
-        label_x = min(max(0.0, min(x for x, _ in points)), max(0.0, picture.size[0] - text_width - 4))
-        top, bottom = min(y for _, y in points), max(y for _, y in points)
-        if top - text_height - 4 - line_width >= 0:
-            label_y = top - text_height - 4 - line_width
-        elif bottom + line_width + text_height + 4 <= picture.size[1]:
-            label_y = bottom + line_width
+            draw.polygon(shifted, outline=colour, width=line_width)
+        if spot is None:  # in the strip above the picture, over the region's left edge, after the previous ones
+            left = min(max(box[0], next_free), picture.size[0] - side)
+            spot = (left, line_width + 1.0, left + side, line_width + 1.0 + side)
+            next_free = spot[2] + line_width + 1
         else:
-            label_y = top + line_width
-        label_y = min(label_y, picture.size[1] - text_height - 4)
-        draw.rectangle((label_x, label_y, label_x + text_width + 4, label_y + text_height + 4), fill=colour)
-        draw.text((label_x + 2 - box[0], label_y + 2 - box[1]), text, fill=(255, 255, 255), font=font)
+            spot = (spot[0], spot[1] + shift, spot[2], spot[3] + shift)
+        draw.rectangle(spot, fill=colour)
+        number = str(index + 1)
+        text_width = draw.textlength(number, font=font)
+        draw.text((spot[0] + (side - text_width) / 2, spot[1] + 3 - font.getbbox(number)[1] + (text_height - font.getbbox(number)[3]) / 2),
+                  number, fill=(255, 255, 255), font=font)
+    return picture
 
 
 def _with_colour_bar(picture, colormap: str):  # type: ignore[no-untyped-def]
@@ -195,17 +263,15 @@ def case_pictures(result: CaseResult, image: np.ndarray, heatmap: np.ndarray | N
     photo = Image.fromarray(rgb).resize(display, resample)
     factor_x, factor_y = display[0] / width, display[1] / height
     pictures: dict[str, Any] = {}
-    regions_picture = photo.copy()
-    _draw_regions(regions_picture, result, factor_x, factor_y)
-    pictures["regions"] = regions_picture
+    numbered = list(enumerate(result.regions))
+    pictures["regions"] = _draw_regions(photo.copy(), numbered, factor_x, factor_y)
     finite = heatmap is not None and bool(np.all(np.isfinite(heatmap)))
     if heatmap is not None and finite and float(heatmap.max()) > 0:
         # Shrink the map first when it is larger than the display: colouring 512² pixels, not the source's millions.
         small = np.asarray(Image.fromarray(np.ascontiguousarray(heatmap, dtype=np.float32)).resize(display, Image.Resampling.BILINEAR))
         colours = Image.fromarray(colorize(np.maximum(small, 0.0), style.colormap))
         blended = Image.blend(photo.convert("RGB"), colours, style.alpha)
-        _draw_regions(blended, result, factor_x, factor_y)
-        pictures["overlay"] = _with_colour_bar(blended, style.colormap)
+        pictures["overlay"] = _with_colour_bar(_draw_regions(blended, numbered, factor_x, factor_y), style.colormap)
     return pictures
 
 
@@ -226,11 +292,12 @@ def removal_pictures(result: CaseResult, removed: Mapping[str, np.ndarray], styl
             continue
         rgb = np.repeat(edited, 3, axis=2) if edited.shape[2] == 1 else edited
         height, width = rgb.shape[:2]
-        display = _display_size(width, height, style)
+        # Half the size of the case's main pictures: a thumbnail showing what was removed; the caption holds the numbers.
+        full = _display_size(width, height, style)
+        display = (max(1, full[0] // 2), max(1, full[1] // 2))
         resample = Image.Resampling.NEAREST if display[0] > width else Image.Resampling.BILINEAR
         picture = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).resize(display, resample)
-        _draw_regions(picture, replace(result, regions=(region,)), display[0] / width, display[1] / height)
-        pictures[removed_kind(index)] = picture
+        pictures[removed_kind(index)] = _draw_regions(picture, [(index, region)], display[0] / width, display[1] / height)
     return pictures
 
 
@@ -254,7 +321,8 @@ def render_case_images(
     identity = hashlib.sha1(f"{result.spec}\0{result.id}\0{result.method}".encode()).hexdigest()[:8]
     stem = safe_file_stem(f"{Path(result.spec).stem}__{result.id}__{result.method}") + f"-{identity}"
     suffix = IMAGE_FORMATS[style.image_format]
-    save_options = {"quality": style.quality, **({"method": 4} if style.image_format == "webp" else {})}
+    # Huffman tables fitted to each picture and progressive scans: the same pixels, about a fifth fewer bytes.
+    save_options = {"quality": style.encode_quality, **({"method": 4} if style.image_format == "webp" else {"optimize": True, "progressive": True})}
     written: dict[str, Path] = {}
     pictures = {**case_pictures(result, image, heatmap, style), **removal_pictures(result, removed or {}, style)}
     for kind, picture in pictures.items():

@@ -97,5 +97,5 @@ def test_an_inline_report_leaves_no_second_copy_of_its_pictures(pytester: pytest
     journal = [json.loads(line) for line in (folder / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [line["entry"]["id"] for line in journal if line["kind"] == "case"] == ["stripes-0000", "stripes-0001"]
     # Every picture is embedded: at least an overlay and a regions picture per case (plus edited ones for effects).
-    assert (folder / "index.html").read_text(encoding="utf-8").count("data:image/jpeg") >= 2 * 2
+    assert (folder / "index.html").read_text(encoding="utf-8").count("data:image/webp") >= 2 * 2
     assert all(case["images"] == {} for case in read_json(folder / "results.json")["cases"])

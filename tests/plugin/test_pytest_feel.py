@@ -105,7 +105,7 @@ def test_shards_merge_whole_with_every_picture_and_no_case_twice(pytester: pytes
     shards = [read_json(pytester.path / f"shard-{shard}" / "results.json") for shard in ("1", "2")]
     pictures = [len(case["images"]) for shard in shards for case in shard["cases"] if case["status"] != "not_run"]
     assert len(pictures) == 5 and min(pictures) >= 2  # an overlay and a regions picture at least, for every case
-    assert html.count("data:image/jpeg") == sum(pictures)  # every picture of both shards is in the merged report
+    assert html.count("data:image/webp") == sum(pictures)  # every picture of both shards is in the merged report (WebP by default)
     assert "Release gate PASSED: 5 cases and 1 gate" in html
     # A gate is judged once, from both shards' cases: neither shard judged it alone.
     for shard in ("1", "2"):
@@ -119,7 +119,7 @@ def test_shards_merge_whole_with_every_picture_and_no_case_twice(pytester: pytes
     doubled = (pytester.path / "twice.html").read_text(encoding="utf-8")
     assert "is in both" in doubled  # the merge says what it de-duplicated
     first_shard_pictures = sum(len(case["images"]) for case in shards[0]["cases"] if case["status"] != "not_run")
-    assert doubled.count("data:image/jpeg") == first_shard_pictures  # each case once, not twice
+    assert doubled.count("data:image/webp") == first_shard_pictures  # each case once, not twice
 
 
 def test_explain_prints_no_tensorflow_start_up_lines(tmp_path: Path) -> None:

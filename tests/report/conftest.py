@@ -80,3 +80,28 @@ def open_page(browser: Any) -> Iterator[Any]:
     yield open_
     for context in contexts:
         context.close()
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def example_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped example (specs/: 4 suites, 72 cases) audited once, as the README runs it; returns its index.html.
+
+    A subprocess, not pytester: the report must be what `pytest --gradcam-specs specs/` writes, with the default options.
+    """
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("example")
+    shutil.copytree(REPOSITORY / "specs", folder / "specs")
+    shutil.copytree(REPOSITORY / "models", folder / "models")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPOSITORY), os.environ.get("PYTHONPATH")))),
+                   "TF_CPP_MIN_LOG_LEVEL": "2"}
+    completed = subprocess.run([sys.executable, "-m", "pytest", "--gradcam-specs", "specs/", "-p", "no:cacheprovider", "-q"],
+                               cwd=folder, env=environment, capture_output=True, text=True, timeout=900, check=False)
+    report = folder / "reports" / "gradcam" / "index.html"
+    assert completed.returncode == 0 and report.is_file(), completed.stdout[-3000:] + completed.stderr[-3000:]
+    return report

@@ -10,6 +10,16 @@ from gradcam_audit.rendering.html_report import write_html_report
 from tests.report.synthetic import hostile_results, write_case_pictures
 
 
+def open_every_details(page: Any) -> None:
+    """Open every collapsed section, as a reader clicking each one would, and wait for its pictures to load.
+
+    The pictures load lazily (when opened and scrolled near): marking them eager stands for scrolling past each one.
+    """
+    page.eval_on_selector_all("details", "sections => sections.forEach(section => { section.open = true; })")
+    page.eval_on_selector_all("img", "images => images.forEach(image => { image.loading = 'eager'; })")
+    page.evaluate("() => Promise.all(Array.from(document.images).map(image => image.decode().catch(() => null)))")
+
+
 def _visible_ids(page: Any) -> list[str]:
     return page.eval_on_selector_all("article.case", "cases => cases.filter(c => !c.hidden && c.offsetParent !== null).map(c => c.dataset.id)")
 
@@ -39,7 +49,8 @@ def test_report_loads_without_errors_and_the_filters_hide_and_show_cases(report_
     page.select_option("#sort", "attention")
     assert _visible_ids(page)[:3] == ["cat-002", "dog-001", "dog-002"]  # failures first, as served
 
-    # Every picture decoded (the CSP lets data: images through).
+    # Every picture decoded (the CSP lets data: images through) once its case is opened: they load lazily.
+    open_every_details(page)
     assert page.eval_on_selector_all("img", "images => images.every(i => i.complete && i.naturalWidth > 0)")
     screenshot = tmp_path / "report.png"
     page.screenshot(path=str(screenshot), full_page=False)
@@ -60,6 +71,7 @@ def test_images_written_beside_the_report_load_from_file_urls(pictured_results: 
     html = report.read_text(encoding="utf-8")
     assert 'src="../cases/' in html and "data:image/jpeg" not in html
     watch = open_page(report)
+    open_every_details(watch.page)
     sources = watch.page.eval_on_selector_all("article img", "images => images.map(i => [i.getAttribute('src'), i.naturalWidth])")
     assert len(sources) >= 10
     assert all(width > 0 for _, width in sources), sources
