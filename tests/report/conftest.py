@@ -87,7 +87,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def example_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped example (specs/: 4 suites, 72 cases) audited once, as the README runs it; returns its index.html.
+    """The shipped example (specs/: 8 suites, 120 cases) audited once, as the README runs it; returns its index.html.
 
     A subprocess, not pytester: the report must be what `pytest --gradcam-specs specs/` writes, with the default options.
     """

@@ -35,7 +35,7 @@ def test_the_example_report_is_under_2_5_mb_15000_px_tall_and_never_scrolls_side
         assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
         # Each suite's result is on screen, not in a column scrolled away.
         rights = phone.eval_on_selector_all("#summary .badge", "badges => badges.map(b => b.getBoundingClientRect().right)")
-        assert len(rights) == 4 and max(rights) <= PHONE_WIDTH, rights
+        assert len(rights) == 8 and max(rights) <= PHONE_WIDTH, rights  # the example's 8 suites
         # An opened case: its pictures fit, and its table's verdict column is the first one, on screen.
         phone.eval_on_selector("article.case details", "section => { section.open = true; }")
         assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
@@ -49,11 +49,12 @@ def test_the_example_report_is_under_2_5_mb_15000_px_tall_and_never_scrolls_side
 def test_the_example_headline_says_the_shortcut_suites_failed_as_expected_on_the_corner_tag(example_report: Path) -> None:
     parsed = Parsed(example_report.read_text(encoding="utf-8"))
     text = " ".join(" ".join(parsed.text).split())
-    assert "Release gate PASSED: 72 cases and 4 gates" in text
+    assert "Release gate PASSED: 120 cases and 6 gates" in text
     assert ("The stripes_shortcut suite failed, as expected (a known problem): its model relies on the corner tag (“corner-tag”), "
             "a region it must not use, in 24 of 24 failing cases") in text
     assert "The stripes_vit_shortcut suite failed, as expected (a known problem): its model relies on the corner tag" in text
-    assert "The suites stripes_honest and stripes_vit_honest passed: their models looked where they should." in text
+    assert ("The suites stripes_honest, detection_honest, segmentation_honest and stripes_vit_honest passed: their models looked "
+            "where they should.") in text
     # The gates in plain words: the swap test caught the shortcut, the sanity test passed for both CNNs.
     assert ("Swap test: pasting the corner tag (“corner-tag”) of one class’s pictures into another class’s pictures changed the "
             "model’s answer in 100% of 64 tries (needs ≤ 5%), so the model decides by the corner tag") in text
@@ -64,13 +65,13 @@ def test_the_example_has_one_summary_row_per_suite_failures_first_and_every_case
     html = example_report.read_text(encoding="utf-8")
     parsed = Parsed(html)
     rows = [attributes["class"] for attributes in parsed.tags("tr") if attributes.get("class", "").startswith("status-")]
-    assert rows == ["status-xfailed", "status-xfailed", "status-passed", "status-passed"]
-    assert [article["data-status"] for article in parsed.tags("article")][:36] == ["xfailed"] * 36
+    assert rows[:4] == ["status-xfailed"] * 4 and set(rows[4:]) == {"status-passed"} and len(rows) == 8  # 8 suites, failures first
+    assert [article["data-status"] for article in parsed.tags("article")][:48] == ["xfailed"] * 48
     # No section is open when the report opens: each case is one line until clicked.
-    assert len(parsed.tags("article")) == 72 and all("open" not in details for details in parsed.tags("details"))
+    assert len(parsed.tags("article")) == 120 and all("open" not in details for details in parsed.tags("details"))
     # Every case picture is lazy: the browser decodes it only when its case is opened and near the screen.
     case_images = [image for image in parsed.tags("img") if image.get("alt", "").startswith(("Picture ", "Heatmap of where", "stripes-"))]
-    assert len(case_images) == 72 * 2 + 48 and all(image.get("loading") == "lazy" for image in case_images)
+    assert len(case_images) == 120 * 2 + 48 and all(image.get("loading") == "lazy" for image in case_images)
 
 
 def test_pictures_of_a_closed_case_are_not_decoded_until_it_is_opened(example_report: Path, browser: Any) -> None:

@@ -6,10 +6,11 @@ import random
 
 import numpy as np
 
-from gradcam_audit.rendering.overlay import FORBIDDEN_COLOUR, REQUIRED_COLOUR, _overlaps, _place_badges, case_pictures
+from gradcam_audit.rendering.overlay import FORBIDDEN_COLOUR, REQUIRED_COLOUR, OverlayStyle, _overlaps, _place_badges, case_pictures
 from tests.report.synthetic import box, case, region
 
 GREY = 128
+SHOWN_AT_256 = OverlayStyle(min_side=256)  # the layouts below are pinned at ×4 (the default shows 64-px pictures ×2)
 
 
 def _interior_untouched(picture: np.ndarray, outline: tuple[int, int, int, int], factor: int, margin: int) -> bool:
@@ -26,7 +27,7 @@ def test_badges_sit_beside_their_regions_and_leave_what_the_regions_show_visible
                                        region("neighbour", "forbidden", 0.0, 0.0, max_mass=0.5, outline=box(*neighbour)))).result
     assert result is not None
     photo = np.full((64, 64, 3), GREY, dtype=np.uint8)
-    pictures = case_pictures(result, photo, None)
+    pictures = case_pictures(result, photo, None, SHOWN_AT_256)
     regions = np.asarray(pictures["regions"].convert("RGB"))
     assert regions.shape[:2] == (256, 256)  # every badge found a place inside the picture
     line = max(2, round(256 / 110))
@@ -40,7 +41,7 @@ def test_badges_sit_beside_their_regions_and_leave_what_the_regions_show_visible
 def test_a_region_covering_the_whole_picture_gets_its_badge_in_a_strip_above_it() -> None:
     result = case("whole", "passed", (region("everything", "check", 1.0, 1.0, outline=box(0, 0, 64, 64)),)).result
     assert result is not None
-    picture = case_pictures(result, np.full((64, 64, 3), GREY, dtype=np.uint8), None)["regions"]
+    picture = case_pictures(result, np.full((64, 64, 3), GREY, dtype=np.uint8), None, SHOWN_AT_256)["regions"]
     assert picture.size[0] == 256 and picture.size[1] > 256  # taller, never a badge over the region
     assert _interior_untouched(np.asarray(picture.convert("RGB"))[picture.size[1] - 256:], (0, 0, 64, 64), 4, 4)
 
@@ -62,3 +63,15 @@ def test_placed_badges_are_inside_the_picture_outside_their_region_and_apart_fro
         for first in range(len(placed)):
             for second in range(first + 1, len(placed)):
                 assert not _overlaps(placed[first][0], placed[second][0])  # never over another badge
+
+
+def test_at_the_default_size_the_example_layout_keeps_every_badge_inside_the_picture() -> None:
+    """The default shows a 64-px picture at 128 px: the corner tag's and the subject's badges still fit beside them."""
+    corner, middle = (2, 2, 9, 9), (27, 30, 43, 46)
+    result = case("layout", "failed", (region("stripes", "required", 0.1, 1.0, min_mass=0.15, outline=box(*middle)),
+                                       region("corner-tag", "forbidden", 0.3, 0.01, max_mass=0.04, outline=box(*corner)))).result
+    assert result is not None
+    regions = np.asarray(case_pictures(result, np.full((64, 64, 3), GREY, dtype=np.uint8), None)["regions"].convert("RGB"))
+    assert regions.shape[:2] == (128, 128)
+    for outline in (corner, middle):
+        assert _interior_untouched(regions, outline, 2, 3), outline
