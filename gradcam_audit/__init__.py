@@ -17,7 +17,7 @@ _PUBLIC = {
     "parse_spec": "gradcam_audit.core.spec.load",
     "validate_paths": "gradcam_audit.core.spec.validate",
     "assert_attention": "gradcam_audit.plugin.assertions",
-    "read_results": "gradcam_audit.core.ledger.ledger",
+    "read_results": "gradcam_audit.core.ledger.results_file",
     "run_audit": "gradcam_audit.core.audit",
     "plan_audit": "gradcam_audit.core.audit",
     "GradcamAuditError": "gradcam_audit.errors",

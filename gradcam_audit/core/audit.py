@@ -19,14 +19,9 @@ import numpy as np
 from gradcam_audit.core.baseline.baseline import Baseline, case_rules, compare_with_baseline, resolve_rules, summarize, with_unfinished_compared
 from gradcam_audit.core.records.comparison import CaseRules
 from gradcam_audit.core.evaluate.causal import GateEvidence
-from gradcam_audit.core.ledger.ledger import (
-    NOT_RUN_CAUSES,
-    CaseEntry,
-    GateEntry,
-    RunResults,
-    final_case_status,
-    judge_gate,
-)
+from gradcam_audit.core.ledger.entries import NOT_RUN_CAUSES, CaseEntry, GateEntry
+from gradcam_audit.core.ledger.judging import final_case_status, judge_gate
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.evaluate.metrics import OVERRIDABLE_KEYS as REGION_OVERRIDABLE_KEYS
 from gradcam_audit.core.run.runner import AuditRunner, CaseJob
 from gradcam_audit.core.spec.load import discover_spec_files, display_path, parse_spec

@@ -18,7 +18,9 @@ from gradcam_audit.core.baseline.baseline import (
 )
 from gradcam_audit.core.records.comparison import CaseRules, CompactHeatmap, RegionRules
 from gradcam_audit.core.records.checks import decide
-from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults, write_results
+from gradcam_audit.core.ledger.entries import CaseEntry
+from gradcam_audit.core.ledger.results_file import write_results
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult, dumps_strict, loads_strict
 from gradcam_audit.core.evaluate.scoring import RegionScore
 

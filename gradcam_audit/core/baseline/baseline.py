@@ -24,15 +24,10 @@ from gradcam_audit.core.records.comparison import (
     RemovedCase,
 )
 from gradcam_audit.core.records.checks import Check, decide, limit_text, reasons
-from gradcam_audit.core.ledger.ledger import (
-    SCHEMA_VERSION,
-    SELECTION_CAUSES,
-    CaseEntry,
-    RunResults,
-    final_case_status,
-    judge_gate,
-    read_results,
-)
+from gradcam_audit.core.ledger.entries import SELECTION_CAUSES, CaseEntry
+from gradcam_audit.core.ledger.judging import final_case_status, judge_gate
+from gradcam_audit.core.ledger.results_file import read_results
+from gradcam_audit.core.ledger.run_results import SCHEMA_VERSION, RunResults
 from gradcam_audit.core.records.results import CaseResult, read_json_file
 from gradcam_audit.errors import GradcamAuditError, ResultsError
 

@@ -1,7 +1,7 @@
 """Computational results of one case, and strict-JSON helpers shared by every results file.
 
 A `CaseResult` holds only what the numbers say (the computed verdict, region checks, classes). What pytest
-reported, where pictures were written and the final status live beside it, in the ledger (`core/ledger/ledger.py`).
+reported, where pictures were written and the final status live beside it, in the ledger (`core/ledger/entries.py`).
 """
 
 from __future__ import annotations
