@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from gradcam_audit.core.baseline.baseline import Baseline, case_rules, compare_with_baseline, resolve_rules, summarize, with_unfinished_compared
+from gradcam_audit.core.baseline.compare import compare_with_baseline, summarize, with_unfinished_compared
+from gradcam_audit.core.baseline.files import Baseline
+from gradcam_audit.core.baseline.rules import case_rules, resolve_rules
 from gradcam_audit.core.records.comparison import CaseRules
 from gradcam_audit.core.evaluate.causal import GateEvidence
 from gradcam_audit.core.ledger.entries import NOT_RUN_CAUSES, CaseEntry, GateEntry
@@ -229,7 +231,7 @@ class Audit:
                  baseline_rules: Mapping[str, Any] | None = None) -> None:
         self.plan = plan
         self.runner = runner or AuditRunner()
-        # The released model's audit to compare each case with (core/baseline/baseline.py), and the ini's regression rules.
+        # The released model's audit to compare each case with (core/baseline/), and the ini's regression rules.
         self.baseline = baseline
         self.baseline_rules = dict(baseline_rules or {})
         self._planned_cases: dict[CaseKey, PlannedCase] = {case.key: case for case in plan.cases}

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gradcam_audit.core.audit import Audit, AuditPlan, plan_audit
-from gradcam_audit.core.baseline.baseline import Baseline, rebaseline_run
+from gradcam_audit.core.baseline.compare import rebaseline_run
+from gradcam_audit.core.baseline.files import Baseline
 from gradcam_audit.core.ledger.entries import BLOCKING_STATUSES, SELECTION_CAUSES, STATUSES, CaseEntry
 from gradcam_audit.core.ledger.judging import final_case_status, judge_gate
 from gradcam_audit.core.ledger.merge import merge_results

@@ -95,7 +95,7 @@ GEOMETRY_DEFAULT_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("normalized", {"type": "boolean"}, "Coordinates are fractions of the image's width/height instead of pixels.", default=False, example="true"),
 )
 
-# Regression rules against a baseline run (`--gradcam-baseline`, core/baseline/baseline.py); defaults in RULE_DEFAULTS there.
+# Regression rules against a baseline run (`--gradcam-baseline`, core/baseline/rules.py); defaults in RULE_DEFAULTS there.
 BASELINE_REGION_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("max_mass_rise", {"type": "number", "minimum": 0},
              "Against a baseline: a forbidden region's mass may rise by at most this (absolute) over its baseline mass.",
