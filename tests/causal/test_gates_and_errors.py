@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from gradcam_audit.core.audit import run_audit
-from gradcam_audit.core.evaluate.causal import GateEvidence, TransplantPair, average_ranks, spearman, transplant_pairs
+from gradcam_audit.core.evaluate.causal import GateEvidence, TransplantPair, transplant_pairs
+from gradcam_audit.core.evaluate.similarity import average_ranks, spearman
 from gradcam_audit.core.engine import methods
 from gradcam_audit.core.engine.methods import CamBatch, CamMethod
 from gradcam_audit.core.evaluate.gates import GateCase, GateResult, evaluate_gate
