@@ -19,7 +19,7 @@ _PUBLIC = {
     "assert_attention": "gradcam_audit.plugin.assertions",
     "read_results": "gradcam_audit.core.ledger.results_file",
     "run_audit": "gradcam_audit.core.audit",
-    "plan_audit": "gradcam_audit.core.audit",
+    "plan_audit": "gradcam_audit.core.plan",
     "GradcamAuditError": "gradcam_audit.errors",
     "SpecError": "gradcam_audit.errors",
     "ModelError": "gradcam_audit.errors",

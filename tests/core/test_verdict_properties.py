@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gradcam_audit.core.audit import Audit, AuditPlan, plan_audit
+from gradcam_audit.core.audit import Audit
+from gradcam_audit.core.plan import AuditPlan, plan_audit
 from gradcam_audit.core.baseline.compare import rebaseline_run
 from gradcam_audit.core.baseline.files import Baseline
 from gradcam_audit.core.ledger.entries import BLOCKING_STATUSES, SELECTION_CAUSES, STATUSES, CaseEntry
