@@ -9,7 +9,7 @@ from typing import Any
 from gradcam_audit.core.evaluate.gates import GateResult
 from gradcam_audit.core.records.comparison import BaselineComparison
 from gradcam_audit.core.records.results import CaseResult
-from gradcam_audit.core.spec.model import Gate
+from gradcam_audit.core.spec.model import DEFAULT_TRANSPLANT_PAIRS, Gate
 from gradcam_audit.errors import ResultsError
 
 # Every final status an entry can have. "not_run" always comes with a cause and a reason.
@@ -143,7 +143,7 @@ class GateEntry:
             per_class=bool(self.thresholds.get("per_class", False)),
             transplant=self.thresholds.get("transplant"),
             max_transplant_flip_rate=self.thresholds.get("max_transplant_flip_rate"),
-            transplant_pairs=int(self.thresholds.get("transplant_pairs", 64)),
+            transplant_pairs=int(self.thresholds.get("transplant_pairs", DEFAULT_TRANSPLANT_PAIRS)),
             max_randomization_similarity=self.thresholds.get("max_randomization_similarity"),
             max_outside_dependence_rate=self.thresholds.get("max_outside_dependence_rate"),
         )

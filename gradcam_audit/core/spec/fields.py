@@ -22,6 +22,7 @@ from gradcam_audit.core.engine.method_names import (
     RESIZE_MODES,
     SCORE_KINDS,
 )
+from gradcam_audit.core.spec.model import DEFAULT_TRANSPLANT_PAIRS
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,8 @@ GATE_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("max_transplant_flip_rate", _NUMBER_0_1,
              "Largest share of transplant pairs whose prediction changes to the donor's class (needs `transplant`).", example="0.05"),
     FieldDoc("transplant_pairs", {"type": "integer", "minimum": 1},
-             "Most (donor, recipient) pairs tried, a deterministic sample of all pairs of different classes.", default=64, example="128"),
+             "Most (donor, recipient) pairs tried, a deterministic sample of all pairs of different classes.", default=DEFAULT_TRANSPLANT_PAIRS,
+             example="128"),
     FieldDoc("max_randomization_similarity", _NUMBER_0_1,
              "Sanity check (Adebayo et al. 2018): the mean Spearman rank correlation between each case's heatmap and the heatmap of the "
              "same architecture with every weight re-initialised (fixed seed) may be at most this.", example="0.5"),
