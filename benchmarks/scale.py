@@ -46,7 +46,7 @@ def write_suite(directory: Path, count: int) -> Path:
 
 
 def audit_batches(spec: Path) -> list[list[Any]]:
-    from gradcam_audit.core.audit import plan_audit
+    from gradcam_audit.core.plan import plan_audit
 
     jobs = [case.job for case in plan_audit([spec]).cases if case.job is not None]
     return [jobs[start:start + BATCH_SIZE] for start in range(0, len(jobs), BATCH_SIZE)]  # one spec: one batch key

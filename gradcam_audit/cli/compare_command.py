@@ -1,7 +1,7 @@
 """`gradcam-audit compare BASE.json CANDIDATE.json -o compare.html`: the release gate against a baseline, offline.
 
 Both runs are read from their results files (no model runs): each candidate case is compared with its baseline
-case by the core (`core/baseline/baseline.py`), the report shows the comparison, and the exit status follows the compared
+case by the core (`core/baseline/compare.py`), the report shows the comparison, and the exit status follows the compared
 run's verdict (`RunResults.verdict`, the same decision a pytest run makes): 1 unless it passed.
 """
 
@@ -57,7 +57,9 @@ def _warn(message: str) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     from gradcam_audit.cli.results_input import read_results_file
-    from gradcam_audit.core.baseline.baseline import load_baseline, parse_rule_settings, rebaseline_run
+    from gradcam_audit.core.baseline.compare import rebaseline_run
+    from gradcam_audit.core.baseline.files import load_baseline
+    from gradcam_audit.core.baseline.rules import parse_rule_settings
     from gradcam_audit.core.spec.load import display_path
     from gradcam_audit.errors import GradcamAuditError
     from gradcam_audit.rendering.comparison_view import build_comparison_view

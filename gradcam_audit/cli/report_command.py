@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from gradcam_audit.cli.common import EXIT_FAILED, EXIT_OK, HelpFormatter, UsageError
 
 if TYPE_CHECKING:
-    from gradcam_audit.core.ledger.ledger import RunResults
+    from gradcam_audit.core.ledger.run_results import RunResults
 
 _EPILOG = """\
 Each JSON file is what a run wrote beside its report (results.json, or --gradcam-json); case pictures
@@ -68,7 +68,7 @@ def _warn(message: str) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     from gradcam_audit.cli.results_input import read_results_file
-    from gradcam_audit.core.ledger.ledger import merge_results
+    from gradcam_audit.core.ledger.merge import merge_results
     from gradcam_audit.core.spec.load import display_path
     from gradcam_audit.errors import GradcamAuditError
     from gradcam_audit.rendering.html_report import confined_pictures, skipped_picture_notes, write_html_report

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from gradcam_audit.errors import ResultsError
 
 if TYPE_CHECKING:
-    from gradcam_audit.core.ledger.ledger import RunResults
+    from gradcam_audit.core.ledger.run_results import RunResults
 
 _LISTED_PROBLEMS = 20
 
@@ -28,7 +28,7 @@ class _Field:
     nullable: bool = False
 
 
-# The ledger's file format (core/ledger/ledger.py: RunResults, CaseEntry, GateEntry; core/records/results.py: CaseResult;
+# The ledger's file format (core/ledger/run_results.py: RunResults; core/ledger/entries.py: CaseEntry, GateEntry; core/records/results.py: CaseResult;
 # core/evaluate/scoring.py: RegionScore). Only the fields whose type matters for reading back; unknown keys are ignored,
 # as the readers do. Keep in step with their from_dict methods (tests/hostile checks a file the writer produced).
 _CLASS = {"index": _Field("int", required=True), "label": _Field("str", nullable=True),
@@ -61,7 +61,7 @@ _CASE = {
     "result": _Field("result", nullable=True), "images": _Field("map:str"), "nodeid": _Field("str", nullable=True),
     "duration_s": _Field("number"),
 }
-# A gate's thresholds, judged again when shards merge (core/ledger/ledger.py GateEntry.gate_spec): a text threshold is the
+# A gate's thresholds, judged again when shards merge (core/ledger/entries.py GateEntry.gate): a text threshold is the
 # file's mistake, named here, not a ValueError in the merge.
 _THRESHOLDS = {"min_pass_rate": _Field("number", nullable=True), "min_mean_mass": _Field("number", nullable=True),
                "min_mean_lift": _Field("number", nullable=True), "per_class": _Field("bool", nullable=True),
@@ -148,7 +148,7 @@ def read_results_file(path: Path) -> RunResults:
         ResultsError: unreadable, not UTF-8, not JSON, or a field of the wrong type; the message names the file
             and each field path with what was expected.
     """
-    from gradcam_audit.core.ledger.ledger import RunResults
+    from gradcam_audit.core.ledger.run_results import RunResults
     from gradcam_audit.core.records.results import read_json_file
 
     data = read_json_file(path)  # bounded size and depth, strict numbers: one reader for results and baselines

@@ -16,7 +16,8 @@ from gradcam_audit.core.engine.method_names import RESIZE_FILTERS
 from gradcam_audit.core.evaluate.removal import REMOVAL_MODES
 from gradcam_audit.core.evaluate.metrics import REGION_METRICS
 from gradcam_audit.core.evaluate.case_evaluation import evaluate_case
-from gradcam_audit.core.ledger.ledger import CaseEntry, final_case_status
+from gradcam_audit.core.ledger.entries import CaseEntry
+from gradcam_audit.core.ledger.judging import final_case_status
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.core.run.runner import CaseJob, computed_result
 from gradcam_audit.core.spec.model import Case, ModelRef, Preprocess, Region, Shape, Spec

@@ -15,7 +15,8 @@ def read_baseline_option(config: pytest.Config, invocation: Path, ini_base: Path
     ``paths`` ini values that way). A baseline that cannot be read is a usage error naming the file (exit status 4).
     """
     from gradcam_audit.cli.results_input import read_results_file
-    from gradcam_audit.core.baseline.baseline import load_baseline, parse_rule_settings
+    from gradcam_audit.core.baseline.files import load_baseline
+    from gradcam_audit.core.baseline.rules import parse_rule_settings
     from gradcam_audit.errors import GradcamAuditError
 
     command_line = config.getoption("gradcam_baseline") or []

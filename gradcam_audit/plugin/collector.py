@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry, RunResults, write_results
+from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
+from gradcam_audit.core.ledger.results_file import write_results
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.files.run_folder import FolderBusyError, OutputWriteError, drop_superseded, lock_folder, supersede_previous
 from gradcam_audit.plugin.options import Settings
 from gradcam_audit.plugin.state import INLINE_PICTURES_PREFIX, RunState

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gradcam_audit.core.ledger.ledger import RunResults
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.errors import GradcamAuditError
 from gradcam_audit.plugin.options import Settings
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from gradcam_audit.core.audit import CaseKey, PlannedCase, PlannedGate, SpecPlan
-from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry
+from gradcam_audit.core.plan import CaseKey, PlannedCase, PlannedGate, SpecPlan
+from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
 from gradcam_audit.plugin.state import run_state
 from gradcam_audit.rendering.text_table import failure_text, gate_failure_text, junit_properties
 

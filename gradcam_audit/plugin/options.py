@@ -154,7 +154,7 @@ def read_settings(config: pytest.Config, extra_spec_paths: tuple[Path, ...] = ()
         raise pytest.UsageError(f"--gradcam-resize-filter {resize_filter!r} is not one of: {', '.join(RESIZE_FILTERS)} "
                                 "(the filter your model was trained with; bilinear when unsure)")
     executor, ray_address = _executor_option(config)
-    from gradcam_audit.core.audit import OverrideError, parse_overrides
+    from gradcam_audit.core.plan import OverrideError, parse_overrides
 
     try:
         overrides = parse_overrides(get(config, "gradcam_override") or [])

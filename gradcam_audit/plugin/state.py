@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from gradcam_audit.core.audit import Audit, AuditPlan, CaseKey, CaseRun, plan_audit
-from gradcam_audit.core.ledger.ledger import CaseEntry
+from gradcam_audit.core.audit import Audit, CaseRun
+from gradcam_audit.core.plan import AuditPlan, CaseKey, plan_audit
+from gradcam_audit.core.ledger.entries import CaseEntry
 from gradcam_audit.core.run.runner import AuditRunner
 from gradcam_audit.plugin.options import Settings
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults, write_results
+from gradcam_audit.core.ledger.entries import CaseEntry
+from gradcam_audit.core.ledger.results_file import write_results
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.core.evaluate.scoring import RegionScore
 from tests.baseline.conftest import HONEST_MODEL, SHORTCUT_MODEL, audit, shipped_cases

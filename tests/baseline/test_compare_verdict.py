@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults, write_results
+from gradcam_audit.core.ledger.entries import CaseEntry
+from gradcam_audit.core.ledger.results_file import write_results
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.core.evaluate.scoring import RegionScore
 from tests.cli.conftest import run_cli

@@ -1,4 +1,4 @@
-"""core/baseline/baseline.py on hand-made results: the regression rules, the heatmap code, similarity and reading baselines."""
+"""core/baseline/ on hand-made results: the regression rules, the heatmap code, similarity and reading baselines."""
 
 from __future__ import annotations
 
@@ -8,17 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcam_audit.core.baseline.baseline import (
-    BaselineError,
-    compare_case,
-    heatmap_similarity,
-    load_baseline,
-    parse_rule_settings,
-    rebaseline_run,
-)
+from gradcam_audit.core.baseline.compare import compare_case, rebaseline_run
+from gradcam_audit.core.baseline.files import load_baseline
+from gradcam_audit.core.baseline.rules import BaselineError, parse_rule_settings
+from gradcam_audit.core.baseline.similarity import heatmap_similarity
 from gradcam_audit.core.records.comparison import CaseRules, CompactHeatmap, RegionRules
 from gradcam_audit.core.records.checks import decide
-from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults, write_results
+from gradcam_audit.core.ledger.entries import CaseEntry
+from gradcam_audit.core.ledger.results_file import write_results
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult, dumps_strict, loads_strict
 from gradcam_audit.core.evaluate.scoring import RegionScore
 
@@ -150,7 +148,7 @@ def test_rule_settings_are_checked(item: str, message: str) -> None:
 
 
 def test_a_spec_case_and_region_baseline_inherit_and_are_checked(tmp_path: Path) -> None:
-    from gradcam_audit.core.baseline.baseline import case_rules
+    from gradcam_audit.core.baseline.rules import case_rules
     from gradcam_audit.core.spec.load import parse_spec
 
     (tmp_path / "m.keras").write_bytes(b"placeholder")

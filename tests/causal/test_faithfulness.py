@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from gradcam_audit.core.audit import parse_overrides, run_audit
+from gradcam_audit.core.audit import run_audit
+from gradcam_audit.core.plan import parse_overrides
 from gradcam_audit.core.spec.load import parse_spec
 from tests.causal.conftest import SIDE, probability_high, save_png, window_mean
 

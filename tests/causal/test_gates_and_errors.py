@@ -10,11 +10,15 @@ import numpy as np
 import pytest
 
 from gradcam_audit.core.audit import run_audit
-from gradcam_audit.core.evaluate.causal import GateEvidence, TransplantPair, average_ranks, spearman, transplant_pairs
+from gradcam_audit.core.evaluate.causal import GateEvidence, TransplantPair, transplant_pairs
+from gradcam_audit.core.evaluate.similarity import average_ranks, spearman
 from gradcam_audit.core.engine import methods
 from gradcam_audit.core.engine.methods import CamBatch, CamMethod
 from gradcam_audit.core.evaluate.gates import GateCase, GateResult, evaluate_gate
-from gradcam_audit.core.ledger.ledger import GateEntry, judge_gate, merge_results, RunResults
+from gradcam_audit.core.ledger.entries import GateEntry
+from gradcam_audit.core.ledger.judging import judge_gate
+from gradcam_audit.core.ledger.merge import merge_results
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.run.runner import AuditRunner
 from gradcam_audit.core.spec.load import parse_spec
 from gradcam_audit.core.spec.model import Gate

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from gradcam_audit.core.audit import run_audit
-from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
+from gradcam_audit.core.ledger.run_results import RunResults
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 
@@ -70,7 +71,7 @@ def test_both_models_pass_the_weight_randomisation_sanity_gate(ledger: RunResult
 
 
 def test_the_ledger_with_causal_evidence_is_strict_json_and_reads_back(ledger: RunResults, tmp_path: Path) -> None:
-    from gradcam_audit.core.ledger.ledger import read_results, write_results
+    from gradcam_audit.core.ledger.results_file import read_results, write_results
 
     path = tmp_path / "results.json"
     write_results(ledger, path)

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from gradcam_audit.core.audit import apply_overrides, parse_overrides
+from gradcam_audit.core.plan import apply_overrides, parse_overrides
 from gradcam_audit.core.evaluate.metrics import OVERRIDABLE_KEYS
 from gradcam_audit.core.spec.load import parse_spec
 from gradcam_audit.core.spec.schema import spec_schema

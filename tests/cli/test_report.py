@@ -6,7 +6,9 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
-from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults, write_results
+from gradcam_audit.core.ledger.entries import CaseEntry
+from gradcam_audit.core.ledger.results_file import write_results
+from gradcam_audit.core.ledger.run_results import RunResults
 from tests.cli.conftest import assert_clean_error, run_cli, write_image
 
 

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from gradcam_audit.core.records.checks import decide, holds
-from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry, RunResults, merge_results, read_results, write_results
+from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
+from gradcam_audit.core.ledger.merge import merge_results
+from gradcam_audit.core.ledger.results_file import read_results, write_results
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.errors import ResultsError
 
@@ -93,7 +96,7 @@ def test_checks_never_hold_on_missing_or_non_finite_numbers() -> None:
 
 
 def test_the_streamed_file_is_the_documents_strict_json(tmp_path: Path) -> None:
-    from gradcam_audit.core.ledger.ledger import write_results
+    from gradcam_audit.core.ledger.results_file import write_results
     from gradcam_audit.core.records.results import dumps_strict
 
     for cases in ((), (CaseEntry(spec="a.yaml", id="x", method="gradcam", status="passed"),

@@ -9,7 +9,8 @@ import pytest
 
 from gradcam_audit.core.engine.mapping import plan_geometry, upsample_heatmap
 from gradcam_audit.core.evaluate.regions import region_mask
-from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults
+from gradcam_audit.core.ledger.entries import CaseEntry
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.core.run.runner import AuditRunner, CaseJob
 from gradcam_audit.core.evaluate.scoring import score_region

@@ -12,20 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gradcam_audit.core.audit import Audit, AuditPlan, plan_audit
-from gradcam_audit.core.baseline.baseline import Baseline, rebaseline_run
-from gradcam_audit.core.ledger.ledger import (
-    BLOCKING_STATUSES,
-    SELECTION_CAUSES,
-    STATUSES,
-    CaseEntry,
-    RunResults,
-    final_case_status,
-    judge_gate,
-    merge_results,
-    read_results,
-    write_results,
-)
+from gradcam_audit.core.audit import Audit
+from gradcam_audit.core.plan import AuditPlan, plan_audit
+from gradcam_audit.core.baseline.compare import rebaseline_run
+from gradcam_audit.core.baseline.files import Baseline
+from gradcam_audit.core.ledger.entries import BLOCKING_STATUSES, SELECTION_CAUSES, STATUSES, CaseEntry
+from gradcam_audit.core.ledger.judging import final_case_status, judge_gate
+from gradcam_audit.core.ledger.merge import merge_results
+from gradcam_audit.core.ledger.results_file import read_results, write_results
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.core.run.runner import AuditRunner
 from gradcam_audit.rendering.terminal import VERDICT_WORDS, summary_line

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcam_audit.core.ledger.ledger import SCHEMA_VERSION
+from gradcam_audit.core.ledger.run_results import SCHEMA_VERSION
 from tests.baseline.conftest import audit, shipped_cases
 from tests.plugin.conftest import write_spec  # noqa: F401 - fixture used here
 from tests.hostile.conftest import Outcome, assert_message, write_png

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcam_audit.core.ledger.ledger import SCHEMA_VERSION
+from gradcam_audit.core.ledger.run_results import SCHEMA_VERSION
 
 from tests.hostile.conftest import assert_message
 

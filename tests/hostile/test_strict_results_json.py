@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gradcam_audit.core.ledger.ledger import SCHEMA_VERSION
+from gradcam_audit.core.ledger.run_results import SCHEMA_VERSION
 from tests.hostile.conftest import Outcome, assert_message, spec_folder, write_png
 
 REGION = {"name": "cat", "role": "target", "mass": 0.5, "lift": 1.0, "area_share": 0.2}

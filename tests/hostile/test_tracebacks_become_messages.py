@@ -112,7 +112,8 @@ def test_hostile_coco_exports_are_messages(cli, tmp_path: Path, name: str) -> No
 
 @pytest.mark.parametrize("label", ["$\\notacommand$", "$x^$", "\\$ and $", "$$", "a_{b}$"])
 def test_labels_that_look_like_mathtext_are_drawn_as_plain_text(label: str) -> None:
-    from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults
+    from gradcam_audit.core.ledger.entries import CaseEntry
+    from gradcam_audit.core.ledger.run_results import RunResults
     from gradcam_audit.core.records.results import CaseResult, ClassInfo
     from gradcam_audit.core.evaluate.scoring import RegionScore
     from gradcam_audit.rendering.charts import suite_charts
@@ -166,7 +167,9 @@ def test_an_exif_rotated_mask_is_oriented_like_the_photo(tmp_path: Path) -> None
 def test_results_json_written_by_a_run_still_reads(tmp_path: Path) -> None:
     """The field check accepts what the plugin writes (a guard against the check drifting from the format)."""
     from gradcam_audit.cli.results_input import read_results_file
-    from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults, write_results
+    from gradcam_audit.core.ledger.entries import CaseEntry
+    from gradcam_audit.core.ledger.results_file import write_results
+    from gradcam_audit.core.ledger.run_results import RunResults
     from gradcam_audit.core.records.results import CaseResult
     from gradcam_audit.core.evaluate.scoring import RegionScore
 

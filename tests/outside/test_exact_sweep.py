@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gradcam_audit.core.audit import run_audit
-from gradcam_audit.core.ledger.ledger import RunResults
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.evaluate.outside_sweep import NOTHING_OUTSIDE, coarse_cells, refined_cells
 from gradcam_audit.core.records.results import CaseResult, dumps_strict, loads_strict
 from tests.causal.conftest import BACKGROUND, INSIDE, probability_high, save_png, square_image

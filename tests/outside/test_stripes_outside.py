@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from gradcam_audit.core.audit import run_audit
-from gradcam_audit.core.ledger.ledger import RunResults, merge_results
+from gradcam_audit.core.ledger.merge import merge_results
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.evaluate.outside_findings import describe_finding
 from gradcam_audit.core.records.results import dumps_strict, loads_strict
 from tests.outside.stripes import TAG, blind_spec, covers

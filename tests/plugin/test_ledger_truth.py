@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from gradcam_audit.core.audit import plan_audit
+from gradcam_audit.core.plan import plan_audit
 from tests.plugin.conftest import SPECS, read_json, shipped_cases
 
 SIGINT_ON_FOURTH_CALL = '''

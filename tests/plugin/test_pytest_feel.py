@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcam_audit.core.audit import plan_audit
+from gradcam_audit.core.plan import plan_audit
 from tests.plugin.conftest import read_json
 
 CHECK_MODULES = '''

@@ -10,7 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from gradcam_audit.core.ledger.ledger import merge_results, read_results, write_results
+from gradcam_audit.core.ledger.merge import merge_results
+from gradcam_audit.core.ledger.results_file import read_results, write_results
 from gradcam_audit.core.ledger.schema import RESULTS_SCHEMA_PATH, results_schema, schema_text
 from tests.plugin.conftest import SHORTCUT_MODEL, shipped_cases
 

@@ -215,7 +215,9 @@ def test_a_lock_held_by_another_process_refuses_and_a_dead_holder_is_stale(tmp_p
 
 
 def test_the_report_command_on_a_full_disk_is_one_error_and_leaves_no_empty_report(tmp_path: Path, small_disk: Path) -> None:
-    from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults, write_results
+    from gradcam_audit.core.ledger.entries import CaseEntry
+    from gradcam_audit.core.ledger.results_file import write_results
+    from gradcam_audit.core.ledger.run_results import RunResults
     from tests.cli.conftest import assert_clean_error, run_cli
 
     results = tmp_path / "results.json"

@@ -8,7 +8,8 @@ import numpy as np
 
 from gradcam_audit.core.records.checks import decide
 from gradcam_audit.core.evaluate.gates import GateResult
-from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult, ClassInfo
 from gradcam_audit.core.evaluate.scoring import RegionScore
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcam_audit.core.ledger.ledger import RunResults
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.rendering.html_report import write_html_report
 from tests.report.synthetic import HOSTILE, fixed_results, hostile_results
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from gradcam_audit.core.records.comparison import BaselineComparison
-from gradcam_audit.core.ledger.ledger import BLOCKING_STATUSES, CaseEntry, RunResults
+from gradcam_audit.core.ledger.entries import BLOCKING_STATUSES, CaseEntry
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.rendering.html_report import write_html_report
 from gradcam_audit.rendering.sampling import (
     SAMPLE_ABOVE_CASES,

@@ -7,7 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from gradcam_audit.core.ledger.ledger import RunResults, read_results, write_results
+from gradcam_audit.core.ledger.results_file import read_results, write_results
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.rendering.html_report import render_html
 from gradcam_audit.rendering.markdown import markdown_summary
 from gradcam_audit.rendering.view_models import build_report_view

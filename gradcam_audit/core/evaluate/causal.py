@@ -27,6 +27,8 @@ from gradcam_audit.core.evaluate.regions import region_mask
 from gradcam_audit.core.evaluate.removal import remove_region
 from gradcam_audit.core.evaluate.scoring import RegionEffect
 from gradcam_audit.core.engine.targets import TaskHead, TaskTarget
+# The randomisation check's similarity is the package's one Spearman; named here too for core/run/runner.py.
+from gradcam_audit.core.evaluate.similarity import spearman as spearman
 from gradcam_audit.core.spec.model import Case, Spec
 
 RANDOMIZATION_SEED = 1234
@@ -197,36 +199,6 @@ def _fresh_copy(model: Any, seed: int) -> Any:
                          f"{getattr(model, 'name', 'it')!r} ({type(error).__name__}: {str(error)[:200]}); remove "
                          "max_randomization_similarity from the gate for this model") from None
     return copy
-
-
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of a flat array, ties given their average rank (as Spearman's coefficient needs)."""
-    flat = np.asarray(values, dtype=np.float64).ravel()
-    order = np.argsort(flat, kind="mergesort")
-    sorted_values = flat[order]
-    ranks = np.empty(len(flat), dtype=np.float64)
-    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-    ends = np.r_[starts[1:], len(flat)]
-    for start, end in zip(starts, ends):
-        ranks[order[start:end]] = (start + end + 1) / 2.0
-    return ranks
-
-
-def spearman(first: np.ndarray, second: np.ndarray) -> float:
-    """Spearman rank correlation of two maps of the same shape, in [-1, 1].
-
-    A map that is constant has no order: two constant maps count as identical (1.0, the explanation did not change),
-    one constant map against a varying one as unrelated (0.0). Never NaN.
-    """
-    first_constant = bool(np.ptp(first) == 0)
-    second_constant = bool(np.ptp(second) == 0)
-    if first_constant or second_constant:
-        return 1.0 if first_constant and second_constant else 0.0
-    ranks_first, ranks_second = average_ranks(first), average_ranks(second)
-    ranks_first -= ranks_first.mean()
-    ranks_second -= ranks_second.mean()
-    denominator = float(np.sqrt((ranks_first**2).sum() * (ranks_second**2).sum()))
-    return float((ranks_first * ranks_second).sum() / denominator) if denominator > 0 else 0.0
 
 
 # The cascading view (Adebayo et al. 2018, Fig. 2): weights re-initialised from the top layer down, one stage at a time.

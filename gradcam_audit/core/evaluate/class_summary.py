@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gradcam_audit.core.evaluate.gates import class_key
-from gradcam_audit.core.ledger.ledger import BLOCKING_STATUSES, SELECTION_CAUSES, CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.ledger.entries import BLOCKING_STATUSES, SELECTION_CAUSES, CaseEntry, GateEntry
+from gradcam_audit.core.ledger.run_results import RunResults
 
 CLASS_STATUSES = ("passed", "failed", "incomplete")
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.ledger.ledger import RunResults
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.run.models import file_sha256
 from gradcam_audit.core.records.results import dumps_strict
 

@@ -1,7 +1,7 @@
 """Records of a comparison with a baseline run (the released model's audit), as results carry them.
 
 Plain data with strict-JSON forms: the compact heatmap a case keeps for later comparisons, the regression rules
-that applied to a case, and what comparing a case with its baseline found. Decided in ``core/baseline/baseline.py``.
+that applied to a case, and what comparing a case with its baseline found. Decided in ``core/baseline/compare.py``.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ class MetricDelta:
 
 @dataclass(frozen=True)
 class BaselineComparison:
-    """What comparing one case with its baseline found, decided in ``core/baseline/baseline.py``.
+    """What comparing one case with its baseline found, decided in ``core/baseline/compare.py``.
 
     Attributes:
         status: one of COMPARISON_STATUSES but "removed" ("new": the baseline has no result for this case).

@@ -1,7 +1,7 @@
 """Computational results of one case, and strict-JSON helpers shared by every results file.
 
 A `CaseResult` holds only what the numbers say (the computed verdict, region checks, classes). What pytest
-reported, where pictures were written and the final status live beside it, in the ledger (`core/ledger/ledger.py`).
+reported, where pictures were written and the final status live beside it, in the ledger (`core/ledger/entries.py`).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class CaseResult:
     preprocess: str | None = None
     resize: str | None = None
     resize_filter: str | None = None
-    # For comparisons with a later run (core/baseline/baseline.py): the map at the layer's resolution, 8-bit; the regression
+    # For comparisons with a later run (core/baseline/similarity.py): the map at the layer's resolution, 8-bit; the regression
     # rules that applied; and, when this run was compared with a baseline, what that found.
     heatmap: CompactHeatmap | None = None
     baseline_rules: CaseRules | None = None

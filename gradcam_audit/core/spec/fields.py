@@ -22,6 +22,7 @@ from gradcam_audit.core.engine.method_names import (
     RESIZE_MODES,
     SCORE_KINDS,
 )
+from gradcam_audit.core.spec.model import DEFAULT_TRANSPLANT_PAIRS
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ GEOMETRY_DEFAULT_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("normalized", {"type": "boolean"}, "Coordinates are fractions of the image's width/height instead of pixels.", default=False, example="true"),
 )
 
-# Regression rules against a baseline run (`--gradcam-baseline`, core/baseline/baseline.py); defaults in RULE_DEFAULTS there.
+# Regression rules against a baseline run (`--gradcam-baseline`, core/baseline/rules.py); defaults in RULE_DEFAULTS there.
 BASELINE_REGION_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("max_mass_rise", {"type": "number", "minimum": 0},
              "Against a baseline: a forbidden region's mass may rise by at most this (absolute) over its baseline mass.",
@@ -230,7 +231,8 @@ GATE_FIELDS: tuple[FieldDoc, ...] = (
     FieldDoc("max_transplant_flip_rate", _NUMBER_0_1,
              "Largest share of transplant pairs whose prediction changes to the donor's class (needs `transplant`).", example="0.05"),
     FieldDoc("transplant_pairs", {"type": "integer", "minimum": 1},
-             "Most (donor, recipient) pairs tried, a deterministic sample of all pairs of different classes.", default=64, example="128"),
+             "Most (donor, recipient) pairs tried, a deterministic sample of all pairs of different classes.", default=DEFAULT_TRANSPLANT_PAIRS,
+             example="128"),
     FieldDoc("max_randomization_similarity", _NUMBER_0_1,
              "Sanity check (Adebayo et al. 2018): the mean Spearman rank correlation between each case's heatmap and the heatmap of the "
              "same architecture with every weight re-initialised (fixed seed) may be at most this.", example="0.5"),

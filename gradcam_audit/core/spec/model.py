@@ -196,6 +196,10 @@ class InvalidCase:
     line: int | None = None
 
 
+# The most (donor, recipient) pairs a transplant gate tries when the spec does not say (`transplant_pairs`).
+DEFAULT_TRANSPLANT_PAIRS = 64
+
+
 @dataclass(frozen=True)
 class Gate:
     """Suite-level thresholds over the cases of one spec file."""
@@ -206,7 +210,7 @@ class Gate:
     per_class: bool = False
     transplant: str | None = None  # region name whose content is pasted from cases of one class into the others
     max_transplant_flip_rate: float | None = None
-    transplant_pairs: int = 64
+    transplant_pairs: int = DEFAULT_TRANSPLANT_PAIRS
     max_randomization_similarity: float | None = None
     max_outside_dependence_rate: float | None = None  # share of measured cases failing max_outside_effect
     line: int | None = None

@@ -33,7 +33,7 @@ from gradcam_audit.core.spec.fields import (
     names,
 )
 from gradcam_audit.core.spec.limits import LIMIT_SETTING_FIX, read_bounded_text, spec_bytes_fix
-from gradcam_audit.core.spec.model import Gate, ModelRef, Preprocess
+from gradcam_audit.core.spec.model import DEFAULT_TRANSPLANT_PAIRS, Gate, ModelRef, Preprocess
 from gradcam_audit.core.spec.paths import resolve_path
 from gradcam_audit.core.spec.suggest import did_you_mean, listing
 from gradcam_audit.core.spec.yaml_lines import LocatedDict
@@ -241,11 +241,11 @@ def parse_gate(data: LocatedDict, collector: ProblemCollector) -> Gate | None:
         present, missing = ("transplant", "max_transplant_flip_rate") if transplant is not None else ("max_transplant_flip_rate", "transplant")
         collector.add(value, present, f"gate.{present}", f"`{present}` needs `{missing}` as well",
                       "write both, e.g. transplant: corner-tag and max_transplant_flip_rate: 0.05")
-    pairs = value.get("transplant_pairs", 64)
+    pairs = value.get("transplant_pairs", DEFAULT_TRANSPLANT_PAIRS)
     if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
         collector.add(value, "transplant_pairs", "gate.transplant_pairs", f"expected a whole number ≥ 1, got {describe_value(pairs)}",
-                      "write transplant_pairs: 64 (pairs are sampled deterministically)")
-        pairs = 64
+                      f"write transplant_pairs: {DEFAULT_TRANSPLANT_PAIRS} (pairs are sampled deterministically)")
+        pairs = DEFAULT_TRANSPLANT_PAIRS
     gate = Gate(
         min_pass_rate=read_number(value, "min_pass_rate", "gate.min_pass_rate", collector, fraction=True),
         min_mean_mass=read_number(value, "min_mean_mass", "gate.min_mean_mass", collector, fraction=True),
