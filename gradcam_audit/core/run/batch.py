@@ -15,7 +15,10 @@ import numpy as np
 from gradcam_audit.core.engine.explain import Explanation, explain
 from gradcam_audit.core.evaluate.case_evaluation import evaluate_case
 from gradcam_audit.core.evaluate.causal import CaseEffects, measure_effects
-from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves, measure_faithfulness
+from gradcam_audit.core.evaluate.faithfulness import (
+    FaithfulnessCurves,
+    measure_faithfulness,
+)
 from gradcam_audit.core.evaluate.outside_sweep import sweep_batch
 from gradcam_audit.core.run.case_results import base_result, computed_result
 from gradcam_audit.core.run.failures import failure_message
@@ -79,22 +82,8 @@ class BatchComputer:
         outcomes: dict[CaseKey, CaseOutcome] = {}
         spec = runnable[0].spec
         try:
-            explanations = explain(
-                model,
-                images,
-                layer=spec.layer,
-                targets=[job.case.target for job in runnable],
-                method=runnable[0].method,
-                batch_size=self.batch_size,
-                labels=spec.labels,
-                output=spec.output,
-                score=spec.score,
-                preprocess=spec.preprocess,
-                resize=spec.resize,
-                resize_filter=spec.fitting_filter,
-                layer_grid=spec.layer_grid,
-                prefix_tokens=spec.prefix_tokens,
-            )
+            explanations = explain(model, images, targets=[job.case.target for job in runnable], method=runnable[0].method,
+                                   batch_size=self.batch_size, labels=spec.labels, **spec.engine.explain_options())
         except Exception as error:  # noqa: BLE001 - TensorFlow raises many types; each becomes a readable case error
             if len(runnable) > 1:
                 # One case's mistake (e.g. an out-of-range target) must not fail its batch-mates: retry alone.

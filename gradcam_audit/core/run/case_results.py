@@ -38,9 +38,9 @@ def base_result(job: CaseJob, verdict: str, reason: str) -> CaseResult:
         reason=reason,
         image=display_path(case.image),
         model=display_path(spec.model.path),
-        preprocess=spec.preprocess.describe(),
-        resize=spec.resize,
-        resize_filter=spec.fitting_filter,
+        preprocess=spec.engine.preprocess.describe(),
+        resize=spec.engine.resize,
+        resize_filter=spec.engine.resize_filter,
         expect_class=_class_info(spec, class_index(case.expect_class, spec.labels)) if case.expect_class is not None else None,
     )
 

@@ -74,11 +74,10 @@ def _transplants(model: Any, spec: Spec, gate: Gate, images: list[np.ndarray],
     if not chosen:
         raise GradcamAuditError(f"no transplant pair: the gate needs cases of at least two classes with images of the same size "
                                 f"(region {region_name!r} is pasted at the same place)")
-    options: dict[str, Any] = {"layer": spec.layer, "output": spec.output, "score": spec.score, "preprocess": spec.preprocess,
-                               "resize": spec.resize, "resize_filter": spec.fitting_filter, "batch_size": batch_size}
-    before = forward_probabilities(model, images, **options).argmax(axis=1)
+    options = spec.engine.forward_options()
+    before = forward_probabilities(model, images, **options, batch_size=batch_size).argmax(axis=1)
     edited = [transplant(images[recipient], images[donor], masks[donor]) for donor, recipient in chosen]
-    after = forward_probabilities(model, edited, **options)
+    after = forward_probabilities(model, edited, **options, batch_size=batch_size)
 
     def name(index: int) -> str:
         return spec.label_of(index) or str(index)
@@ -92,12 +91,11 @@ def _transplants(model: Any, spec: Spec, gate: Gate, images: list[np.ndarray],
 
 def _randomization(model: Any, spec: Spec, method: str, images: list[np.ndarray],
                    batch_size: int) -> tuple[float, dict[str, float], tuple[CascadeStage, ...]]:
-    options: dict[str, Any] = {"method": method, "batch_size": batch_size, "labels": spec.labels, "output": spec.output,
-                               "score": spec.score, "preprocess": spec.preprocess, "resize": spec.resize,
-                               "resize_filter": spec.fitting_filter}
-    originals = explain(model, images, layer=spec.layer, targets=[case.target for case in spec.cases], **options)
+    common: dict[str, Any] = {"method": method, "batch_size": batch_size, "labels": spec.labels}
+    originals = explain(model, images, targets=[case.target for case in spec.cases], **common, **spec.engine.explain_options())
     copy = randomized_copy(model)
-    options |= {"layer": originals[0].layer}
+    # The copy is explained at the layer the trained model's maps came from.
+    options = {**common, **spec.engine.explain_options(originals[0].layer)}
     randomized = explain(copy, images, targets=[original.target_index for original in originals], **options)
     per_case = {case.id: spearman(original.heatmap, other.heatmap)
                 for case, original, other in zip(spec.cases, originals, randomized)}

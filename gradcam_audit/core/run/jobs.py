@@ -29,11 +29,11 @@ class CaseJob:
 
     @property
     def batch_key(self) -> tuple[Any, ...]:
-        spec = self.spec
-        # labels belong in the key: a batch is explained with one spec's labels, so class names resolve alike.
-        return (spec.model, spec.layer, spec.output, spec.score, self.method, spec.preprocess, spec.resize, spec.fitting_filter,
-                spec.labels,
-                spec.layer_grid, spec.prefix_tokens)
+        """Jobs with equal keys are explained together: same model, engine settings and method.
+
+        labels belong in the key: a batch is explained with one spec's labels, so class names resolve alike.
+        """
+        return (self.spec.model, self.spec.engine, self.method, self.spec.labels)
 
 
 @dataclass(frozen=True)
