@@ -19,7 +19,8 @@ from gradcam_audit.core.evaluate.case_evaluation import evaluate_case
 from gradcam_audit.core.ledger.entries import CaseEntry
 from gradcam_audit.core.ledger.judging import final_case_status
 from gradcam_audit.core.records.results import CaseResult
-from gradcam_audit.core.run.runner import CaseJob, computed_result
+from gradcam_audit.core.run.case_results import computed_result
+from gradcam_audit.core.run.jobs import CaseJob
 from gradcam_audit.core.spec.model import Case, ModelRef, Preprocess, Region, Shape, Spec
 from gradcam_audit.errors import GradcamAuditError
 from gradcam_audit.rendering.text_table import failure_text

@@ -84,8 +84,7 @@ def measure_effects(
             owners.append((position, name, removal))
     if not edited:
         return outcomes
-    probabilities = forward_probabilities(model, edited, layer=layer, output=spec.output, score=spec.score, preprocess=spec.preprocess,
-                                          resize=spec.resize, resize_filter=spec.fitting_filter, batch_size=batch_size, task=task,
+    probabilities = forward_probabilities(model, edited, **spec.engine.forward_options(layer), batch_size=batch_size, task=task,
                                           task_targets=None if task_targets is None else [task_targets[position] for position, _, _ in owners])
     for (position, name, removal), picture, row in zip(owners, edited, probabilities):
         if outcomes[position].error is not None:

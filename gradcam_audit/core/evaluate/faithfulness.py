@@ -131,8 +131,7 @@ def measure_faithfulness(
     curves: list[FaithfulnessCurves | None] = [None] * len(cases)
     if not edited:
         return curves
-    probabilities = forward_probabilities(model, edited, layer=layer, output=spec.output, score=spec.score, preprocess=spec.preprocess,
-                                          resize=spec.resize, resize_filter=spec.fitting_filter, batch_size=batch_size, task=task,
+    probabilities = forward_probabilities(model, edited, **spec.engine.forward_options(layer), batch_size=batch_size, task=task,
                                           task_targets=edited_targets if task is not None else None)
     row = 0
     for position in owners:

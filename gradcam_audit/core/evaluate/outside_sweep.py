@@ -186,9 +186,7 @@ def _drops(model: Any, spec: Spec, layer: str, batch_size: int, owners: list[tup
 
     if not pictures:
         return []
-    probabilities = forward_probabilities(model, pictures, layer=layer, output=spec.output, score=spec.score,
-                                          preprocess=spec.preprocess, resize=spec.resize, resize_filter=spec.fitting_filter,
-                                          batch_size=batch_size)
+    probabilities = forward_probabilities(model, pictures, **spec.engine.forward_options(layer), batch_size=batch_size)
     drops: list[tuple[int, Box, float | None]] = []
     for (position, box), row in zip(owners, probabilities):
         after = float(row[targets[position]])

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from gradcam_audit.core.run.batch import BatchComputer, model_channels
+from gradcam_audit.core.run.case_results import base_result
 from gradcam_audit.core.run.images import read_rgb
-from gradcam_audit.core.run.runner import AuditRunner, CaseJob, CaseOutcome, base_result
+from gradcam_audit.core.run.jobs import CaseJob, CaseKey, CaseOutcome
 from gradcam_audit.errors import GradcamAuditError
-
-CaseKey = tuple[str, str, str]
 
 INSTALL_HINT = "install the extra: pip install -e '.[ray]'"
 
@@ -79,7 +79,7 @@ class RestartedAfterCrash(RuntimeError):
 
 
 class _Explainer:
-    """One per Ray actor. Its runner keeps every model it loads, so each model is loaded once per actor.
+    """One per Ray actor. Its batch computer keeps every model it loads, so each model is loaded once per actor.
 
     ``refuse_after_restart``: Ray Data restarts a crashed actor and retries its batch there, so a case that kills its
     worker every time would be retried forever. A restarted pipeline explainer refuses its work instead: the pipeline
@@ -97,7 +97,8 @@ class _Explainer:
             return
         _limit_threads_to_this_actors_cpus()
         self.jobs = _shipped_jobs(holder)
-        self.runner = AuditRunner(batch_size, executor="serial")  # Ray Data already overlaps reading with explaining
+        # Serial within the actor: Ray Data already overlaps reading with explaining.
+        self.batches = BatchComputer(batch_size)
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Ray Data stage (actors): explain and score the rows, each audit batch together; outcomes pickled."""
@@ -112,7 +113,7 @@ class _Explainer:
             batch_indices = [int(rows["index"][position]) for position in positions]
             jobs = [self.jobs[index] for index in batch_indices]
             pictures = [pickle.loads(rows["picture"][position]) for position in positions]
-            computed = self.runner.compute_batch(jobs, self._usable(jobs, pictures))
+            computed = self.batches.compute_batch(jobs, self._usable(jobs, pictures))
             indices += batch_indices
             outcomes += [pickle.dumps(computed[job.key]) for job in jobs]
         return {"index": np.array(indices, dtype=np.int64), "outcome": np.array(outcomes, dtype=object)}
@@ -120,16 +121,16 @@ class _Explainer:
     def explain_one(self, index: int) -> bytes:
         """One job alone (the retry after a crash): nothing else in this process to take down, or to blame."""
         job = self.jobs[index]
-        return pickle.dumps(self.runner.compute_batch([job])[job.key])
+        return pickle.dumps(self.batches.compute_batch([job])[job.key])
 
     def _usable(self, jobs: list[CaseJob], pictures: list[Any]) -> list[Any] | None:
         """The pictures read ahead, or None (compute_batch reads them itself) unless the model takes three channels."""
         try:
-            model = self.runner.models.get(jobs[0].spec.model)
+            model = self.batches.models.get(jobs[0].spec.model)
         except Exception:  # noqa: BLE001 - compute_batch loads it again and reports the error for every case
             return None
-        # The runner's own rule, so the channels are exactly those of a local run.
-        return pictures if AuditRunner._channels(model) == 3 else None
+        # The local run's own rule, so the channels are exactly those of a local run.
+        return pictures if model_channels(model) == 3 else None
 
 
 def _described(error: BaseException) -> str:
@@ -311,7 +312,7 @@ def ray_outcomes(batches: Sequence[Sequence[CaseJob]], *, batch_size: int, addre
 
     Args:
         batches: the audit's batches; the jobs of one batch share a batch key and are explained together.
-        batch_size: Ray Data's batch size for both stages, and the runner's batch size in each actor.
+        batch_size: Ray Data's batch size for both stages, and the batch size of each actor's batch computer.
         address: the cluster to join (default: RAY_ADDRESS, else a local cluster started for this call).
         workers: explainer actors (default: the cluster's CPUs).
 
@@ -333,7 +334,7 @@ def ray_outcomes(batches: Sequence[Sequence[CaseJob]], *, batch_size: int, addre
             context = ray.data.DataContext.get_current()
             context.enable_progress_bars = False  # the caller prints its own progress
             # Outcomes in the order they were planned, the order pytest asks for them: the caller's buffer of
-            # finished outcomes then stays small (runner.STREAM_BUFFER_BATCHES).
+            # finished outcomes then stays small (core/run/runner.py's STREAM_BUFFER_BATCHES).
             context.execution_options.preserve_order = True
         # Ray Data logs every dataset's start and plan at INFO; the audit's own progress line says what matters.
         logging.getLogger("ray.data").setLevel(logging.WARNING)

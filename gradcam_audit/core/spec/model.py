@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from gradcam_audit.core.engine.method_names import DEFAULT_RESIZE_FILTER
+from gradcam_audit.core.spec.engine_settings import EngineSettings
 from gradcam_audit.errors import Problem
 
 ClassRef = str | int
@@ -248,6 +250,13 @@ class Spec:
     def fitting_filter(self) -> str:
         """The resampling filter images are fitted with: the spec's own, else the default."""
         return self.resize_filter or DEFAULT_RESIZE_FILTER
+
+    @cached_property
+    def engine(self) -> EngineSettings:
+        """The engine settings every case of this spec runs with, built once (a changed spec is a new object)."""
+        return EngineSettings(layer=self.layer, output=self.output, score=self.score, preprocess=self.preprocess,
+                              resize=self.resize, resize_filter=self.fitting_filter, layer_grid=self.layer_grid,
+                              prefix_tokens=self.prefix_tokens)
 
     def label_of(self, index: int) -> str | None:
         if self.labels is not None and 0 <= index < len(self.labels):
