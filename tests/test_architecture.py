@@ -1,0 +1,143 @@
+"""The package's structure, read from its source: no import cycles, three layers that never mix, small modules.
+
+Imports inside functions count (a lazy import hides a cycle, it does not remove it); imports under
+``if TYPE_CHECKING:`` do not (they never run).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "gradcam_audit"
+MAX_MODULE_LINES = 400
+MAX_CORE_MODULES = 8
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def _type_checking_lines(tree: ast.AST) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for statement in node.body:
+                lines.update(range(statement.lineno, (statement.end_lineno or statement.lineno) + 1))
+    return lines
+
+
+def _imported_names(module: str, path: Path) -> tuple[set[str], set[str]]:
+    """(modules of this package it imports, top-level names of other packages it imports)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = _type_checking_lines(tree)
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and node.lineno not in skipped:
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.lineno not in skipped:
+            if node.level:
+                base = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module or ""
+            names.add(prefix)
+            names.update(f"{prefix}.{alias.name}" for alias in node.names)
+    internal: set[str] = set()
+    for name in names:
+        while name and name not in MODULES:
+            name = name.rpartition(".")[0]
+        # A package's __init__ is not a dependency of its own submodules.
+        if name and name != module and not module.startswith(name + "."):
+            internal.add(name)
+    external = {name.split(".")[0] for name in names if not name.startswith("gradcam_audit")}
+    return internal, external
+
+
+GRAPH: dict[str, set[str]] = {}
+EXTERNAL: dict[str, set[str]] = {}
+for _name, _path in MODULES.items():
+    GRAPH[_name], EXTERNAL[_name] = _imported_names(_name, _path)
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    """The check below cannot pass by accident: on a graph with a cycle it reports it."""
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles() -> None:
+    assert _cycles(GRAPH) == []
+
+
+@pytest.mark.parametrize("layer", ["gradcam_audit.core", "gradcam_audit.rendering"])
+def test_layers_never_import_the_layers_above_them(layer: str) -> None:
+    """The core never imports pytest, jinja2, the plugin, the CLI or the rendering; rendering never the plugin or CLI."""
+    above = ("gradcam_audit.plugin", "gradcam_audit.cli") + (("gradcam_audit.rendering",) if layer == "gradcam_audit.core" else ())
+    forbidden_packages = {"pytest", "_pytest"} | ({"jinja2"} if layer == "gradcam_audit.core" else set())
+    wrong = []
+    for module, imports in GRAPH.items():
+        if module == layer or module.startswith(layer + "."):
+            wrong += [f"{module} -> {name}" for name in imports if name.startswith(above)]
+            wrong += [f"{module} -> {name}" for name in EXTERNAL[module] & forbidden_packages]
+    assert wrong == []
+
+
+def test_modules_stay_small_and_the_core_is_a_tree_of_stages() -> None:
+    long_modules = {name: lines for name, path in MODULES.items()
+                    if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert long_modules == {}
+    direct = sorted(path.name for path in (PACKAGE / "core").glob("*.py") if path.name != "__init__.py")
+    assert len(direct) <= MAX_CORE_MODULES, direct
