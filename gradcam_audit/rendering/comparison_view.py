@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.baseline.baseline import comparison_counts, suite_shifts
-from gradcam_audit.core.records.comparison import COMPARISON_STATUSES, BaselineComparison
+from gradcam_audit.core.records.comparison import COMPARISON_STATUSES, BaselineComparison, CompactHeatmap
 from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults
 from gradcam_audit.rendering.check_format import limit_words, percent, value_text, words_for
 
@@ -195,6 +195,7 @@ def with_pictures(view: ComparisonView, results: RunResults, report_path: Path, 
     summary = results.baseline
     folders = summary.folders if summary is not None else ()
     comparisons = {case.key: case.comparison for case in results.cases if case.comparison is not None}
+    entries = {case.key: case for case in results.cases}
     cases = []
     for case in view.cases:
         comparison = comparisons.get(case.key)
@@ -207,8 +208,21 @@ def with_pictures(view: ComparisonView, results: RunResults, report_path: Path, 
                 pictures = door_pictures(comparison.images, folders[comparison.source], warn, context, note)
                 baseline_images = {kind: Path(os.path.relpath(picture, report_path.parent.resolve())).as_posix()
                                    for kind, picture in pictures.items()}
+        if not baseline_images and comparison is not None and comparison.heatmap is not None:
+            # The baseline run kept no picture files (inline, a shard): draw its stored heatmap, over the case's image
+            # when that is readable inside its spec's folder (rendering/heatmap_pictures.py, through the picture door).
+            baseline_images = _drawn_baseline(entries.get(case.key), comparison.heatmap, warn, f"baseline case {case.label!r}: ")
         cases.append(replace(case, baseline_images=baseline_images, candidate_images=dict(candidate_images.get(case.anchor, {}))))
     return replace(view, cases=tuple(cases))
+
+
+def _drawn_baseline(entry: CaseEntry | None, heatmap: CompactHeatmap, warn: Callable[[str], None], context: str) -> dict[str, str]:
+    """The baseline's stored heatmap drawn as the candidate's case is (same image and fit); {} without a result."""
+    from gradcam_audit.rendering.heatmap_pictures import drawn_pictures
+
+    if entry is None or entry.result is None:
+        return {}
+    return drawn_pictures(replace(entry.result, heatmap=heatmap), Path.cwd(), warn, context)
 
 
 def comparison_markdown(results: RunResults, cell: Callable[[str], str], *, limit: int = 30) -> list[str]:

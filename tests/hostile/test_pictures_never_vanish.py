@@ -59,6 +59,9 @@ def test_compare_of_two_inline_runs_shows_pictures_and_an_image_outside_the_spec
     assert "Traceback" not in capsys.readouterr().err
     assert "Drawn from the heatmap stored in the results" in html
     assert len(case_pictures(html)) >= 2  # one drawn heatmap per candidate case, no photo (it lies outside the spec folder)
+    # The baseline side too: its run kept no picture files either, so its stored heatmap is drawn beside the candidate's.
+    baseline_side, candidate_side = html.count('alt="Baseline heatmap of'), html.count('alt="Heatmap now of')
+    assert baseline_side == candidate_side >= 1, (baseline_side, candidate_side)
 
 
 def test_the_drawn_overlay_lies_over_the_image_only_inside_the_spec_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

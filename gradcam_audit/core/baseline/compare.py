@@ -105,7 +105,7 @@ def compare_case(result: CaseResult, found: tuple[CaseEntry, int] | None, rules:
     regressed = any(not check.passed for check in checks)
     status = "regressed" if regressed else "improved" if improved else "unchanged"
     return BaselineComparison(status, regressed, tuple(checks), tuple(deltas), similarity, entry.status, base.verdict, base.model_sha256,
-                              result.verdict, result.reason, dict(entry.images), source, tuple(notes))
+                              result.verdict, result.reason, dict(entry.images), source, tuple(notes), heatmap=base.heatmap)
 
 
 def compare_unfinished(entry: CaseEntry, found: tuple[CaseEntry, int] | None, rules: CaseRules) -> BaselineComparison | None:
@@ -123,7 +123,7 @@ def compare_unfinished(entry: CaseEntry, found: tuple[CaseEntry, int] | None, ru
                    reason=f"{PREFIX}passed in the baseline, {now} now ({entry.reason.splitlines()[0] if entry.reason else 'no reason given'})")
     return BaselineComparison("regressed", True, (check,), baseline_status=base_entry.status, baseline_verdict=base.verdict,
                               baseline_model_sha256=base.model_sha256, verdict_before=entry.status, reason_before=entry.reason,
-                              images=dict(base_entry.images), source=source)
+                              images=dict(base_entry.images), source=source, heatmap=base.heatmap)
 
 
 def with_unfinished_compared(entry: CaseEntry, baseline: Baseline, rules: CaseRules) -> CaseEntry:

@@ -82,7 +82,7 @@ RECORDS: dict[type, RecordShape] = {
     CaseEntry: RecordShape(optional=("baseline",), overrides={
         "status": _enum(STATUSES), "cause": _enum(("", *NOT_RUN_CAUSES)), "baseline": {"$ref": "#/$defs/BaselineComparison"}}),
     GateEntry: RecordShape(overrides={"status": _enum(STATUSES), "cause": _enum(("", *NOT_RUN_CAUSES))}),
-    CaseResult: RecordShape(open=True, overrides={"verdict": _enum(COMPUTED_VERDICTS)}),
+    CaseResult: RecordShape(open=True, optional=("outside",), overrides={"verdict": _enum(COMPUTED_VERDICTS)}),
     ClassInfo: RecordShape(),
     RegionScore: RecordShape(
         dropped=("causal",),
@@ -96,7 +96,7 @@ RECORDS: dict[type, RecordShape] = {
     CompactHeatmap: RecordShape(derived={"encoding": {"const": HEATMAP_ENCODING}}),
     CaseRules: RecordShape(overrides={"regions": {"type": "object", "additionalProperties": {"$ref": "#/$defs/RegionRules"}}}),
     RegionRules: RecordShape(),
-    BaselineComparison: RecordShape(overrides={"status": _enum(COMPARISON_STATUSES)}),
+    BaselineComparison: RecordShape(optional=("heatmap",), overrides={"status": _enum(COMPARISON_STATUSES)}),
     MetricDelta: RecordShape(),
     BaselineSummary: RecordShape(dropped=("folders",)),
     RemovedCase: RecordShape(),

@@ -183,6 +183,8 @@ class BaselineComparison:
         verdict_before / reason_before: the candidate's own verdict and reason, before the baseline's checks.
         images: the baseline case's pictures, relative to its results file's folder (``source``-th baseline file).
         notes: things worth knowing (the same model on both sides, a different layer, a heatmap missing).
+        heatmap: the baseline case's compact heatmap, so a comparison shows the baseline's picture even when its
+            run kept no picture files (an inline report, a shard).
     """
 
     status: str
@@ -198,6 +200,7 @@ class BaselineComparison:
     images: dict[str, str] = field(default_factory=dict)
     source: int = 0
     notes: tuple[str, ...] = ()
+    heatmap: CompactHeatmap | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -214,6 +217,7 @@ class BaselineComparison:
             "images": dict(self.images),
             "source": self.source,
             "notes": list(self.notes),
+            **({"heatmap": self.heatmap.to_dict()} if self.heatmap is not None else {}),
         }
 
     @staticmethod
@@ -239,6 +243,7 @@ class BaselineComparison:
             images={str(kind): str(path) for kind, path in dict(data.get("images", {})).items()},
             source=int(data.get("source", 0)),
             notes=tuple(str(note) for note in data.get("notes", ())),
+            heatmap=CompactHeatmap.from_dict(data.get("heatmap")),
         )
 
 
