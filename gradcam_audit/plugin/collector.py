@@ -57,6 +57,10 @@ class Journal:
             pass  # the journal is a safety net; results.json (checked writable up front) is the record
 
 
+# The share of a run's cases timed after the first one finished before a time-left estimate is printed.
+ETA_AFTER_SHARE = 0.2
+
+
 class Progress:
     """Periodic audit progress lines through pytest's terminal reporter: cases done / total, rate, time left.
 
@@ -82,9 +86,15 @@ class Progress:
         if reporter is None:
             return
         self.last = now
-        rate = (done - self.first[1]) / max(now - self.first[0], 1e-9)
-        left = (total - done) / rate if rate > 0 else 0.0
         reporter.ensure_newline()
+        measured = done - self.first[1]
+        if measured < ETA_AFTER_SHARE * total:
+            # Cases finish in bursts, a batch at a time: a rate from the first burst alone is wildly high ("3 %, about
+            # 2 s left" on a 57 s run). No estimate until a fair share of the run has been timed after warm-up.
+            reporter.write_line(f"gradcam: {done}/{total} cases ({done / total:.0%}), estimating the time left")
+            return
+        rate = measured / max(now - self.first[0], 1e-9)
+        left = (total - done) / rate if rate > 0 else 0.0
         reporter.write_line(f"gradcam: {done}/{total} cases ({done / total:.0%}), {rate:.1f} images/s, about {left:.0f} s left")
 
 

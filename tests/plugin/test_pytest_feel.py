@@ -136,3 +136,15 @@ def test_explain_prints_no_tensorflow_start_up_lines(tmp_path: Path) -> None:
     for noise in ("cuInit", "cudart", "absl", "cpu_feature_guard", "oneDNN"):
         assert noise not in output, output
     assert "predicted" in completed.stdout
+
+
+def test_progress_gives_no_time_left_until_a_fair_share_of_the_run_is_timed(pytester: pytest.Pytester,
+                                                                            write_spec: Callable[..., Path]) -> None:
+    """A rate measured on the first cases alone (a batch's burst) is meaningless: the first line says it is estimating,
+    and a time left comes only once a fifth of the run has been timed after the first case."""
+    write_spec(count=6)
+    result = pytester.runpytest("--gradcam-specs", "suite.yaml", "--gradcam-batch-size", "1", "--gradcam-progress-every", "0.000001",
+                                "--gradcam-no-report", "-p", "no:cacheprovider")
+    lines = [line for line in result.stdout.lines if line.startswith("gradcam: ") and "cases (" in line]
+    assert lines[0] == "gradcam: 2/6 cases (33%), estimating the time left", lines
+    assert all("s left" in line for line in lines[1:]) and len(lines) >= 2, lines
