@@ -85,7 +85,7 @@ def test_large_pictures_are_shrunk_to_512_px_and_small_ones_enlarged_by_whole_fa
     assert _size(written["regions"]) == (512, 384)
     assert _size(written["overlay"])[0] == 512  # plus the colour bar underneath
     small = render_case_images(replace(result, id="small"), photo_like(2, 64), heatmap_like(2, 64), tmp_path)
-    assert _size(small["regions"]) == (256, 256)
+    assert _size(small["regions"]) == (128, 128)  # ×2 by default (min_side 128), a whole factor: crisp pixels
     photo = render_case_images(replace(result, id="photo"), photo_like(3, 224), heatmap_like(3, 224), tmp_path)
     assert _size(photo["regions"]) == (224, 224)  # no blurry 224 → 256 stretch
 
@@ -93,13 +93,13 @@ def test_large_pictures_are_shrunk_to_512_px_and_small_ones_enlarged_by_whole_fa
 def test_colormap_and_alpha_are_configurable_and_the_colour_bar_follows_the_colormap(tmp_path: Path) -> None:
     result = case("styled", "passed", ())
     picture, heatmap = photo_like(4, 128), heatmap_like(4, 128)
-    plain = render_case_images(result, picture, heatmap, tmp_path / "a", OverlayStyle(alpha=0.0, image_format="webp", quality=95))
+    plain = render_case_images(result, picture, heatmap, tmp_path / "a", OverlayStyle(alpha=0.0, image_format="webp", quality=95, min_side=256))
     assert plain["overlay"].suffix == ".webp"
     overlay = _pixels(plain["overlay"])
     photo = _pixels(plain["regions"])
     assert np.abs(overlay[:256] - photo).mean() < 4  # alpha 0: the photo alone
 
-    viridis = render_case_images(result, picture, heatmap, tmp_path / "b", OverlayStyle(colormap="viridis", alpha=1.0, quality=95))
+    viridis = render_case_images(result, picture, heatmap, tmp_path / "b", OverlayStyle(colormap="viridis", alpha=1.0, quality=95, min_side=256))
     bar_row = _pixels(viridis["overlay"])[256 + 14]
     expected_low = colorize(np.array([[0.0, 1.0]]), "viridis")[0, 0]
     expected_high = colorize(np.array([[0.0, 1.0]]), "viridis")[0, 1]
