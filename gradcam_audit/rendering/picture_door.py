@@ -11,6 +11,7 @@ import io
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TypeVar
 
 from gradcam_audit.errors import UnsafePathError
 
@@ -131,6 +132,9 @@ def checked_picture(root: Path, name: object) -> Path | None:
     return checked[0] if checked is not None else None
 
 
+T = TypeVar("T")
+
+
 def refusal_note(context: str, kind: str, error: Exception) -> str:
     """The report's note for a refused picture: what was not shown and why in general words, never the file's name or
     path (a hostile name may itself be the secret, and the report is shared more widely than the warnings)."""
@@ -141,39 +145,39 @@ def refusal_note(context: str, kind: str, error: Exception) -> str:
     return f"Picture not shown: {context}images.{kind}: {why}."
 
 
-def door_pictures(images: Mapping[str, object], root: Path, warn: Callable[[str], None], context: str = "",
-                  note: Callable[[str], None] | None = None) -> dict[str, Path]:
-    """The pictures of one case that pass the door, by kind; each refused one is skipped with a warning naming it and,
-    with ``note``, a note for the report (see refusal_note)."""
-    found: dict[str, Path] = {}
+def _through_door(images: Mapping[str, object], root: Path, warn: Callable[[str], None], context: str,
+                  note: Callable[[str], None] | None, read: Callable[[Path, object], T | None]) -> dict[str, T]:
+    """What ``read`` makes of each picture that passes the door, by kind; each refused one is skipped with a warning
+    naming it and, with ``note``, a note for the report (see refusal_note)."""
+    found: dict[str, T] = {}
     for kind, name in images.items():
         try:
-            path = checked_picture(root, name)
+            value = read(root, name)
         except UnsafePathError as error:
             warn(f"{context}images.{kind}: skipped: {error}")
             if note is not None:
                 note(refusal_note(context, kind, error))
             continue
-        if path is not None:
-            found[kind] = path
+        if value is not None:
+            found[kind] = value
     return found
+
+
+def door_pictures(images: Mapping[str, object], root: Path, warn: Callable[[str], None], context: str = "",
+                  note: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """The pictures of one case that pass the door, by kind (paths of checked files)."""
+    return _through_door(images, root, warn, context, note, checked_picture)
 
 
 def door_data_uris(images: Mapping[str, object], root: Path, warn: Callable[[str], None], context: str = "",
                    note: Callable[[str], None] | None = None) -> dict[str, str]:
     """Like door_pictures, as data URIs of the very bytes that were checked (each file read once)."""
-    found: dict[str, str] = {}
-    for kind, name in images.items():
-        try:
-            checked = _checked_content(root, name)
-        except UnsafePathError as error:
-            warn(f"{context}images.{kind}: skipped: {error}")
-            if note is not None:
-                note(refusal_note(context, kind, error))
-            continue
-        if checked is not None:
-            found[kind] = bytes_data_uri(checked[1])
-    return found
+
+    def data_uri(folder: Path, name: object) -> str | None:
+        checked = _checked_content(folder, name)
+        return bytes_data_uri(checked[1]) if checked is not None else None
+
+    return _through_door(images, root, warn, context, note, data_uri)
 
 
 def bytes_data_uri(content: bytes) -> str:
