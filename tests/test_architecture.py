@@ -141,3 +141,24 @@ def test_modules_stay_small_and_the_core_is_a_tree_of_stages() -> None:
     assert long_modules == {}
     direct = sorted(path.name for path in (PACKAGE / "core").glob("*.py") if path.name != "__init__.py")
     assert len(direct) <= MAX_CORE_MODULES, direct
+
+
+# The report's stages, in the order data flows through them: a folder may import only folders before it.
+RENDERING_ORDER = ("pictures", "views", "text", "html")
+
+
+def _rendering_stage(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 3 and parts[1] == "rendering" else None
+
+
+@pytest.mark.parametrize("stage", RENDERING_ORDER)
+def test_rendering_folders_import_only_earlier_folders(stage: str) -> None:
+    allowed = set(RENDERING_ORDER[: RENDERING_ORDER.index(stage)])
+    wrong = sorted(
+        f"{module} imports {dependency}"
+        for module, dependencies in GRAPH.items() if _rendering_stage(module) == stage
+        for dependency in dependencies
+        if _rendering_stage(dependency) not in (None, stage) and _rendering_stage(dependency) not in allowed
+    )
+    assert not wrong, "a rendering folder reaches a later one (move the code down):\n" + "\n".join(wrong)

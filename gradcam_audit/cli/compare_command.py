@@ -62,9 +62,9 @@ def run(arguments: argparse.Namespace) -> int:
     from gradcam_audit.core.baseline.rules import parse_rule_settings
     from gradcam_audit.core.spec.load import display_path
     from gradcam_audit.errors import GradcamAuditError
-    from gradcam_audit.rendering.comparison_view import build_comparison_view
-    from gradcam_audit.rendering.html_report import write_html_report
-    from gradcam_audit.rendering.terminal import summary_line
+    from gradcam_audit.rendering.views.comparison_view import build_comparison_view
+    from gradcam_audit.rendering.html.html_report import write_html_report
+    from gradcam_audit.rendering.text.terminal import summary_line
 
     if not arguments.baseline.exists():
         raise UsageError(f"baseline not found: {arguments.baseline}")

@@ -143,7 +143,7 @@ def _score_boxes(explanation: Any, boxes: list[tuple[float, float, float, float]
 def _write_overlay(image_path: Path, explanation: Any, scores: list[Any], output: Path, method: str) -> None:
     from gradcam_audit.core.run.images import read_rgb
     from gradcam_audit.core.records.results import CaseResult
-    from gradcam_audit.rendering.overlay import case_pictures
+    from gradcam_audit.rendering.pictures.overlay import case_pictures
 
     result = CaseResult(spec="explain", id=image_path.stem, method=method, verdict="passed", regions=tuple(score for _, score in scores))
     heatmap = None if explanation.degenerate else explanation.heatmap_full

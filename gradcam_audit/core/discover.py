@@ -13,7 +13,8 @@ import numpy as np
 
 from gradcam_audit.core.evaluate.outside_findings import Finding, outside_check_of, outside_findings
 from gradcam_audit.core.records.results import CaseResult
-from gradcam_audit.core.run.runner import AuditRunner, CaseJob
+from gradcam_audit.core.run.runner import AuditRunner
+from gradcam_audit.core.jobs import CaseJob
 from gradcam_audit.core.spec.load import parse_spec
 from gradcam_audit.core.spec.model import Case, Spec
 from gradcam_audit.core.spec.paths import discover_spec_files, display_path

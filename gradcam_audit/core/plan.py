@@ -11,7 +11,7 @@ from typing import Any
 
 from gradcam_audit.core.evaluate.metrics import OVERRIDABLE_KEYS as REGION_OVERRIDABLE_KEYS
 from gradcam_audit.core.ledger.entries import NOT_RUN_CAUSES, CaseEntry, GateEntry
-from gradcam_audit.core.run.runner import CaseJob
+from gradcam_audit.core.jobs import CaseJob
 from gradcam_audit.core.spec.load import discover_spec_files, display_path, parse_spec
 from gradcam_audit.core.spec.model import Case, ParsedSpec, Region, Spec
 from gradcam_audit.errors import GradcamAuditError, Problem

@@ -20,10 +20,10 @@ from gradcam_audit.core.ledger.entries import CaseEntry
 from gradcam_audit.core.ledger.judging import final_case_status
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.core.run.case_results import computed_result
-from gradcam_audit.core.run.jobs import CaseJob
+from gradcam_audit.core.jobs import CaseJob
 from gradcam_audit.core.spec.model import Case, ModelRef, Preprocess, Region, Shape, Spec
 from gradcam_audit.errors import GradcamAuditError
-from gradcam_audit.rendering.text_table import failure_text
+from gradcam_audit.rendering.text.text_table import failure_text
 
 
 class AttentionAssertionError(AssertionError):

@@ -134,7 +134,7 @@ def _move_pictures(results: RunResults, base: Path, source: str, target: str) ->
 
 def _check_sample_variable() -> None:
     """A malformed GRADCAM_REPORT_SAMPLE_ABOVE stops the run before any case is computed, not at the end."""
-    from gradcam_audit.rendering.sampling import sample_above_from
+    from gradcam_audit.rendering.views.sampling import sample_above_from
 
     try:
         sample_above_from(os.environ)
@@ -251,8 +251,8 @@ class ResultCollector:
         inline = self.settings.report is not None and self.settings.report_images == "inline"
         notes: tuple[str, ...] = ()
         if inline:
-            from gradcam_audit.rendering.html_report import INLINE_LIMIT_BYTES, inline_size_bytes
-            from gradcam_audit.rendering.sampling import pictures_notice
+            from gradcam_audit.rendering.html.html_report import INLINE_LIMIT_BYTES, inline_size_bytes
+            from gradcam_audit.rendering.views.sampling import pictures_notice
 
             sample = self.state.case_sample
             if sample.active:
@@ -273,7 +273,7 @@ class ResultCollector:
         try:
             write_results(json_results, self.settings.json_path)
             if self.settings.report is not None:
-                from gradcam_audit.rendering.html_report import write_html_report
+                from gradcam_audit.rendering.html.html_report import write_html_report
 
                 write_html_report(results, self.settings.report, inline_images=inline, images_base=folder, notes=notes,
                                   sample=self.state.case_sample)
@@ -288,7 +288,7 @@ class ResultCollector:
         drop_superseded(self.settings.superseded_paths)
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path:
-            from gradcam_audit.rendering.markdown import markdown_summary
+            from gradcam_audit.rendering.text.markdown import markdown_summary
 
             report_link = os.path.relpath(self.settings.report) if self.settings.report else None
             try:
@@ -301,12 +301,12 @@ class ResultCollector:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.results is None or not self.results.entries:
             return
-        from gradcam_audit.rendering.terminal import summary_line
+        from gradcam_audit.rendering.text.terminal import summary_line
 
         terminalreporter.write_sep("-", summary_line(self.results) + (f" → {'; '.join(self.written)}" if self.written else ""))
         if self.write_error is not None:
             terminalreporter.write_sep("!", f"gradcam: the run's results were not saved: {self.write_error}", red=True, bold=True)
-        from gradcam_audit.rendering.outside_view import terminal_lines
+        from gradcam_audit.rendering.views.outside_view import terminal_lines
 
         for line in terminal_lines(self.results):  # beyond the boxes: the findings in words
             terminalreporter.write_line(line)

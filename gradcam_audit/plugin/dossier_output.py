@@ -18,7 +18,7 @@ def write_dossier_outputs(results: RunResults, settings: Settings) -> str:
     dossier that cannot be printed is said in the summary line; the results and the report are already written.
     """
     from gradcam_audit.core.files.manifest import MANIFEST_FILE_NAME, build_manifest, write_manifest
-    from gradcam_audit.rendering.dossier import write_dossier
+    from gradcam_audit.rendering.html.dossier import write_dossier
 
     if settings.dossier is None:
         return ""

@@ -15,7 +15,7 @@ import pytest
 from gradcam_audit.core.plan import CaseKey, PlannedCase, PlannedGate, SpecPlan
 from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
 from gradcam_audit.plugin.state import run_state
-from gradcam_audit.rendering.text_table import failure_text, gate_failure_text, junit_properties
+from gradcam_audit.rendering.text.text_table import failure_text, gate_failure_text, junit_properties
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr

@@ -98,7 +98,7 @@ class Settings:
     # --gradcam-no-report: where the report would be, when that is beside results.json (a folder this run locks). A
     # previous run's report there is moved aside like the results: no old HTML keeps saying PASSED beside this run's.
     unwritten_report: Path | None = None
-    dossier: Path | None = None  # --gradcam-dossier: the PDF dossier (rendering/dossier.py)
+    dossier: Path | None = None  # --gradcam-dossier: the PDF dossier (rendering/html/dossier.py)
 
     @property
     def results_folder(self) -> Path:
@@ -193,7 +193,7 @@ def _dossier_option(config: pytest.Config, invocation: Path, ini_base: Path) -> 
         return None
     if Path(value).suffix.lower() != ".pdf":
         raise pytest.UsageError(f"--gradcam-dossier {value!r}: give a .pdf file name, e.g. reports/gradcam/dossier.pdf")
-    from gradcam_audit.rendering.dossier import DossierEngineMissing, find_chromium
+    from gradcam_audit.rendering.html.dossier import DossierEngineMissing, find_chromium
 
     try:
         find_chromium()
@@ -224,7 +224,7 @@ def _overlay_style(config: pytest.Config, report: Path | None) -> Any:
     if report is None:
         return None
     from gradcam_audit.errors import GradcamAuditError
-    from gradcam_audit.rendering.overlay import OverlayStyle
+    from gradcam_audit.rendering.pictures.overlay import OverlayStyle
 
     alpha_text = get(config, "gradcam_overlay_alpha")
     try:

@@ -16,7 +16,7 @@ from gradcam_audit.core.run.runner import AuditRunner
 from gradcam_audit.plugin.options import Settings
 
 if TYPE_CHECKING:
-    from gradcam_audit.rendering.sampling import CaseSample
+    from gradcam_audit.rendering.views.sampling import CaseSample
 
 _STATE_KEY = pytest.StashKey["RunState"]()
 
@@ -92,7 +92,7 @@ class RunState:
     def case_sample(self) -> CaseSample:
         """Which cases the report shows in full; the same in every process (it depends on the plan and the keys only)."""
         if self._case_sample is None:
-            from gradcam_audit.rendering.sampling import case_sample, sample_above_from
+            from gradcam_audit.rendering.views.sampling import case_sample, sample_above_from
 
             try:
                 sample_above = sample_above_from(os.environ)
@@ -116,7 +116,7 @@ class RunState:
             return {}
         if not self.case_sample.shows(run.entry):
             return {}  # a pass the huge run's report will not show: drawing it would only cost time and disk
-        from gradcam_audit.rendering.overlay import render_case_images
+        from gradcam_audit.rendering.pictures.overlay import render_case_images
 
         try:
             written = render_case_images(result, run.image, run.heatmap, directory, self.settings.overlay_style, removed=run.removed)

@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 from gradcam_audit.core.audit import CaseRun, run_audit
-from gradcam_audit.rendering.html_report import write_html_report
-from gradcam_audit.rendering.markdown import markdown_summary
-from gradcam_audit.rendering.overlay import render_case_images
-from gradcam_audit.rendering.view_models import build_report_view
+from gradcam_audit.rendering.html.html_report import write_html_report
+from gradcam_audit.rendering.text.markdown import markdown_summary
+from gradcam_audit.rendering.pictures.overlay import render_case_images
+from gradcam_audit.rendering.views.view_models import build_report_view
 
 SHORTCUT = Path(__file__).resolve().parents[2] / "specs" / "stripes_shortcut.yaml"
 

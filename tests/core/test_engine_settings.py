@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gradcam_audit.core.run.jobs import CaseJob
+from gradcam_audit.core.jobs import CaseJob
 from gradcam_audit.core.spec.engine_settings import EngineSettings
 from gradcam_audit.core.spec.model import Case, ModelRef, Preprocess, Spec
 

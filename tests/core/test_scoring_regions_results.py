@@ -12,7 +12,8 @@ from gradcam_audit.core.evaluate.regions import region_mask
 from gradcam_audit.core.ledger.entries import CaseEntry
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult
-from gradcam_audit.core.run.runner import AuditRunner, CaseJob
+from gradcam_audit.core.run.runner import AuditRunner
+from gradcam_audit.core.jobs import CaseJob
 from gradcam_audit.core.evaluate.scoring import score_region
 from gradcam_audit.core.spec.model import Case, ModelRef, Region, Shape, Spec
 from gradcam_audit.errors import ResultsError

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gradcam_audit.core.run.case_results import base_result
-from gradcam_audit.core.run.runner import AuditRunner, CaseJob, CaseOutcome
+from gradcam_audit.core.run.runner import AuditRunner, CaseOutcome
+from gradcam_audit.core.jobs import CaseJob
 from gradcam_audit.core.spec.model import Case, ModelRef, Region, Shape, Spec
 
 

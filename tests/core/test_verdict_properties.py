@@ -23,7 +23,7 @@ from gradcam_audit.core.ledger.results_file import read_results, write_results
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.core.run.runner import AuditRunner
-from gradcam_audit.rendering.terminal import VERDICT_WORDS, summary_line
+from gradcam_audit.rendering.text.terminal import VERDICT_WORDS, summary_line
 from tests.spec.helpers import make_folder
 
 GOOD = """model: model.keras

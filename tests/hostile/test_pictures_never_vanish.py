@@ -69,7 +69,7 @@ def test_the_drawn_overlay_lies_over_the_image_only_inside_the_spec_folder(tmp_p
 
     from gradcam_audit.core.records.comparison import CompactHeatmap
     from gradcam_audit.core.records.results import CaseResult
-    from gradcam_audit.rendering.heatmap_pictures import drawn_pictures
+    from gradcam_audit.rendering.pictures.heatmap_pictures import drawn_pictures
     from tests.hostile.conftest import write_png
 
     (tmp_path / "specs").mkdir()

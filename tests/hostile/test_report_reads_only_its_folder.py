@@ -69,7 +69,7 @@ def test_report_skips_a_folder_named_as_a_picture(cli, tmp_path: Path) -> None: 
 
 def test_confinement_is_one_function_used_by_the_html_writer(tmp_path: Path) -> None:
     from gradcam_audit.errors import UnsafePathError
-    from gradcam_audit.rendering.html_report import confined_picture
+    from gradcam_audit.rendering.html.html_report import confined_picture
 
     write_png(tmp_path / "inside.png", (4, 4))
     assert confined_picture(tmp_path, "inside.png") == (tmp_path / "inside.png").resolve()

@@ -1,7 +1,7 @@
 """Only pictures reach a report: a secret inside a results (or baseline) folder never does, through any entry point.
 
 `gradcam-audit report`, `gradcam-audit compare` and `pytest --gradcam-baseline` all read pictures through one door
-(rendering/picture_door.py): inside the folder, a PNG/JPEG/WebP/GIF by its content, decoded by PIL, bounded.
+(rendering/pictures/picture_door.py): inside the folder, a PNG/JPEG/WebP/GIF by its content, decoded by PIL, bounded.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def test_pytest_baseline_pictures_are_only_pictures(pytester: pytest.Pytester, w
 
 def test_a_non_picture_is_refused_by_content_whatever_its_name(tmp_path: Path) -> None:
     from gradcam_audit.errors import UnsafePathError
-    from gradcam_audit.rendering.picture_door import checked_picture
+    from gradcam_audit.rendering.pictures.picture_door import checked_picture
 
     write_png(tmp_path / "real.png", (4, 4))
     shutil.copy(tmp_path / "real.png", tmp_path / "named_wrongly.txt")
@@ -127,7 +127,7 @@ def test_a_non_picture_is_refused_by_content_whatever_its_name(tmp_path: Path) -
 
 def test_a_picture_over_the_pixel_bound_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gradcam_audit.errors import UnsafePathError
-    from gradcam_audit.rendering import picture_door
+    from gradcam_audit.rendering.pictures import picture_door
 
     write_png(tmp_path / "wide.png", (400, 300))
     monkeypatch.setattr(picture_door, "MAX_PICTURE_PIXELS", 100_000)

@@ -116,7 +116,7 @@ def test_labels_that_look_like_mathtext_are_drawn_as_plain_text(label: str) -> N
     from gradcam_audit.core.ledger.run_results import RunResults
     from gradcam_audit.core.records.results import CaseResult, ClassInfo
     from gradcam_audit.core.evaluate.scoring import RegionScore
-    from gradcam_audit.rendering.charts import suite_charts
+    from gradcam_audit.rendering.html.charts import suite_charts
 
     region = RegionScore.from_dict({"name": label, "role": "required", "mass": 0.5, "lift": 2.0, "area_share": 0.25})
     result = CaseResult(spec="s.yaml", id="c", method="gradcam", verdict="passed", regions=(region,),

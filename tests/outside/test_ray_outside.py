@@ -8,7 +8,8 @@ import pytest
 
 pytest.importorskip("ray.data", reason="the Ray executor tests need the [ray] extra")
 
-from gradcam_audit.core.run.runner import AuditRunner, CaseJob  # noqa: E402
+from gradcam_audit.core.run.runner import AuditRunner  # noqa: E402
+from gradcam_audit.core.jobs import CaseJob  # noqa: E402
 from gradcam_audit.core.spec.load import parse_spec  # noqa: E402
 from tests.outside.stripes import blind_spec  # noqa: E402
 

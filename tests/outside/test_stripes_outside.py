@@ -79,8 +79,8 @@ def test_gate_and_findings_are_rejudged_from_merged_shards(ledgers: dict[str, Ru
 
 
 def test_report_says_what_the_model_relies_on_outside_the_regions(ledgers: dict[str, RunResults], tmp_path: Path) -> None:
-    from gradcam_audit.rendering.html_report import write_html_report
-    from gradcam_audit.rendering.view_models import build_report_view
+    from gradcam_audit.rendering.html.html_report import write_html_report
+    from gradcam_audit.rendering.views.view_models import build_report_view
 
     [suite] = build_report_view(ledgers["shortcut"]).suites
     assert suite.outside is not None and len(suite.outside.cases) == 3

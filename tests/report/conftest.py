@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gradcam_audit.core.ledger.run_results import RunResults
-from gradcam_audit.rendering.html_report import write_html_report
+from gradcam_audit.rendering.html.html_report import write_html_report
 from tests.report.synthetic import fixed_results, write_case_pictures
 
 CHROMIUM = Path("/usr/bin/chromium")

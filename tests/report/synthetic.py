@@ -189,7 +189,7 @@ def write_case_pictures(results: RunResults, directory: Path, size: int = 224) -
     no heatmap for a degenerate one. Image paths become relative to ``directory``."""
     from dataclasses import replace
 
-    from gradcam_audit.rendering.overlay import render_case_images
+    from gradcam_audit.rendering.pictures.overlay import render_case_images
 
     cases = []
     for index, entry in enumerate(results.cases):

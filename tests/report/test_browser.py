@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.ledger.run_results import RunResults
-from gradcam_audit.rendering.html_report import write_html_report
+from gradcam_audit.rendering.html.html_report import write_html_report
 from tests.report.synthetic import hostile_results, write_case_pictures
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import base64
 
 from gradcam_audit.core.records.checks import decide
-from gradcam_audit.core.evaluate.class_summary import class_summaries
+from gradcam_audit.core.ledger.class_summary import class_summaries
 from gradcam_audit.core.evaluate.gates import GateResult
 from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult, ClassInfo
 from gradcam_audit.core.evaluate.scoring import RegionScore
-from gradcam_audit.rendering.charts import STATUS_COLOURS, suite_charts
+from gradcam_audit.rendering.html.charts import STATUS_COLOURS, suite_charts
 
 SUITE = "specs/animals.yaml"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gradcam_audit.core.ledger.run_results import RunResults
-from gradcam_audit.rendering.html_report import write_html_report
+from gradcam_audit.rendering.html.html_report import write_html_report
 from tests.report.synthetic import HOSTILE, fixed_results, hostile_results
 
 

@@ -15,8 +15,8 @@ import pytest
 from gradcam_audit.core.records.comparison import BaselineComparison
 from gradcam_audit.core.ledger.entries import BLOCKING_STATUSES, CaseEntry
 from gradcam_audit.core.ledger.run_results import RunResults
-from gradcam_audit.rendering.html_report import write_html_report
-from gradcam_audit.rendering.sampling import (
+from gradcam_audit.rendering.html.html_report import write_html_report
+from gradcam_audit.rendering.views.sampling import (
     SAMPLE_ABOVE_CASES,
     SAMPLE_ABOVE_VARIABLE,
     CaseSample,
@@ -25,7 +25,7 @@ from gradcam_audit.rendering.sampling import (
     sample_above_from,
     sample_notice,
 )
-from gradcam_audit.rendering.view_models import build_report_view
+from gradcam_audit.rendering.views.view_models import build_report_view
 from tests.plugin.conftest import HONEST_MODEL, shipped_cases
 from tests.report.synthetic import case
 

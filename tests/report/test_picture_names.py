@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from gradcam_audit.core.records.results import CaseResult
-from gradcam_audit.rendering.overlay import render_case_images
+from gradcam_audit.rendering.pictures.overlay import render_case_images
 
 
 def test_ids_differing_in_punctuation_and_specs_with_one_name_get_distinct_files(tmp_path: Path) -> None:

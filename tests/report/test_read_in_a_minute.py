@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.ledger.suite_outcome import suite_outcomes
-from gradcam_audit.rendering.view_models import build_report_view
+from gradcam_audit.rendering.views.view_models import build_report_view
 from tests.report.synthetic import fixed_results
 from tests.report.test_html import Parsed
 

@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-from gradcam_audit.rendering.overlay import FORBIDDEN_COLOUR, REQUIRED_COLOUR, OverlayStyle, _overlaps, _place_badges, case_pictures
+from gradcam_audit.rendering.pictures.overlay import FORBIDDEN_COLOUR, REQUIRED_COLOUR, OverlayStyle, _overlaps, _place_badges, case_pictures
 from tests.report.synthetic import box, case, region
 
 GREY = 128

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from gradcam_audit.core.ledger.run_results import RunResults
-from gradcam_audit.rendering.html_report import write_html_report
-from gradcam_audit.rendering.overlay import OverlayStyle, OverlayStyleError, colorize, render_case_images
+from gradcam_audit.rendering.html.html_report import write_html_report
+from gradcam_audit.rendering.pictures.overlay import OverlayStyle, OverlayStyleError, colorize, render_case_images
 from tests.report.synthetic import box, case, heatmap_like, photo_like, region, write_case_pictures
 
 BUDGET_PER_CASE = 150 * 1024

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from gradcam_audit.core.ledger.results_file import read_results, write_results
 from gradcam_audit.core.ledger.run_results import RunResults
-from gradcam_audit.rendering.html_report import render_html
-from gradcam_audit.rendering.markdown import markdown_summary
-from gradcam_audit.rendering.view_models import build_report_view
+from gradcam_audit.rendering.html.html_report import render_html
+from gradcam_audit.rendering.text.markdown import markdown_summary
+from gradcam_audit.rendering.views.view_models import build_report_view
 from tests.report.synthetic import HOSTILE, fixed_results, hostile_results
 
 GOLDEN = Path(__file__).parent / "golden" / "report_view.json"

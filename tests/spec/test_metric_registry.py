@@ -29,8 +29,8 @@ from gradcam_audit.core.spec.load import parse_spec
 from gradcam_audit.core.spec.model import Region, Shape
 from gradcam_audit.core.spec.reference import spec_reference
 from gradcam_audit.core.spec.schema import directory_defaults_schema, spec_schema
-from gradcam_audit.rendering.check_format import finding_words
-from gradcam_audit.rendering.text_table import failure_text
+from gradcam_audit.rendering.views.check_format import finding_words
+from gradcam_audit.rendering.text.text_table import failure_text
 from tests.plugin.conftest import HONEST_MODEL, shipped_cases
 from tests.report.synthetic import case as synthetic_case
 from tests.spec.helpers import VALID_SPEC, make_folder, marked_line, write_spec

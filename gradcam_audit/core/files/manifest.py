@@ -1,5 +1,5 @@
 """What exactly was audited: versions, date, command and the SHA-256 of every model, spec, image and results file,
-with the manifest's own hash, for the dossier (rendering/dossier.py) and manifest.json beside the results."""
+with the manifest's own hash, for the dossier (rendering/html/dossier.py) and manifest.json beside the results."""
 
 from __future__ import annotations
 

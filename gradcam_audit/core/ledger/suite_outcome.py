@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
+
+from gradcam_audit.core.ledger.run_results import RunResults
 
 # A suite takes the first of these statuses that any of its entries (cases and gate) has: what blocks the release
 # first (a failure before an error: it says what the model did), then what did not finish, then known problems, then passes.

@@ -23,7 +23,8 @@ from gradcam_audit.core.evaluate.outside_sweep import sweep_batch
 from gradcam_audit.core.run.case_results import base_result, computed_result
 from gradcam_audit.core.run.failures import failure_message
 from gradcam_audit.core.run.images import read_rgb
-from gradcam_audit.core.run.jobs import CaseJob, CaseKey, CaseOutcome
+from gradcam_audit.core.run.jobs import CaseOutcome
+from gradcam_audit.core.jobs import CaseJob, CaseKey
 from gradcam_audit.core.run.models import ModelCache
 from gradcam_audit.core.run.task_cases import case_task_target, task_head
 

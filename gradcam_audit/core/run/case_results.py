@@ -11,7 +11,7 @@ from gradcam_audit.core.evaluate.case_evaluation import Verdict, class_index
 from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
 from gradcam_audit.core.records.comparison import CompactHeatmap
 from gradcam_audit.core.records.results import CaseResult, ClassInfo
-from gradcam_audit.core.run.jobs import CaseJob
+from gradcam_audit.core.jobs import CaseJob
 from gradcam_audit.core.run.task_cases import task_notes
 from gradcam_audit.core.spec.load import display_path
 from gradcam_audit.core.spec.model import Spec

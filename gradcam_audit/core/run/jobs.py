@@ -1,40 +1,12 @@
-"""The unit of work of a run: one case with one method (a job) and what computing it gives back (an outcome)."""
+"""What computing a job (core/jobs.py) gives back: the case's result and the arrays its pictures are drawn from."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from gradcam_audit.core.records.results import CaseResult
-from gradcam_audit.core.spec.model import Case, Spec
-
-# A job's identity: (spec path, case id, method).
-CaseKey = tuple[str, str, str]
-
-
-@dataclass(frozen=True)
-class CaseJob:
-    """One case to run with one method."""
-
-    spec: Spec
-    case: Case
-    method: str
-
-    @property
-    def key(self) -> CaseKey:
-        """Identity of the job: (spec path, case id, method)."""
-        return (str(self.spec.path), self.case.id, self.method)
-
-    @property
-    def batch_key(self) -> tuple[Any, ...]:
-        """Jobs with equal keys are explained together: same model, engine settings and method.
-
-        labels belong in the key: a batch is explained with one spec's labels, so class names resolve alike.
-        """
-        return (self.spec.model, self.spec.engine, self.method, self.spec.labels, self.spec.task, self.spec.detections)
-
 
 @dataclass(frozen=True)
 class CaseOutcome:

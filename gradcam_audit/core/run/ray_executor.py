@@ -21,7 +21,8 @@ import numpy as np
 from gradcam_audit.core.run.batch import BatchComputer, model_channels
 from gradcam_audit.core.run.case_results import base_result
 from gradcam_audit.core.run.images import read_rgb
-from gradcam_audit.core.run.jobs import CaseJob, CaseKey, CaseOutcome
+from gradcam_audit.core.run.jobs import CaseOutcome
+from gradcam_audit.core.jobs import CaseJob, CaseKey
 from gradcam_audit.errors import GradcamAuditError
 
 INSTALL_HINT = "install the extra: pip install -e '.[ray]'"

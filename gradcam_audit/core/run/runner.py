@@ -17,12 +17,13 @@ from gradcam_audit.core.run.batch import BatchComputer
 from gradcam_audit.core.run.case_results import base_result
 from gradcam_audit.core.run.failures import stream_failure
 from gradcam_audit.core.run.gate_experiments import gate_evidence
-from gradcam_audit.core.run.jobs import CaseJob, CaseKey, CaseOutcome
+from gradcam_audit.core.run.jobs import CaseOutcome
+from gradcam_audit.core.jobs import CaseJob, CaseKey
 from gradcam_audit.core.run.ray_executor import ray_outcomes
 from gradcam_audit.core.spec.model import Gate, Spec
 
-# CaseJob and CaseOutcome are also reached through this module (the runner's inputs and outputs).
-__all__ = ["EXECUTORS", "STREAM_BUFFER_BATCHES", "AuditRunner", "CaseJob", "CaseOutcome"]
+# CaseOutcome is also reached through this module (the runner's output).
+__all__ = ["EXECUTORS", "STREAM_BUFFER_BATCHES", "AuditRunner", "CaseOutcome"]
 
 # How cases are computed (AuditRunner's ``executor``); the first is the default.
 EXECUTORS: tuple[str, ...] = ("local", "serial", "ray")

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from gradcam_audit.core.ledger.ledger import BLOCKING_STATUSES, CaseEntry, RunResults
+from gradcam_audit.core.ledger.entries import BLOCKING_STATUSES, CaseEntry
+
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.core.ledger.suite_outcome import suite_outcomes
-from gradcam_audit.rendering.case_view import (
+from gradcam_audit.rendering.views.case_view import (
     COUNT_WORDS,
     ROLE_WORDS,
     STATUS_ORDER,
@@ -22,10 +24,10 @@ from gradcam_audit.rendering.case_view import (
     plural,
     sentence,
 )
-from gradcam_audit.rendering.colour_words import colormap_ends
-from gradcam_audit.rendering.comparison_view import ComparisonView, build_comparison_view
-from gradcam_audit.rendering.outside_view import outside_view
-from gradcam_audit.rendering.suite_view import GateRowView, GateView, SuiteView, gate_view, suite_finding, suite_label
+from gradcam_audit.rendering.views.colour_words import colormap_ends
+from gradcam_audit.rendering.views.comparison_view import ComparisonView, build_comparison_view
+from gradcam_audit.rendering.views.outside_view import outside_view
+from gradcam_audit.rendering.views.suite_view import GateRowView, GateView, SuiteView, gate_view, suite_finding, suite_label
 
 # Re-exported: the report's other modules and tests import every view from here.
 __all__ = ["COUNT_WORDS", "ROLE_WORDS", "STATUS_ORDER", "STATUS_WORDS", "CaseView", "GateRowView", "GateView", "RegionKeyView",
@@ -188,7 +190,7 @@ def build_report_view(results: RunResults, charts: dict[str, str] | None = None,
                       shown: Callable[[CaseEntry], bool] | None = None) -> ReportView:
     """The whole report's content; ``charts`` maps suite name → chart image (data URI or path).
 
-    ``shown``: which cases get a full view (rendering/sampling.py, for huge runs); counts and verdict use every case.
+    ``shown``: which cases get a full view (rendering/views/sampling.py, for huge runs); counts and verdict use every case.
     """
     ordered = sorted(results.cases, key=lambda case: (STATUS_ORDER.index(case.status) if case.status in STATUS_ORDER else 0, case.spec, case.id, case.method))
     methods_per_suite: dict[str, set[str]] = {}

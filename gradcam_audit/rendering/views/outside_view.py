@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry, RunResults
+from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
+
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.evaluate.outside_findings import Finding, outside_check_of, outside_findings
 
 CASES_SHOWN = 6  # affected cases drawn per suite

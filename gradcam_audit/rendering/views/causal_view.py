@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gradcam_audit.core.records.comparison import CompactHeatmap
-from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry
-from gradcam_audit.rendering.overlay import removed_kind
+from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
+from gradcam_audit.rendering.pictures.overlay import removed_kind
 
 REMOVAL_WORDS = {
     "inpaint": "filled in from its surroundings",
@@ -121,7 +121,7 @@ def _heatmap_picture(heatmap: CompactHeatmap | None, colormap: str) -> str:
 
     from PIL import Image
 
-    from gradcam_audit.rendering.overlay import colorize
+    from gradcam_audit.rendering.pictures.overlay import colorize
 
     colours = colorize(heatmap.decode(), colormap)
     picture = Image.fromarray(colours).resize((CASCADE_PICTURE_SIDE, CASCADE_PICTURE_SIDE), Image.Resampling.NEAREST)

@@ -22,7 +22,7 @@ class MetricWords:
 
 # Checks other than region metrics'. Metrics not listed read with their own name and a plain number.
 METRIC_WORDS: dict[str, MetricWords] = {
-    # Regression checks against a baseline run (core/baseline/baseline.py).
+    # Regression checks against a baseline run (core/baseline/compare.py).
     "still_passes": MetricWords("still passes, as in the baseline", "yes_no"),
     "mass_rise": MetricWords("rise in attention share since the baseline", "share"),
     "lift_drop": MetricWords("fall in lift since the baseline", "share"),

@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from gradcam_audit.core.ledger.ledger import SELECTION_CAUSES, CaseEntry
+from gradcam_audit.core.ledger.entries import CaseEntry, SELECTION_CAUSES
 
 # Above this many planned cases the report samples its passes and keeps its pictures as files beside it.
 SAMPLE_ABOVE_CASES = 1000

@@ -15,7 +15,7 @@ import numpy as np
 
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.errors import GradcamAuditError, UnsafePathError
-from gradcam_audit.rendering.picture_door import bytes_data_uri, checked_picture
+from gradcam_audit.rendering.pictures.picture_door import bytes_data_uri, checked_picture
 
 # The drawn heatmap alone is this many pixels on its longer side (it has no photo to match).
 _HEATMAP_ONLY_SIDE = 320
@@ -48,7 +48,7 @@ def _encode(picture: Any) -> str:
 def _heatmap_alone(heatmap: np.ndarray, size: tuple[int, int] | None) -> dict[str, str]:
     from PIL import Image
 
-    from gradcam_audit.rendering.overlay import OverlayStyle, colorize
+    from gradcam_audit.rendering.pictures.overlay import OverlayStyle, colorize
 
     width, height = size or (heatmap.shape[1], heatmap.shape[0])
     factor = _HEATMAP_ONLY_SIDE / max(width, height, 1)
@@ -74,7 +74,7 @@ def drawn_pictures(result: CaseResult, working_folder: Path, warn: Callable[[str
     if image_path is not None:
         from gradcam_audit.core.engine.mapping import plan_geometry, upsample_heatmap
         from gradcam_audit.core.run.images import read_rgb
-        from gradcam_audit.rendering.overlay import case_pictures
+        from gradcam_audit.rendering.pictures.overlay import case_pictures
 
         try:
             image = read_rgb(image_path)

@@ -11,12 +11,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults
+from gradcam_audit.core.ledger.entries import CaseEntry
+
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.files.run_folder import write_text_atomically
 from gradcam_audit.errors import UnsafePathError
-from gradcam_audit.rendering.picture_door import checked_picture, confined_file, door_data_uris, door_pictures
-from gradcam_audit.rendering.sampling import CaseSample, case_sample, sample_notice
-from gradcam_audit.rendering.view_models import CaseView, ReportView, build_report_view
+from gradcam_audit.rendering.pictures.picture_door import checked_picture, confined_file, door_data_uris, door_pictures
+from gradcam_audit.rendering.views.sampling import CaseSample, case_sample, sample_notice
+from gradcam_audit.rendering.views.view_models import CaseView, ReportView, build_report_view
 
 if TYPE_CHECKING:
     from jinja2 import Environment, PackageLoader
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 def confined_picture(root: Path, name: object) -> Path | None:
     """The picture ``name`` (a path written in a results file) inside ``root``, or None if it is missing.
 
-    Every place that reads a picture for the report goes through the picture door (rendering/picture_door.py): only
+    Every place that reads a picture for the report goes through the picture door (rendering/pictures/picture_door.py): only
     from inside ``root`` (symlinks resolved), only when its content is a PNG/JPEG/WebP/GIF that PIL decodes, bounded.
 
     Raises:
@@ -86,7 +88,7 @@ def _entries_by_view_identity(results: RunResults) -> dict[tuple[str, str, str],
 
 
 def _drawn_case_pictures(case: CaseView, entries: dict[tuple[str, str, str], CaseEntry], warn: Callable[[str], None]) -> dict[str, str]:
-    from gradcam_audit.rendering.heatmap_pictures import drawn_pictures
+    from gradcam_audit.rendering.pictures.heatmap_pictures import drawn_pictures
 
     entry = entries.get((case.suite, case.method, case.case_id))
     if entry is None or entry.result is None:
@@ -97,7 +99,7 @@ def _drawn_case_pictures(case: CaseView, entries: dict[tuple[str, str, str], Cas
 def _environment() -> tuple[PackageLoader, Environment]:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-    loader = PackageLoader("gradcam_audit.rendering", "templates")
+    loader = PackageLoader("gradcam_audit.rendering.html", "templates")
     return loader, Environment(
         loader=loader,
         autoescape=select_autoescape(["html", "j2"], default=True),
@@ -110,7 +112,7 @@ def _environment() -> tuple[PackageLoader, Environment]:
 def render_html(view: ReportView, *, image_files: bool = False, sample_notice: str = "") -> str:
     """The report's HTML for ``view``; ``image_files`` lets the CSP load images that are files beside the report.
 
-    ``sample_notice``: the sentence saying which passes a huge run's report leaves out (rendering/sampling.py).
+    ``sample_notice``: the sentence saying which passes a huge run's report leaves out (rendering/views/sampling.py).
     """
     from markupsafe import Markup
 
@@ -151,13 +153,13 @@ def write_html_report(results: RunResults, path: Path, *, inline_images: bool = 
                       sample: CaseSample | None = None, draw_missing: bool = True) -> Path:
     """Render the report to ``path``. Case image paths are relative to ``images_base`` (default: the report's folder).
 
-    Pictures pass the picture door (rendering/picture_door.py): inside ``images_base``, pictures by content, bounded;
+    Pictures pass the picture door (rendering/pictures/picture_door.py): inside ``images_base``, pictures by content, bounded;
     ``warn`` is told of each one skipped, and the report notes it.
     ``sample``: which cases get a full view; by default every case up to SAMPLE_ABOVE_CASES, a sample of passes above.
     ``draw_missing``: a case with no picture file but a stored heatmap gets pictures drawn from it
-    (rendering/heatmap_pictures.py; its image is looked up from the working folder, as the run named it).
+    (rendering/pictures/heatmap_pictures.py; its image is looked up from the working folder, as the run named it).
     """
-    from gradcam_audit.rendering.charts import suite_charts
+    from gradcam_audit.rendering.html.charts import suite_charts
 
     base = images_base or path.parent
     sample = sample or case_sample(len(results.cases))
@@ -180,7 +182,7 @@ def write_html_report(results: RunResults, path: Path, *, inline_images: bool = 
         cases.append(replace(case, images=images))
     view = replace(view, cases=tuple(cases))
     if view.comparison is not None:  # the baseline's pictures beside these, read only from the baseline's folder
-        from gradcam_audit.rendering.comparison_view import with_pictures
+        from gradcam_audit.rendering.views.comparison_view import with_pictures
 
         view = replace(view, comparison=with_pictures(view.comparison, results, path, inline=inline_images, warn=warn, note=skipped.append,
                                                       candidate_images={case.anchor: case.images for case in view.cases}))

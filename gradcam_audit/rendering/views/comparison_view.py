@@ -1,6 +1,6 @@
 """The comparison with a baseline, as the report, the Markdown summary and JUnit show it: formatting only.
 
-Every verdict here (regressed, improved, ...) and every number was decided in ``core/baseline/baseline.py`` and travels on
+Every verdict here (regressed, improved, ...) and every number was decided in ``core/baseline/compare.py`` and travels on
 the results (``CaseResult.baseline``, ``RunResults.baseline``); this module lays them out.
 """
 
@@ -11,12 +11,12 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
-from gradcam_audit.core.baseline.baseline import comparison_counts, suite_shifts
+from gradcam_audit.core.baseline.shifts import comparison_counts, suite_shifts
 from gradcam_audit.core.records.comparison import COMPARISON_STATUSES, BaselineComparison, CompactHeatmap
-from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults
-from gradcam_audit.rendering.check_format import limit_words, percent, value_text, words_for
+from gradcam_audit.core.ledger.entries import CaseEntry
+from gradcam_audit.core.ledger.run_results import RunResults
+from gradcam_audit.rendering.views.check_format import limit_words, percent, value_text, words_for
 
 STATUS_WORDS = {"regressed": "REGRESSED", "improved": "improved", "unchanged": "unchanged", "new": "new", "removed": "removed"}
 # The badge colour each comparison status borrows from the report's case statuses.
@@ -190,7 +190,7 @@ def with_pictures(view: ComparisonView, results: RunResults, report_path: Path, 
     """Side-by-side pictures: the candidate's as the report already shows them (by anchor), the baseline's read only
     from inside the baseline's own folder, and only where this process read the baseline (never a folder a results
     file names)."""
-    from gradcam_audit.rendering.picture_door import door_data_uris, door_pictures
+    from gradcam_audit.rendering.pictures.picture_door import door_data_uris, door_pictures
 
     summary = results.baseline
     folders = summary.folders if summary is not None else ()
@@ -210,7 +210,7 @@ def with_pictures(view: ComparisonView, results: RunResults, report_path: Path, 
                                    for kind, picture in pictures.items()}
         if not baseline_images and comparison is not None and comparison.heatmap is not None:
             # The baseline run kept no picture files (inline, a shard): draw its stored heatmap, over the case's image
-            # when that is readable inside its spec's folder (rendering/heatmap_pictures.py, through the picture door).
+            # when that is readable inside its spec's folder (rendering/pictures/heatmap_pictures.py, through the picture door).
             baseline_images = _drawn_baseline(entries.get(case.key), comparison.heatmap, warn, f"baseline case {case.label!r}: ")
         cases.append(replace(case, baseline_images=baseline_images, candidate_images=dict(candidate_images.get(case.anchor, {}))))
     return replace(view, cases=tuple(cases))
@@ -218,42 +218,8 @@ def with_pictures(view: ComparisonView, results: RunResults, report_path: Path, 
 
 def _drawn_baseline(entry: CaseEntry | None, heatmap: CompactHeatmap, warn: Callable[[str], None], context: str) -> dict[str, str]:
     """The baseline's stored heatmap drawn as the candidate's case is (same image and fit); {} without a result."""
-    from gradcam_audit.rendering.heatmap_pictures import drawn_pictures
+    from gradcam_audit.rendering.pictures.heatmap_pictures import drawn_pictures
 
     if entry is None or entry.result is None:
         return {}
     return drawn_pictures(replace(entry.result, heatmap=heatmap), Path.cwd(), warn, context)
-
-
-def comparison_markdown(results: RunResults, cell: Callable[[str], str], *, limit: int = 30) -> list[str]:
-    """The Markdown summary's comparison lines (none without a baseline)."""
-    view = build_comparison_view(results)
-    if view is None:
-        return []
-    header = " | ".join(words for _, words in view.statuses)
-    lines = ["", f"### Compared with the baseline ({cell(', '.join(view.sources)) or 'baseline'})", "", cell(view.headline), "",
-             f"| suite | {header} |", "|---|" + "---|" * len(view.statuses)]
-    for row in (*view.counts, view.total):
-        lines.append(f"| {cell(row.suite)} | " + " | ".join(str(count) for count in row.counts) + " |")
-    lines += [f"- {cell(note)}" for note in view.notes]
-    regressed = [case for case in view.cases if case.status == "regressed"]
-    if regressed:
-        lines += ["", "| regressed case | what changed |", "|---|---|"]
-        lines += [f"| {cell(case.label)} | {cell(case.sentence)} |" for case in regressed[:limit]]
-        if len(regressed) > limit:
-            lines.append(f"\n… and {len(regressed) - limit} more regressed cases (see the full report).")
-    return lines
-
-
-def comparison_junit_properties(entry: CaseEntry) -> list[tuple[str, Any]]:
-    """A case's comparison as flat JUnit properties (counting ``gradcam_baseline`` values gives the summary's counts)."""
-    comparison = entry.comparison
-    if comparison is None:
-        return []
-    properties: list[tuple[str, Any]] = [("gradcam_baseline", comparison.status), ("gradcam_baseline_regressed", comparison.regressed)]
-    if comparison.heatmap_similarity is not None:
-        properties.append(("gradcam_baseline_heatmap_similarity", round(comparison.heatmap_similarity, 6)))
-    for delta in comparison.deltas:
-        properties.append((f"gradcam_{delta.subject}_{delta.metric}_baseline", round(delta.baseline, 6)))
-        properties.append((f"gradcam_{delta.subject}_{delta.metric}_delta", round(delta.delta, 6)))
-    return properties

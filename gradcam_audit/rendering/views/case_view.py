@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from gradcam_audit.core.ledger.ledger import BLOCKING_STATUSES, CaseEntry
+from gradcam_audit.core.ledger.entries import BLOCKING_STATUSES, CaseEntry
 from gradcam_audit.core.records.results import CaseResult, ClassInfo
 from gradcam_audit.core.evaluate.scoring import RegionScore
-from gradcam_audit.rendering.causal_view import FaithfulnessView, RemovalView, faithfulness_view, removal_views
-from gradcam_audit.rendering.check_format import chance_text, finding_words, limit_words, percent, value_text, words_for
+from gradcam_audit.rendering.views.causal_view import FaithfulnessView, RemovalView, faithfulness_view, removal_views
+from gradcam_audit.rendering.views.check_format import chance_text, finding_words, limit_words, percent, value_text, words_for
 
 # Order in which cases are listed: what needs attention first.
 STATUS_ORDER = ("failed", "error", "xpassed", "not_run", "xfailed", "skipped", "passed")
@@ -38,7 +38,7 @@ ROLE_WORDS = {"required": "must look here", "forbidden": "must not look here", "
 
 @dataclass(frozen=True)
 class RegionKeyView:
-    """One entry of a picture's legend: the number of the badge drawn beside the region (rendering/overlay.py)."""
+    """One entry of a picture's legend: the number of the badge drawn beside the region (rendering/pictures/overlay.py)."""
 
     number: int
     name: str
@@ -92,7 +92,7 @@ class CaseView:
     nodeid: str
     sort_mass: str  # lowest attention share on a required region, for sorting ("" when none)
     legend: tuple[RegionKeyView, ...] = ()  # the numbered regions of the pictures, in badge order
-    removals: tuple[RemovalView, ...] = ()  # regions whose causal effect was measured (rendering/causal_view.py)
+    removals: tuple[RemovalView, ...] = ()  # regions whose causal effect was measured (rendering/views/causal_view.py)
     faithfulness: FaithfulnessView | None = None  # the deletion / insertion curves, where measured
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gradcam_audit.core.ledger.ledger import RunResults
+from gradcam_audit.core.ledger.run_results import RunResults
 
 VERDICT_WORDS = {"passed": "PASSED", "failed": "FAILED", "incomplete": "INCOMPLETE"}
 

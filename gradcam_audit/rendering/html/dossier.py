@@ -11,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gradcam_audit.core.ledger.ledger import CaseEntry, RunResults
+from gradcam_audit.core.ledger.entries import CaseEntry
+
+from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.files.manifest import Manifest
 from gradcam_audit.errors import GradcamAuditError
-from gradcam_audit.rendering.html_report import warn_on_stderr
-from gradcam_audit.rendering.view_models import CaseView, ReportView, build_report_view
+from gradcam_audit.rendering.html.html_report import warn_on_stderr
+from gradcam_audit.rendering.views.view_models import CaseView, ReportView, build_report_view
 
 # Where a Chromium is looked for, in this order; GRADCAM_CHROMIUM names one anywhere else.
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -78,8 +80,8 @@ def _pictures(case: CaseView, entry: CaseEntry | None, images_base: Path, workin
               warn: Callable[[str], None]) -> CaseView:
     """The case with its pictures as data URIs: the files the run wrote (through the picture door), else drawn from
     the stored heatmap (an inline run keeps no picture files)."""
-    from gradcam_audit.rendering.heatmap_pictures import drawn_pictures
-    from gradcam_audit.rendering.picture_door import door_data_uris
+    from gradcam_audit.rendering.pictures.heatmap_pictures import drawn_pictures
+    from gradcam_audit.rendering.pictures.picture_door import door_data_uris
 
     context = f"case {case.case_id!r}: "
     images = door_data_uris(case.images, images_base, warn, context)
@@ -119,7 +121,7 @@ def render_dossier_html(view: DossierView) -> str:
     """Self-contained HTML (inline CSS, pictures as data URIs); its CSP forbids loading anything from elsewhere."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-    environment = Environment(loader=PackageLoader("gradcam_audit.rendering", "templates"), autoescape=select_autoescape(["html", "j2"], default=True),
+    environment = Environment(loader=PackageLoader("gradcam_audit.rendering.html", "templates"), autoescape=select_autoescape(["html", "j2"], default=True),
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     return environment.get_template("dossier.html.j2").render(dossier=view, report=view.report, manifest=view.manifest,
                                                               pictured=PICTURED_CASES)

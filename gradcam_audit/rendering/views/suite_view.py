@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from gradcam_audit.core.records.checks import Check
-from gradcam_audit.core.ledger.ledger import GateEntry
+from gradcam_audit.core.ledger.entries import GateEntry
 from gradcam_audit.core.ledger.suite_outcome import RegionMiss, SuiteOutcome
-from gradcam_audit.rendering.case_view import STATUS_WORDS, plural, sentence
-from gradcam_audit.rendering.causal_view import CascadeStageView, cascade_views, flip_lines
-from gradcam_audit.rendering.check_format import limit_words, value_text, words_for
-from gradcam_audit.rendering.outside_view import OutsideView
+from gradcam_audit.rendering.views.case_view import STATUS_WORDS, plural, sentence
+from gradcam_audit.rendering.views.causal_view import CascadeStageView, cascade_views, flip_lines
+from gradcam_audit.rendering.views.check_format import limit_words, value_text, words_for
+from gradcam_audit.rendering.views.outside_view import OutsideView
 
 
 @dataclass(frozen=True)

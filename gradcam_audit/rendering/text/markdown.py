@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from gradcam_audit.core.ledger.ledger import RunResults
-from gradcam_audit.rendering.comparison_view import comparison_markdown
-from gradcam_audit.rendering.view_models import build_report_view
+from gradcam_audit.core.ledger.run_results import RunResults
+from gradcam_audit.rendering.views.comparison_view import build_comparison_view
+from gradcam_audit.rendering.views.view_models import build_report_view
 
 # Characters that Markdown (GitHub flavour) or HTML would interpret inside a table cell.
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
@@ -45,3 +45,23 @@ def markdown_summary(results: RunResults, report_link: str | None = None, *, lim
     if report_link:
         lines += ["", f"Full report (pictures, heatmaps, every case): {_cell(report_link)}"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def comparison_markdown(results: RunResults, cell: Callable[[str], str], *, limit: int = 30) -> list[str]:
+    """The Markdown summary's comparison lines (none without a baseline)."""
+    view = build_comparison_view(results)
+    if view is None:
+        return []
+    header = " | ".join(words for _, words in view.statuses)
+    lines = ["", f"### Compared with the baseline ({cell(', '.join(view.sources)) or 'baseline'})", "", cell(view.headline), "",
+             f"| suite | {header} |", "|---|" + "---|" * len(view.statuses)]
+    for row in (*view.counts, view.total):
+        lines.append(f"| {cell(row.suite)} | " + " | ".join(str(count) for count in row.counts) + " |")
+    lines += [f"- {cell(note)}" for note in view.notes]
+    regressed = [case for case in view.cases if case.status == "regressed"]
+    if regressed:
+        lines += ["", "| regressed case | what changed |", "|---|---|"]
+        lines += [f"| {cell(case.label)} | {cell(case.sentence)} |" for case in regressed[:limit]]
+        if len(regressed) > limit:
+            lines.append(f"\n… and {len(regressed) - limit} more regressed cases (see the full report).")
+    return lines

@@ -7,8 +7,8 @@ import base64
 import io
 import warnings
 
-from gradcam_audit.core.evaluate.class_summary import ClassSummary, class_summaries
-from gradcam_audit.core.ledger.ledger import RunResults
+from gradcam_audit.core.ledger.class_summary import ClassSummary, class_summaries
+from gradcam_audit.core.ledger.run_results import RunResults
 
 MAX_CLASSES = 30  # beyond this a chart is unreadable; the core lists the weakest classes first, and those are kept
 # The bar's colour says the class's status as the core decided it (a failed gate, a blocking case), never its rate.

@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gradcam_audit.core.records.checks import Check
-from gradcam_audit.core.ledger.ledger import CaseEntry, GateEntry
+from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
 from gradcam_audit.core.records.results import ClassInfo
 from gradcam_audit.core.evaluate.scoring import RegionScore
-from gradcam_audit.rendering.check_format import chance_text, limit_words, value_text
-from gradcam_audit.rendering.comparison_view import comparison_junit_properties
+from gradcam_audit.rendering.views.check_format import chance_text, limit_words, value_text
 
 
 def _class_text(info: ClassInfo | None) -> str:
@@ -92,3 +91,17 @@ def junit_properties(entry: CaseEntry) -> list[tuple[str, object]]:
         properties.append((f"gradcam_{region.name}_lift", round(region.lift, 6)))
         properties.append((f"gradcam_{region.name}_passed", region.passed))
     return properties + comparison_junit_properties(entry)
+
+
+def comparison_junit_properties(entry: CaseEntry) -> list[tuple[str, Any]]:
+    """A case's comparison as flat JUnit properties (counting ``gradcam_baseline`` values gives the summary's counts)."""
+    comparison = entry.comparison
+    if comparison is None:
+        return []
+    properties: list[tuple[str, Any]] = [("gradcam_baseline", comparison.status), ("gradcam_baseline_regressed", comparison.regressed)]
+    if comparison.heatmap_similarity is not None:
+        properties.append(("gradcam_baseline_heatmap_similarity", round(comparison.heatmap_similarity, 6)))
+    for delta in comparison.deltas:
+        properties.append((f"gradcam_{delta.subject}_{delta.metric}_baseline", round(delta.baseline, 6)))
+        properties.append((f"gradcam_{delta.subject}_{delta.metric}_delta", round(delta.delta, 6)))
+    return properties

@@ -1,0 +1,1 @@
+"""Plain-text outputs: the terminal summary, JUnit properties and the Markdown summary."""
