@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results import write_results  # noqa: E402  (benchmarks/ is on sys.path when a benchmark runs as a script)
 
 IMAGE_SIZE = 224
 POOL = 32
@@ -152,6 +153,12 @@ def main() -> int:
     print(f"{f'transplant gate per pair ({used} pairs) (ms)':<58} {per_pair_ms:>10.2f} {per_pair_ms / forward_ms:>10.2f}")
     print(f"{'weight-randomisation gate per case (ms)':<58} {randomization_s / cases * 1000.0:>10.2f} "
           f"{randomization_s / cases * 1000.0 / forward_ms:>10.2f}")
+    write_results("causal_speed", {
+        "cases": cases, "pairs": used, "batch_size": arguments.batch_size, "forward_ms": forward_ms, "plain_s": plain_s,
+        "causal_s": causal_s, "effect_marginal_ms": marginal_ms, "effect_ratio": marginal_ms / forward_ms,
+        "transplant_pair_ms": per_pair_ms, "transplant_ratio": per_pair_ms / forward_ms,
+        "randomization_case_ms": randomization_s / cases * 1000.0,
+        "randomization_ratio": randomization_s / cases * 1000.0 / forward_ms})
     return 0
 
 

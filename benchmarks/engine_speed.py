@@ -20,6 +20,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from _results import write_results  # noqa: E402  (benchmarks/ is on sys.path when a benchmark runs as a script)
 
 MODELS: dict[str, tuple[str, int]] = {
     "MobileNetV2": ("MobileNetV2", 224),
@@ -127,8 +128,12 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
+    figures: dict[str, object] = {"batch_size": arguments.batch_size, "repeats": arguments.repeats}
     for name in names:
         row = benchmark_model(name, arguments.batch_size, arguments.batches, arguments.repeats, arguments.classic_images)
+        figures |= {f"{name.lower()}_{key}": value for key, value in row.items()}
+        figures |= {f"{name.lower()}_engine_ratio": row["engine_ms"] / row["bare_ms"],
+                    f"{name.lower()}_classic_ratio": row["classic_ms"] / row["bare_ms"]}
         print(
             f"{name:<12} {row['bare_ms']:>9.2f} {row['engine_ms']:>10.2f} {row['classic_ms']:>11.2f} "
             f"{row['engine_ms'] / row['bare_ms']:>6.2f} {row['classic_ms'] / row['bare_ms']:>6.2f} "
@@ -137,6 +142,7 @@ def main() -> None:
             flush=True,
         )
     print("times in ms/image; goal: b/a ≤ 1.15, 10th call ≈ 2nd call, traces = 1, RSS after ≈ RSS before")
+    write_results("engine_speed", figures)
 
 
 if __name__ == "__main__":

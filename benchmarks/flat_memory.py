@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from _pytest_run import run_plugin  # benchmarks/ is on sys.path when a benchmark runs as a script
+from _results import write_results
 from _table import print_rows
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -94,7 +95,13 @@ def main() -> None:
         rows[f"wall time, N={count} (s)"] = f"{run.elapsed_s:.1f}"
         rows[f"cases/s, N={count}"] = f"{run.cases / run.elapsed_s:.1f}"
         rows[f"pytest outcome, N={count}"] = run.outcome
+    figures: dict[str, object] = {"small_n": small, "large_n": large}
+    for label, run in (("small", runs[small]), ("large", runs[large])):
+        figures |= {f"{label}_rss_mb": run.peak_mb, f"{label}_html_mb": run.html_bytes / 1_000_000, f"{label}_pictures": run.pictures,
+                    f"{label}_wall_s": run.elapsed_s, f"{label}_cases_per_s": run.cases / run.elapsed_s}
+    figures["rss_difference_mb"] = runs[large].peak_mb - runs[small].peak_mb
     print_rows(f"flat-memory benchmark: {SHIPPED_SPEC.name} cases repeated, {sys.platform}, {os.cpu_count()} CPUs", rows)
+    write_results("flat_memory", figures)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,13 @@ def stripes(model_name: str, batch_size: int, repeats: int) -> dict[str, Any]:
     return figures
 
 
+def sweep_figures(prefix: str, figures: dict[str, Any]) -> dict[str, object]:
+    """The cost figures of one model and mode; per_image: the sweep's cost per edited image ÷ one bare forward pass."""
+    return {f"{prefix}_forward_ms": figures["forward_ms"], f"{prefix}_sweep_ms": figures["sweep_ms"], f"{prefix}_ratio": figures["ratio"],
+            f"{prefix}_images_mean": figures["cells_mean"], f"{prefix}_images_max": figures["cells_max"],
+            f"{prefix}_per_image": figures["ratio"] / figures["cells_mean"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=16, help="MobileNetV2 images")
@@ -142,9 +149,11 @@ def main() -> int:
     arguments = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     count, repeats = (8, 1) if arguments.quick else (arguments.images, arguments.repeats)
+    from benchmarks._results import write_results
     from benchmarks._table import print_rows
 
     rows: dict[str, str] = {}
+    results: dict[str, object] = {"mobilenet_images": count, "repeats": repeats, "batch_size": arguments.batch_size}
     for name in ("honest", "shortcut"):
         figures = stripes(name, arguments.batch_size, repeats)
         rows[f"stripes {name}: forward ms/image"] = f"{figures['forward_ms']:.2f}"
@@ -153,14 +162,20 @@ def main() -> int:
         rows[f"stripes {name}: images per case mean / max"] = f"{figures['cells_mean']:.1f} / {figures['cells_max']}"
         rows[f"stripes {name}: cases failing 0.15"] = f"{figures['failing']} of {figures['cases']}"
         rows[f"stripes {name}: top hotspot on the tag"] = f"{figures['on_tag']} of {figures['failing']} {figures['top_boxes']}"
+        results |= sweep_figures(f"stripes_{name}", figures)
+        results |= {f"stripes_{name}_cases": figures["cases"], f"stripes_{name}_failing": figures["failing"],
+                    f"stripes_{name}_on_tag": figures["on_tag"],
+                    f"stripes_{name}_top_boxes": "; ".join(str(list(box)) for box in figures["top_boxes"])}
     for removal, mode in (("inpaint", "default"), ("inpaint", "forced"), ("mean", "forced")):
         figures = mobilenet(count, arguments.batch_size, repeats, removal)[mode]
+        results |= sweep_figures(f"mobilenet_{removal}_{mode}", figures)
         mode = f"{removal}, {mode}"
         rows[f"MobileNetV2 {mode}: forward ms/image"] = f"{figures['forward_ms']:.2f}"
         rows[f"MobileNetV2 {mode}: sweep ms/case"] = f"{figures['sweep_ms']:.2f}"
         rows[f"MobileNetV2 {mode}: sweep / forward"] = f"{figures['ratio']:.1f}"
         rows[f"MobileNetV2 {mode}: images per case mean / max"] = f"{figures['cells_mean']:.1f} / {figures['cells_max']}"
     print_rows(f"Beyond the boxes: cost per case (batch {arguments.batch_size}, median of {repeats})", rows)
+    write_results("outside_sweep_cost", results)
     return 0
 
 

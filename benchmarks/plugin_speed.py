@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from _pytest_run import run_plugin  # benchmarks/ is on sys.path when a benchmark runs as a script
+from _results import write_results
 from _table import print_rows
 
 IMAGE_SIZE = 224
@@ -111,6 +112,9 @@ def main() -> None:
         bare_after = bare_forward_ms_per_image(model)
     # The forward pass is timed before and after the runs; the mean of both is the yardstick (the machine is shared).
     bare = (bare_before + bare_after) / 2
+    figures: dict[str, object] = {"bare_before_ms": bare_before, "bare_after_ms": bare_after, "small_n": small, "large_n": large,
+                                  "memory_small_n": memory_small, "memory_large_n": memory_large,
+                                  "report_images": arguments.report_images}
     rows = {
         "bare forward, batch 32, before the runs (ms/image)": f"{bare_before:.2f}",
         "bare forward, batch 32, after the runs (ms/image)": f"{bare_after:.2f}",
@@ -118,6 +122,9 @@ def main() -> None:
     for executor in ("serial", "local"):
         marginal = (timings[(executor, large)][0] - timings[(executor, small)][0]) / (large - small) * 1000.0
         goal = " (goal <= 1.1)" if executor == "local" else ""
+        figures |= {f"{executor}_small_s": timings[(executor, small)][0], f"{executor}_large_s": timings[(executor, large)][0],
+                    f"{executor}_marginal_ms": marginal, f"{executor}_ratio": marginal / bare,
+                    f"{executor}_ratio_before": marginal / bare_before}
         rows |= {
             f"{executor}: pytest run, N={small} (s)": f"{timings[(executor, small)][0]:.1f}",
             f"{executor}: pytest run, N={large} (s)": f"{timings[(executor, large)][0]:.1f}",
@@ -129,11 +136,14 @@ def main() -> None:
         f"peak RSS, N={memory_large} (MB)": f"{memory[memory_large]:.0f}",
         "peak RSS difference (goal <= 300 MB)": f"{memory[memory_large] - memory[memory_small]:.0f}",
     }
+    figures |= {"rss_small_mb": memory[memory_small], "rss_large_mb": memory[memory_large],
+                "rss_difference_mb": memory[memory_large] - memory[memory_small]}
     for (executor, count), run in timings.items():
         rows[f"pytest outcome, {executor}, N={count}"] = run[2]
     for count, run in memory_runs.items():
         rows[f"pytest outcome, N={count}"] = run[2]
     print_rows(f"plugin benchmark: MobileNetV2 {IMAGE_SIZE}x{IMAGE_SIZE}, weights=None, report images {arguments.report_images}", rows)
+    write_results("plugin_speed", figures)
 
 
 if __name__ == "__main__":

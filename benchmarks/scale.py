@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _results import write_results  # benchmarks/ is on sys.path when a benchmark runs as a script
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 SPEC = REPOSITORY / "specs" / "stripes_honest.yaml"
 CPUS = 2
@@ -121,8 +123,12 @@ def main() -> None:
     print(f"scale benchmark: stripes CNN 64x64, N={small} and N={large} cases, batch {BATCH_SIZE}, local cluster num_cpus={CPUS}")
     print(f"| executor | wall N={small} (s) | wall N={large} (s) | images/s at N={large} | fixed cost (s) | steady ms/image | steady images/s |")
     print("|---|---|---|---|---|---|---|")
+    figures: dict[str, object] = {"small_n": small, "large_n": large, "batch_size": BATCH_SIZE, "cpus_for_ray": CPUS}
     for name, runs in seconds.items():
         fixed, per_image = fits[name]
+        key = {"local": "local", "ray, 1 worker": "ray1", "ray, 2 workers": "ray2"}[name]
+        figures |= {f"{key}_small_s": runs[small], f"{key}_large_s": runs[large], f"{key}_images_per_s": large / runs[large],
+                    f"{key}_fixed_s": fixed, f"{key}_steady_ms": 1000.0 * per_image, f"{key}_steady_images_per_s": 1.0 / per_image}
         print(f"| {name} | {runs[small]:.1f} | {runs[large]:.1f} | {large / runs[large]:.1f} | {fixed:.1f} | "
               f"{1000.0 * per_image:.2f} | {1.0 / per_image:.1f} |")
     # Same CPU count: the local runner's TensorFlow uses both cores, as do Ray's two single-CPU workers.
@@ -131,12 +137,15 @@ def main() -> None:
     print(f"\nRay's steady overhead per image vs local at {CPUS} CPUs: {overhead_ms:.2f} ms; "
           f"Ray's fixed cost per run: {worker_fixed:.1f} s (1 worker), {fits['ray, 2 workers'][0]:.1f} s (2 workers)")
     print(f"steady per-worker rate (ray, 1 worker): {1.0 / worker_per_image:.1f} images/s\n")
+    figures["ray2_overhead_ms"] = overhead_ms
     print("| workers N | projected steady images/s (N x per-worker rate) | projected wall for 100,000 cases (fixed cost + steady) |")
     print("|---|---|---|")
     for workers in [int(item) for item in arguments.project.split(",")]:
         rate = workers / worker_per_image
         wall = worker_fixed + 100_000 / rate
         print(f"| {workers} | {rate:.1f} | {wall / 60:.1f} min |")
+        figures |= {f"projected_{workers}_images_per_s": rate, f"projected_{workers}_minutes": wall / 60}
+    write_results("scale", figures)
 
 
 if __name__ == "__main__":

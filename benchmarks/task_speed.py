@@ -22,6 +22,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
 import numpy as np  # noqa: E402
+from _results import write_results  # noqa: E402  (benchmarks/ is on sys.path when a benchmark runs as a script)
 
 BATCH = 8
 REPEATS = 15
@@ -44,6 +45,10 @@ def _resnet() -> Any:
     return keras_hub.models.ResNetBackbone(
         input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 8, 8, 8], stackwise_num_blocks=[1, 1, 1, 1],
         stackwise_num_strides=[1, 2, 2, 2], block_type="basic_block", use_pre_activation=False, image_shape=(SIZE, SIZE, 3))
+
+
+KEYS = {"keras-hub DeepLabV3 (tiny ResNet)": "deeplab", "keras-hub RetinaNet (tiny ResNet)": "retinanet",
+        "example segmenter": "example_segmenter", "example grid detector": "example_detector"}
 
 
 def measure(name: str, model: Any, head: Any, targets: list[Any]) -> tuple[str, float, float]:
@@ -90,6 +95,10 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, bare, explained in rows:
         print(f"| {name} | {bare * 1000:.1f} ms | {explained * 1000:.1f} ms | {explained / bare:.1f}× |")
+    figures: dict[str, object] = {"batch": BATCH, "repeats": REPEATS, "size": SIZE}
+    for name, bare, explained in rows:
+        figures |= {f"{KEYS[name]}_bare_ms": bare * 1000, f"{KEYS[name]}_explain_ms": explained * 1000, f"{KEYS[name]}_ratio": explained / bare}
+    write_results("task_speed", figures)
 
 
 if __name__ == "__main__":

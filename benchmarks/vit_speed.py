@@ -19,6 +19,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from _results import write_results  # noqa: E402  (benchmarks/ is on sys.path when a benchmark runs as a script)
 
 
 def median_seconds(function: Callable[[], Any], repeats: int) -> float:
@@ -58,6 +59,7 @@ def main() -> None:
     forward = tf.function(lambda batch: model(batch, training=False))
     forward(inputs)  # trace
     print(f"ViT-Tiny {arguments.size}×{arguments.size}, batch {arguments.batch_size}")
+    figures: dict[str, object] = {"size": arguments.size, "batch_size": arguments.batch_size}
     for method in arguments.methods.split(","):
         def run(method: str = method) -> Any:
             return explain(model, list(images), method=method, preprocess="scale01", batch_size=arguments.batch_size)
@@ -71,6 +73,9 @@ def main() -> None:
         bare, seconds = statistics.median(bare_times), statistics.median(explain_times)
         print(f"  bare forward {1000 * bare / arguments.batch_size:7.1f} ms/image; explain {method:12s} {1000 * seconds / arguments.batch_size:7.1f} "
               f"ms/image; ratio {seconds / bare:.2f}" + ("   (goal ≤ 1.3)" if method == "rollout" else ""))
+        figures |= {f"{method}_bare_ms": 1000 * bare / arguments.batch_size,
+                    f"{method}_explain_ms": 1000 * seconds / arguments.batch_size, f"{method}_ratio": seconds / bare}
+    write_results("vit_speed", figures)
 
 
 if __name__ == "__main__":
