@@ -5,7 +5,8 @@ the shipped example segmenter / grid detector when present (models/segmentation_
 Each number is the median of REPEATS (15) timed calls after one warm-up call (the compiled steps are traced then), for a
 batch of BATCH images: `explain(...)` with a pixel / box target per image versus `model(batch)` in a tf.function.
 
-    python benchmarks/task_speed.py
+    python benchmarks/task_speed.py            # 15 timed calls per number
+    python benchmarks/task_speed.py --quick    # 3, to check the script works
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ def measure(name: str, model: Any, head: Any, targets: list[Any]) -> tuple[str, 
 
 
 def main() -> None:
+    global REPEATS
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="3 timed calls per number instead of 15")
+    if parser.parse_args().quick:
+        REPEATS = 3
     import keras
     import keras_hub
 
