@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -29,7 +30,6 @@ TEST_SOURCES: dict[str, str] = {
     "example": "tests/test_doc_figures.py (the shipped example's plan: suites and cases, nothing run)",
     "example_run": "tests/plugin/test_example_audit.py (its run of `pytest --gradcam-specs specs/`)",
     "causal_example": "tests/causal/test_shipped_example.py (its audit of the CNN pair)",
-    "outside_example": "tests/outside/test_stripes_outside.py (its sweep of the stripes pair, tag not annotated)",
 }
 
 
@@ -114,6 +114,14 @@ def rewrite(sources: Mapping[str, Mapping[str, object]], root: Path = REPOSITORY
             path.write_text(updated, encoding="utf-8")
             changed.append(path)
     return changed
+
+
+def check(sources: Mapping[str, Mapping[str, object]], root: Path = REPOSITORY) -> list[str]:
+    """What a test asserts empty: drift(); with GRADCAM_AUDIT_REGENERATE=1 the figures are rewritten first (as the spec
+    reference is), so a test that computed them puts them in place."""
+    if os.environ.get("GRADCAM_AUDIT_REGENERATE") == "1":
+        rewrite(sources, root)
+    return [f"{problem} (GRADCAM_AUDIT_REGENERATE=1 rewrites it)" for problem in drift(sources, root)]
 
 
 def main() -> int:

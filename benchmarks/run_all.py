@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from _results import RESULTS_VARIABLE  # benchmarks/ is on sys.path when a benchmark runs as a script
-from figures import REPOSITORY, benchmark_sources, drift, rewrite
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, so that `benchmarks` imports as a script too
+from benchmarks._results import RESULTS_VARIABLE  # noqa: E402
+from benchmarks.figures import REPOSITORY, benchmark_sources, drift, rewrite  # noqa: E402
 
 # name → (arguments of the full run, arguments of the quick run); the full ones are what the docs' figures mean.
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
