@@ -97,3 +97,28 @@ def test_the_cascade_randomises_from_the_top_down_and_ends_at_the_full_randomisa
         compared = list(gate.result.randomization.values())[:CASCADE_CASES]
         assert stages[-1].similarity == pytest.approx(sum(compared) / len(compared), abs=1e-6)
         assert gate.result.cascade_case == next(iter(gate.result.randomization))
+
+
+def test_the_docs_quote_this_audits_figures(ledger: RunResults) -> None:
+    """docs/causal-evidence.md and docs/quick-start.md quote these figures of the same audit (no second run)."""
+    from benchmarks import figures
+
+    quoted: dict[str, object] = {}
+    for suite in ("honest", "shortcut"):
+        cases = _cases(ledger, f"stripes_{suite}.yaml")
+        gate = _gate(ledger, f"stripes_{suite}.yaml")
+        assert gate.result is not None
+        flip_rate, pairs = gate.result.measurements["transplant_flip_rate"], gate.result.measurements["transplant_pairs"]
+        assert flip_rate is not None and pairs is not None
+        quoted |= {f"{suite}_cases": len(cases), f"{suite}_flip_rate": flip_rate, f"{suite}_flips": round(flip_rate * pairs),
+                   f"{suite}_similarity": gate.result.measurements["randomization_similarity"], "pairs": int(pairs)}
+        effects = _tag_effects(cases)
+        quoted[f"{suite}_effect_max"] = max(abs(effect) for effect, _ in effects)
+        caught = [effect for effect, passed in effects if not passed]
+        other = [effect for effect, passed in effects if passed]
+        quoted |= {f"{suite}_caught": len(caught), f"{suite}_other": len(other)}
+        if caught:
+            quoted |= {f"{suite}_caught_effect_min": min(caught), f"{suite}_caught_effect_max": max(caught)}
+        if other:
+            quoted |= {f"{suite}_other_effect_min": min(other), f"{suite}_other_effect_max": max(other)}
+    assert figures.check({"causal_example": quoted}) == []

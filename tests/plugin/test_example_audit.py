@@ -3,12 +3,13 @@ the tag."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.plugin.conftest import SPECS, read_json
+from tests.plugin.conftest import REPOSITORY, SPECS, read_json
 
 
 def test_shipped_audit_passes_honest_and_catches_shortcut(pytester: pytest.Pytester, shipped_example: Path) -> None:
@@ -20,6 +21,7 @@ def test_shipped_audit_passes_honest_and_catches_shortcut(pytester: pytest.Pytes
     assert result.ret == 0
     assert report.is_file()
     document = read_json(report.parent / "results.json")
+    _docs_quote_this_run(result.outlines, document)
     honest = [case for case in document["cases"] if case["spec"].endswith("stripes_honest.yaml")]
     shortcut = [case for case in document["cases"] if case["spec"].endswith("stripes_shortcut.yaml")]
     assert len(honest) == len(shortcut) == 24
@@ -48,6 +50,18 @@ def test_shipped_audit_passes_honest_and_catches_shortcut(pytester: pytest.Pytes
         tag = next(region for region in case["result"]["regions"] if region["name"] == "corner-tag")
         assert tag["passed"] == (case in vit_honest), case["id"]
         assert (tag["mass"] <= limit(tag, "max_mass")) == (case in vit_honest), case["id"]
+
+
+def _docs_quote_this_run(lines: list[str], document: dict[str, Any]) -> None:
+    """The quick start shows this run's last line, and Running in CI the line merging it from shards prints: both must be
+    this run's (checked here, where the example already ran)."""
+    line = next(text for text in lines if "gradcam audit " in text and " → " in text)
+    printed = line[line.index("gradcam audit "):line.index(" → ")]
+    assert printed in (REPOSITORY / "docs" / "quick-start.md").read_text(encoding="utf-8"), printed
+    statuses = Counter(case["status"] for case in document["cases"])
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+    merged = f"{len(document['cases'])} case(s) ({summary}), {len(document['gates'])} gate(s) from 2 results file(s)"
+    assert merged in (REPOSITORY / "docs" / "running-in-ci.md").read_text(encoding="utf-8"), merged
 
 
 def limit(region: dict[str, Any], key: str) -> float:
