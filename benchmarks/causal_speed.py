@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _results import write_results  # noqa: E402  (benchmarks/ is on sys.path when a benchmark runs as a script)
+from _results import write_results  # benchmarks/ is on sys.path when a benchmark runs as a script
 
 IMAGE_SIZE = 224
 POOL = 32

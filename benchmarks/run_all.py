@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, so that `benchmarks` imports as a script too
-from benchmarks._results import RESULTS_VARIABLE  # noqa: E402
-from benchmarks.figures import REPOSITORY, benchmark_sources, drift, rewrite  # noqa: E402
+from benchmarks._results import RESULTS_VARIABLE
+from benchmarks.figures import REPOSITORY, benchmark_sources, drift, rewrite
 
 # name → (arguments of the full run, arguments of the quick run); the full ones are what the docs' figures mean.
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {

@@ -23,7 +23,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
 import numpy as np  # noqa: E402
-from _results import write_results  # noqa: E402  (benchmarks/ is on sys.path when a benchmark runs as a script)
+from _results import write_results  # benchmarks/ is on sys.path when a benchmark runs as a script
 
 BATCH = 8
 REPEATS = 15

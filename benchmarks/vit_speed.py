@@ -19,7 +19,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-from _results import write_results  # noqa: E402  (benchmarks/ is on sys.path when a benchmark runs as a script)
+from _results import write_results  # benchmarks/ is on sys.path when a benchmark runs as a script
 
 
 def median_seconds(function: Callable[[], Any], repeats: int) -> float:
