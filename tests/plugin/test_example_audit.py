@@ -4,24 +4,24 @@ the tag."""
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import ExampleRun
 from tests.plugin.conftest import REPOSITORY, SPECS, read_json
 
 
-def test_shipped_audit_passes_honest_and_catches_shortcut(pytester: pytest.Pytester, shipped_example: Path) -> None:
-    report = pytester.path / "out" / "index.html"
-    result = pytester.runpytest("--gradcam-specs", str(shipped_example), "--gradcam-report", str(report), "-p", "no:cacheprovider")
+def test_shipped_audit_passes_honest_and_catches_shortcut(example_run: ExampleRun) -> None:
+    # The README's first command, run once for the suite (tests/conftest.py).
     # the CNN pair (24 cases + gate each), the ViT pair (specs/vit/, 12 + gate) and the segmenter and detector pairs
     # (specs/tasks/: 12 cases each; a shortcut task model is caught on the cases of the class its tag decides: 7 and 5)
-    result.assert_outcomes(passed=25 + 13 + 26 + 12, xfailed=25 + 13 + 12)
-    assert result.ret == 0
-    assert report.is_file()
-    document = read_json(report.parent / "results.json")
-    _docs_quote_this_run(result.outlines, document)
+    outcomes = pytest.RunResult(example_run.returncode, example_run.stdout.splitlines(), example_run.stderr.splitlines(), 0.0)
+    outcomes.assert_outcomes(passed=25 + 13 + 26 + 12, xfailed=25 + 13 + 12)
+    assert example_run.returncode == 0
+    assert example_run.report.is_file()
+    document = read_json(example_run.results)
+    _docs_quote_this_run(example_run.stdout.splitlines(), document)
     honest = [case for case in document["cases"] if case["spec"].endswith("stripes_honest.yaml")]
     shortcut = [case for case in document["cases"] if case["spec"].endswith("stripes_shortcut.yaml")]
     assert len(honest) == len(shortcut) == 24

@@ -1,5 +1,5 @@
-"""`pytest --gradcam-executor ray`: the same ledger, report and JSON as a local run, on a real local Ray cluster; a worker
-killed by a case costs only that case."""
+"""`pytest --gradcam-executor ray`: the same ledger, report and JSON as a local run, on a real local Ray cluster (the
+outside sweep and a detector included); a worker killed by a case costs only that case."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 
 pytest.importorskip("ray.data", reason="the Ray executor tests need the [ray] extra")
 
-from tests.plugin.conftest import SHORTCUT_MODEL, read_json, shipped_cases  # noqa: E402
+from tests.outside.stripes import blind_spec  # noqa: E402
+from tests.plugin.conftest import SHORTCUT_MODEL, SPECS, read_json, shipped_cases  # noqa: E402
 
 
 def _by_key(document: dict[str, object]) -> dict[tuple[str, str], dict[str, object]]:
@@ -57,6 +58,30 @@ def _kill_the_waiting_worker(victim: Path, killed: list[int]) -> None:
         time.sleep(0.1)
 
 
+def _candidates(case: dict[str, object]) -> list[str]:
+    """The detection candidate a case explained, as its note names it ("candidate #17")."""
+    import re
+
+    return re.findall(r"candidate #(\d+)", " ".join(case["result"]["notes"]))  # type: ignore[index]
+
+
+def _two_case_detection_spec(folder: Path) -> Path:
+    """The shipped honest detection suite cut to two cases, beside a copy of its decoder module."""
+    import shutil
+
+    import yaml
+
+    shipped = SPECS / "tasks"
+    data = yaml.safe_load((shipped / "detection_honest.yaml").read_text(encoding="utf-8"))
+    data["model"] = str((shipped / data["model"]).resolve())
+    data.pop("gate", None)
+    data["cases"] = [{**case, "image": str(shipped / case["image"])} for case in data["cases"][:2]]
+    shutil.copy(shipped / "grid_decoder.py", folder / "grid_decoder.py")
+    path = folder / "detection.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
 @pytest.mark.slow
 def test_a_ray_run_gives_the_statuses_masses_report_and_json_of_a_local_run_and_survives_a_killed_worker(
     pytester: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
@@ -79,7 +104,11 @@ def test_a_ray_run_gives_the_statuses_masses_report_and_json_of_a_local_run_and_
     Image.fromarray(marked).save(pytester.path / "marked.png")
     cases.append({**cases[0], "id": "killed-once", "image": str(pytester.path / "marked.png")})
     write_spec("killing.yaml", cases=cases, preprocess="killing:preprocess")
-    arguments = ("honest.yaml", "shortcut.yaml", "-p", "no:cacheprovider")
+    # The sweep beyond the boxes (the tag not annotated) and a detector's task (its decoder module beside the spec) ride
+    # the same two runs: one Ray cluster for the suite's Ray checks, not one per feature (each start costs a minute).
+    blind_spec(pytester.path, "shortcut", cases=("stripes-0001", "stripes-0003"))
+    _two_case_detection_spec(pytester.path)
+    arguments = ("honest.yaml", "shortcut.yaml", "blind_shortcut.yaml", "detection.yaml", "-p", "no:cacheprovider")
     local = pytester.runpytest("--gradcam-specs", *arguments, "--gradcam-report", "local/index.html")
     killed: list[int] = []
     killer = threading.Thread(target=_kill_the_waiting_worker, args=(pytester.path / "victim.pid", killed), daemon=True)
@@ -94,12 +123,25 @@ def test_a_ray_run_gives_the_statuses_masses_report_and_json_of_a_local_run_and_
     assert "INTERNALERROR" not in remote.stdout.str() + remote.stderr.str()
     here, there = (_by_key(read_json(pytester.path / folder / "results.json")) for folder in ("local", "ray"))
     killing = {key[1]: there.pop(key) for key in list(there) if key[0].endswith("killing.yaml")}
-    assert set(here) == set(there) and len(here) == 8 and len(killing) == 4  # every planned case, each with one status
+    assert set(here) == set(there) and len(here) == 12 and len(killing) == 4  # every planned case, each with one status
     for key, case in here.items():
         other = there[key]
         assert other["status"] == case["status"], key
         for mine, theirs in zip(case["result"]["regions"], other["result"]["regions"]):  # type: ignore[index]
             assert abs(mine["mass"] - theirs["mass"]) <= 1e-6, key
+        assert case["result"]["score_kind"] == other["result"]["score_kind"], key
+    # The outside sweep's records on Ray are the local run's: the same cells, hotspots and largest effect.
+    blind = [key for key in here if key[0].endswith("blind_shortcut.yaml")]
+    assert len(blind) == 2 and here[blind[0]]["result"]["outside"]["hotspots"]  # stripes-0001 depends on the tag
+    for key in blind:
+        mine, theirs = here[key]["result"]["outside"], there[key]["result"]["outside"]
+        assert theirs["cells"] == mine["cells"] and [spot["box"] for spot in theirs["hotspots"]] == [spot["box"] for spot in mine["hotspots"]]
+        assert abs(theirs["max_effect"] - mine["max_effect"]) <= 1e-4, key
+    # The detector's cases explained the same matched candidate on Ray as locally.
+    detection = [key for key in here if key[0].endswith("detection.yaml")]
+    assert [here[key]["status"] for key in detection] == ["passed", "passed"]
+    for key in detection:
+        assert _candidates(there[key]) == _candidates(here[key]) != [], key
     assert [gate["status"] for gate in read_json(pytester.path / "ray" / "results.json")["gates"]] == \
         [gate["status"] for gate in read_json(pytester.path / "local" / "results.json")["gates"]]
     # The killed worker costs only the case that killed it, and that case says so; nothing finished is lost, and

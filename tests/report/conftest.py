@@ -11,6 +11,7 @@ import pytest
 
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.rendering.html.html_report import write_html_report
+from tests.conftest import ExampleRun
 from tests.report.synthetic import fixed_results, write_case_pictures
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -86,22 +87,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def example_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped example (specs/: 8 suites, 120 cases) audited once, as the README runs it; returns its index.html.
-
-    A subprocess, not pytester: the report must be what `pytest --gradcam-specs specs/` writes, with the default options.
-    """
-    import os
-    import subprocess
-    import sys
-
-    folder = tmp_path_factory.mktemp("example")
-    shutil.copytree(REPOSITORY / "specs", folder / "specs")
-    shutil.copytree(REPOSITORY / "models", folder / "models")
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPOSITORY), os.environ.get("PYTHONPATH")))),
-                   "TF_CPP_MIN_LOG_LEVEL": "2"}
-    completed = subprocess.run([sys.executable, "-m", "pytest", "--gradcam-specs", "specs/", "-p", "no:cacheprovider", "-q"],
-                               cwd=folder, env=environment, capture_output=True, text=True, timeout=900, check=False)
-    report = folder / "reports" / "gradcam" / "index.html"
-    assert completed.returncode == 0 and report.is_file(), completed.stdout[-3000:] + completed.stderr[-3000:]
-    return report
+def example_report(example_run: ExampleRun) -> Path:
+    """The shipped example's report, as `pytest --gradcam-specs specs/` writes it (tests/conftest.py runs it once)."""
+    assert example_run.returncode == 0 and example_run.report.is_file(), example_run.stdout[-3000:] + example_run.stderr[-3000:]
+    return example_run.report

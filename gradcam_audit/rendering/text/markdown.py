@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.rendering.views.comparison_view import build_comparison_view

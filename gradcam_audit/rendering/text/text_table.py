@@ -6,6 +6,7 @@ Every verdict shown here is a check record's `passed`; nothing is compared here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from gradcam_audit.core.records.checks import Check
 from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
