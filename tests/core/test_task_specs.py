@@ -177,3 +177,84 @@ def test_deep_validation_of_a_detection_spec_reads_the_decoder_not_the_raw_outpu
         """)
     # The raw output has 3 channels (objectness + 2 classes) for 2 labels: only the decoder knows the classes.
     assert deep_problems(load_spec(spec)) == []
+
+
+def test_defaults_match_iou_applies_to_every_detection_target_and_a_target_overrides_it(detection_folder: Path) -> None:
+    spec = _write(detection_folder, """
+        model: model.keras
+        task: detection
+        detections: grid_decoder_for_tests:decode
+        labels: [car, bike]
+        layer: features
+        defaults: {match_iou: 0.2}
+        cases:
+          - id: loose
+            image: scene.png
+            target: {class: car, box: [0, 0, 1, 1]}
+            regions:
+              - {name: cell, box: [0, 0, 2, 2], min_mass: 0.0}
+          - id: strict
+            image: scene.png
+            target: {class: car, box: [0, 0, 1, 1], match_iou: 0.5}
+            regions:
+              - {name: cell, box: [0, 0, 2, 2], min_mass: 0.0}
+        """)
+    parsed = parse_spec(spec)
+    assert parsed.all_problems == ()
+    assert parsed.spec is not None
+    assert {case.id: case.match_iou for case in parsed.spec.cases} == {"loose": 0.2, "strict": 0.5}
+    # The box covers a quarter of the confident cell (0, 0): IoU 0.25 matches at 0.2, not at 0.5.
+    by_id = {entry.id: entry for entry in run_audit([spec]).cases}
+    assert by_id["loose"].status == "passed", by_id["loose"].reason
+    assert by_id["strict"].status == "failed"
+    assert by_id["strict"].reason == "no detection of class 'car' overlaps the box: best IoU 0.25 (match_iou 0.5)"
+
+
+def test_directory_defaults_match_iou_applies_and_the_spec_defaults_refine_it(detection_folder: Path) -> None:
+    (detection_folder / "_defaults.yaml").write_text("task: detection\ndefaults: {match_iou: 0.3}\n", encoding="utf-8")
+    cases = """
+        cases:
+          - {id: a, image: scene.png, target: {class: 0, box: [0, 0, 2, 2]}, regions: [{name: r, box: [0, 0, 2, 2], min_mass: 0}]}
+          - {id: b, image: scene.png, target: {class: 0, box: [0, 0, 2, 2], match_iou: 0.9},
+             regions: [{name: r, box: [0, 0, 2, 2], min_mass: 0}]}
+        """
+    inherited = _write(detection_folder, "model: model.keras\ndetections: grid_decoder_for_tests:decode\n" + textwrap.dedent(cases))
+    parsed = parse_spec(inherited)
+    assert parsed.all_problems == () and parsed.spec is not None
+    assert [case.match_iou for case in parsed.spec.cases] == [0.3, 0.9]
+    inherited.write_text("model: model.keras\ndetections: grid_decoder_for_tests:decode\ndefaults: {match_iou: 0.7}\n"
+                         + textwrap.dedent(cases), encoding="utf-8")
+    parsed = parse_spec(inherited)
+    assert parsed.spec is not None and [case.match_iou for case in parsed.spec.cases] == [0.7, 0.9]
+
+
+@pytest.mark.parametrize(("text", "field", "words", "fix"), [
+    ("task: segmentation\ndefaults: {match_iou: 0.3}\n"
+     "cases: [{id: a, image: scene.png, target: {class: 0, region: r}, regions: [{name: r, box: [0, 0, 2, 2]}]}]",
+     "defaults.match_iou", "only read with `task: detection` (the task is segmentation)", "task: detection"),
+    ("defaults: {match_iou: 0.3}\ncases: [{id: a, image: scene.png, regions: [{name: r, box: [0, 0, 2, 2]}]}]",
+     "defaults.match_iou", "only read with `task: detection` (the task is classification)", "remove `match_iou`"),
+    ("task: detection\ndetections: keras_hub\ndefaults: {match_iou: 1.5}\n"
+     "cases: [{id: a, image: scene.png, target: {class: 0, box: [0, 0, 2, 2]}, regions: [{name: r, box: [0, 0, 2, 2]}]}]",
+     "defaults.match_iou", "between 0 and 1", "match_iou: 0.5"),
+    ("task: segmentation\n"
+     "cases: [{id: a, image: scene.png, target: {class: 0, region: r, match_iou: 0.3}, regions: [{name: r, box: [0, 0, 2, 2]}]}]",
+     "cases[0].target.match_iou", "only read with `task: detection`", "task: detection"),
+])
+def test_match_iou_mistakes_name_the_field_and_a_fix(segmentation_folder: Path, text: str, field: str, words: str, fix: str) -> None:
+    spec = segmentation_folder / "bad.yaml"
+    spec.write_text("model: model.keras\n" + text + "\n", encoding="utf-8")
+    problems = parse_spec(spec).all_problems
+    matching = [problem for problem in problems if problem.field == field and words in problem.message]
+    assert matching, [f"{problem.field}: {problem.message}" for problem in problems]
+    assert matching[0].line is not None and matching[0].fix is not None and fix in matching[0].fix
+
+
+def test_directory_defaults_file_checked_alone_reads_match_iou_by_its_own_task(tmp_path: Path) -> None:
+    from gradcam_audit.core.spec.load import check_directory_defaults
+
+    defaults = tmp_path / "_defaults.yaml"
+    defaults.write_text("defaults: {match_iou: 0.3}\n", encoding="utf-8")
+    assert check_directory_defaults(defaults) == ()  # the task may come from the specs beside it
+    defaults.write_text("task: segmentation\ndefaults: {match_iou: 0.3}\n", encoding="utf-8")
+    assert [problem.field for problem in check_directory_defaults(defaults)] == ["defaults.match_iou"]

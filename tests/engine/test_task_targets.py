@@ -1,5 +1,5 @@
 """Segmentation and detection targets on models small enough to compute by hand: the explained score, the matched
-candidate, the probability and the Grad-CAM map equal NumPy's."""
+candidate, the probability and the Grad-CAM and Score-CAM maps equal NumPy's."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from gradcam_audit.core.engine.explain import explain
 from gradcam_audit.core.engine.forward import forward_probabilities
 from gradcam_audit.core.engine.targets import BoxTarget, DetectionHead, PixelTarget, SegmentationHead
 from gradcam_audit.core.spec.model import Preprocess
+from tests.engine.test_hand_computed import UPSAMPLE_4_TO_8
 
 # The 4×4 feature map the model sees (one array per channel); the 8×8 image repeats each value over a 2×2 block and
 # the model's 2×2 average pooling plus an identity 1×1 conv give these values back exactly.
@@ -157,3 +158,65 @@ def test_detection_keeps_the_candidate_chosen_on_the_unmodified_image() -> None:
     (row,) = forward_probabilities(model, [image], preprocess=Preprocess("builtin", "none"), task=head,
                                    task_targets=[BoxTarget((2.0, 2.0, 4.0, 4.0), candidate=5)])
     np.testing.assert_allclose(row, _softmax(outputs[1, 1, 1:]), rtol=1e-6)
+
+
+# -- Score-CAM on a task: the masked passes ask about the same target pixels / the same candidate ----------------------
+
+
+def _score_cam_masked_images() -> list[np.ndarray]:
+    """Score-CAM's masked inputs by hand: each channel bilinearly upsampled to 8×8 (the hand-written matrix of
+    test_hand_computed), min-max normalised to [0, 1], times the image."""
+    image = _image().astype(np.float64)
+    masked = []
+    for channel in range(FEATURES.shape[-1]):
+        upsampled = UPSAMPLE_4_TO_8 @ FEATURES[:, :, channel] @ UPSAMPLE_4_TO_8.T
+        mask = (upsampled - upsampled.min()) / (upsampled.max() - upsampled.min())
+        masked.append(image * mask[:, :, np.newaxis])
+    return masked
+
+
+def _features_of(image: np.ndarray) -> np.ndarray:
+    """What the model's 2×2 average pooling (and identity 1×1 conv) makes of an (8, 8, 2) image: (4, 4, 2)."""
+    return image.reshape(4, 2, 4, 2, 2).mean(axis=(1, 3))
+
+
+def _weights_behind(heatmap: np.ndarray) -> np.ndarray:
+    """The channel weights w with heatmap = sum_k w_k A_k (the two channels are independent, the weights positive)."""
+    weights, *_ = np.linalg.lstsq(FEATURES.reshape(16, 2), heatmap.reshape(16), rcond=None)
+    return np.asarray(weights)
+
+
+@pytest.mark.parametrize("target_class", [0, 1, 2])
+def test_segmentation_scorecam_weights_are_the_target_pixels_probability_of_each_masked_image(target_class: int) -> None:
+    model = _model(3, SEGMENT_KERNEL, SEGMENT_BIAS, "segmenter_scorecam")
+    mask = np.zeros((8, 8), dtype=bool)
+    mask[0:4, 0:6] = True  # output pixels rows 0–1, columns 0–2 (see the Grad-CAM test above)
+    inside = np.zeros((4, 4), dtype=bool)
+    inside[0:2, 0:3] = True
+    (explanation,) = explain(model, [_image()], layer="features", targets=[target_class], method="scorecam",
+                             task=SegmentationHead(), task_targets=[PixelTarget(mask)])
+    # Each channel's weight: the class's mean softmax over the target pixels of the masked image, the probability the
+    # gradient methods' explanation reports and causal checks measure.
+    weights = np.array([_softmax(_features_of(masked) @ SEGMENT_KERNEL + SEGMENT_BIAS)[inside].mean(axis=0)[target_class]
+                        for masked in _score_cam_masked_images()])
+    np.testing.assert_allclose(_weights_behind(explanation.heatmap), weights, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(explanation.heatmap, np.maximum(np.einsum("hwk,k->hw", FEATURES, weights), 0.0), rtol=1e-5, atol=1e-5)
+    assert explanation.method == "scorecam" and explanation.degenerate is None
+
+
+def test_detection_scorecam_keeps_the_candidate_matched_on_the_unmodified_image() -> None:
+    model = _model(3, DETECT_KERNEL, DETECT_BIAS, "grid_detector_scorecam")
+    head = DetectionHead(grid_decoder, "tests:grid_decoder")
+    (explanation,) = explain(model, [_image()], layer="features", targets=[1], method="scorecam", task=head,
+                             task_targets=[BoxTarget((2.0, 2.0, 4.0, 4.0))])
+    assert explanation.detection is not None and explanation.detection.candidate == 5
+    assert explanation.task_target == BoxTarget((2.0, 2.0, 4.0, 4.0), candidate=5)
+    assert explanation.target_problem is None
+    outputs_of_masked = [_features_of(masked) @ DETECT_KERNEL + DETECT_BIAS for masked in _score_cam_masked_images()]
+    # Masked by channel 1, cell (1, 1) is no longer confident: matching afresh would take candidate 0 (every IoU −1),
+    # so this test tells a kept candidate from a re-matched one.
+    assert outputs_of_masked[1][1, 1, 0] < 0
+    assert not np.isclose(_softmax(outputs_of_masked[1][0, 0, 1:])[1], _softmax(outputs_of_masked[1][1, 1, 1:])[1], atol=1e-3)
+    weights = np.array([_softmax(outputs[1, 1, 1:])[1] for outputs in outputs_of_masked])
+    np.testing.assert_allclose(_weights_behind(explanation.heatmap), weights, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(explanation.heatmap, np.einsum("hwk,k->hw", FEATURES, weights), rtol=1e-5, atol=1e-5)

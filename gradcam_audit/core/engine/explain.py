@@ -158,8 +158,8 @@ def explain(
     resolved_targets = [resolve_target(target, labels) for target in target_list]
     engine = engine_for(model, layer=layer, output=output, score=score, layer_grid=layer_grid, prefix_tokens=prefix_tokens, task=task)
     targets_of_task: list[TaskTarget | None] = list(task_targets) if task_targets is not None else [None] * len(images)
-    if task is not None and (len(targets_of_task) != len(images) or cam_method.name == "scorecam"):
-        raise ModelError(f"a {task.name} model needs one target (pixels or box) per image, and a gradient method (not scorecam)")
+    if task is not None and len(targets_of_task) != len(images):
+        raise ModelError(f"a {task.name} model needs one target (pixels or box) per image: got {len(targets_of_task)} for {len(images)} images")
     plan = engine.attention_plan() if cam_method.uses_attention else None
     layer_reason = engine.layer_choice.reason if plan is None else f"{cam_method.name}: {plan.describe()} (layer: {engine.layer_choice.reason})"
     # The class-discrimination check is for token models, where Grad-CAM is known to go flat.
@@ -209,6 +209,8 @@ def explain(
                 attention=outputs.attention,
                 gradient_attention=outputs.gradient_attention,
                 attention_tokens=plan.tokens if plan is not None else None,
+                # Score-CAM's masked passes ask about the target explained here: the same pixels, the candidate matched now.
+                task_inputs=None if task is None or task_inputs is None else task.rows_kept(task_inputs, outputs.task_extras),
             )
             raw_maps = cam_method.raw_maps(batch)
             contrast_maps = None

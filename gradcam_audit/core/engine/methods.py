@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -17,8 +17,14 @@ from gradcam_audit.errors import ModelError
 
 _EPSILON = 1e-12
 
-ClassProbabilities = Callable[[np.ndarray], np.ndarray]
-"""The engine's forward pass on other inputs: (N, H, W, C) model input → (N, num_classes) class probabilities."""
+class ClassProbabilities(Protocol):
+    """The engine's forward pass on other inputs: (N, H, W, C) model input → (N, num_classes) class probabilities.
+
+    A segmentation or detection engine also needs ``task_inputs``: (N, D) rows saying which pixels or which candidate
+    each input's probabilities are about (core/engine/targets.py); a classifier's engine is called without them.
+    """
+
+    def __call__(self, inputs: np.ndarray, task_inputs: np.ndarray | None = None, /) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ class CamBatch:
             order (None unless the method uses attention); methods compute in float64 one layer at a time.
         gradient_attention: (L, B, T, T) float32, the head mean of ReLU(d score / d A ⊙ A) (gradrollout).
         attention_tokens: how the attention's T tokens map onto the patch grid.
+        task_inputs: (B, D) float32, a segmentation or detection batch's target rows (a detection's candidate fixed to
+            the one matched on the unmodified image), for methods that run the model again; None for a classifier.
     """
 
     inputs: np.ndarray
@@ -47,6 +55,17 @@ class CamBatch:
     attention: np.ndarray | None = None
     gradient_attention: np.ndarray | None = None
     attention_tokens: TokenLayout | None = None
+    task_inputs: np.ndarray | None = None
+
+    def probabilities_about(self, index: int, inputs: np.ndarray) -> np.ndarray:
+        """(N, num_classes) probabilities of N inputs made from image ``index``, about that image's target.
+
+        A classifier's probabilities need nothing more; a segmenter's are about the image's target pixels and a
+        detector's about its fixed candidate: the same row reduction the gradient methods differentiate.
+        """
+        if self.task_inputs is None:
+            return self.class_probabilities(inputs)
+        return self.class_probabilities(inputs, np.repeat(self.task_inputs[index : index + 1], len(inputs), axis=0))
 
 
 class CamMethod:
@@ -172,6 +191,9 @@ class ScoreCam(CamMethod):
     on 23 of the 24 images. ``tests/engine/test_scorecam_discriminative.py`` pins the check.
     The weight is always a probability, whatever ``score`` the engine was asked for: that is the
     method's definition; ``score`` chooses what the gradient methods differentiate.
+    For a segmentation or detection model the probability is the task head's (core/engine/targets.py), the same
+    reduction the gradient methods and the causal checks use: the class's mean softmax over the target pixels, or the
+    softmax of the class logits of the candidate matched on the unmodified image (kept fixed on every masked input).
     """
 
     name = "scorecam"
@@ -202,7 +224,7 @@ class ScoreCam(CamMethod):
                 upsampled = np.einsum("Hh,hwk,Ww->HWk", rows, activations[:, :, chunk], columns)
                 masks = normalise_channel_masks(upsampled).transpose(2, 0, 1)
                 masked = (batch.inputs[index][np.newaxis] * masks[..., np.newaxis]).astype(np.float32)
-                result[index, chunk] = batch.class_probabilities(masked)[:, target]
+                result[index, chunk] = batch.probabilities_about(index, masked)[:, target]
         return result
 
 

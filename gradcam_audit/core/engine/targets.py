@@ -24,6 +24,7 @@ DEFAULT_MATCH_IOU = 0.5
 CONFIDENT_OBJECTNESS = 0.5
 # One row of a detection target: the box (model-input pixels, xyxy), the fixed candidate (-1: match now), match_iou.
 DETECTION_ROW = 6
+CANDIDATE_COLUMN = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,6 +148,13 @@ class TaskHead:
                images: Any = None) -> tuple[Any, Any, Any, tuple[Any, ...]]:
         raise NotImplementedError
 
+    def rows_kept(self, task_inputs: np.ndarray, extras: tuple[np.ndarray, ...]) -> np.ndarray:
+        """The batch's (B, D) rows for passes on edited inputs (Score-CAM's masked images): the same target as explained.
+
+        ``extras``: what ``scores`` returned besides the class row, as NumPy, for the unmodified batch.
+        """
+        return task_inputs
+
 
 class SegmentationHead(TaskHead):
     """Sums the class logits over the target pixels; the probability is the class's mean softmax over them."""
@@ -242,7 +250,7 @@ class DetectionHead(TaskHead):
         candidate_iou = tf.where(confident, iou, -1.0)
         best = tf.argmax(candidate_iou, axis=1, output_type=tf.int32)
         best_iou = tf.reduce_max(candidate_iou, axis=1)
-        fixed = tf.cast(tf.round(task_inputs[:, 4]), tf.int32)
+        fixed = tf.cast(tf.round(task_inputs[:, CANDIDATE_COLUMN]), tf.int32)
         matched = tf.where(fixed >= 0, fixed, best)
         logits = tf.gather(class_logits, matched, batch_dims=1)
         probabilities = tf.nn.softmax(logits)
@@ -250,6 +258,12 @@ class DetectionHead(TaskHead):
         extras = (matched, best_iou, tf.gather(iou, matched, batch_dims=1), tf.gather(boxes, matched, batch_dims=1),
                   tf.reduce_sum(tf.cast(confident, tf.int32), axis=1))
         return logits, probabilities, predicted, extras
+
+    def rows_kept(self, task_inputs: np.ndarray, extras: tuple[np.ndarray, ...]) -> np.ndarray:
+        """Each row's candidate fixed to the one matched on the unmodified image (extras[0]), as causal checks keep it."""
+        rows = np.array(task_inputs, dtype=np.float32, copy=True)
+        rows[:, CANDIDATE_COLUMN] = np.asarray(extras[0], dtype=np.float32)
+        return rows
 
 
 def detection_match(extras: tuple[np.ndarray, ...], position: int, target: BoxTarget, geometry: Geometry) -> DetectionMatch:

@@ -130,7 +130,8 @@ def _parse_case(
     faithfulness.update(read_faithfulness(case_data, f"{field}.", collector, index))
     target_shape, match_iou = None, DEFAULT_MATCH_IOU
     if task != "classification":  # `target: {class, region | box | polygon}`, read once the regions are known
-        target, target_shape, match_iou = parse_task_target(case_data, field, labels, task, regions, _class_ref, collector, index)
+        target, target_shape, match_iou = parse_task_target(case_data, field, labels, task, regions, _class_ref, collector, index,
+                                                            defaults.get("match_iou", DEFAULT_MATCH_IOU))
     if image_path is None:
         return None, case_id, line
     removal = case_data.get("removal", defaults.get("removal", REMOVAL_MODES[0]))  # an invalid one is reported with the regions

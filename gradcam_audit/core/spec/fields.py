@@ -183,9 +183,13 @@ TARGET_FIELDS: tuple[FieldDoc, ...] = (
              example="[12, 30, 40, 62]"),
     FieldDoc("polygon", _POLYGON, "Segmentation: the pixels of this polygon, a list of [x, y] points.", example="[[10, 10], [60, 12], [35, 50]]"),
     FieldDoc("match_iou", _NUMBER_0_1,
-             "Detection: least IoU between the target box and the matched detection (the confident candidate with the highest IoU).",
-             default=0.5, example="0.3"),
+             "Detection: least IoU between the target box and the matched detection (the confident candidate with the highest IoU). "
+             "Unset: `defaults.match_iou`, else 0.5.", default=0.5, example="0.3"),
 )
+# The file's (or directory's) `defaults.match_iou`: every detection target's unless the target sets its own.
+MATCH_IOU_DEFAULT_FIELD = FieldDoc(
+    "match_iou", _NUMBER_0_1, "Detection (`task: detection` only): the `match_iou` of every case's target that does not set its own.",
+    default=0.5, example="0.3")
 _TARGET_DOC = ("Class to explain, by name (needs `labels`) or index. Default: the predicted class. With `task: segmentation` or "
                "`detection`: a mapping {class, region | box | polygon[, match_iou]}, see `cases[].target`.")
 
@@ -212,6 +216,7 @@ _DEFAULTS_OTHER_FIELDS: tuple[FieldDoc, ...] = (
     *GEOMETRY_DEFAULT_FIELDS,
     FieldDoc("xfail", {"type": "string", "minLength": 1}, "Mark every case of the file as an expected failure, with this reason.", example='"model known to use the watermark"'),
     FieldDoc("tags", _TAGS, "Tags added to every case.", default=[], example="[smoke]"),
+    MATCH_IOU_DEFAULT_FIELD,
 )
 
 

@@ -74,6 +74,8 @@ def _parse_spec(spec_path: Path, check_images: bool) -> ParsedSpec:
         merge_directory_defaults(directory_defaults, data)
     spec_dir = spec_path.parent
 
+    # Read before `defaults:`, whose `match_iou` only a detection spec reads (`task:` may come from the directory).
+    task = parse_task(data, collector)
     # Precedence, lowest first: top-level box_format/normalized, the directory's defaults, the spec's defaults.
     defaults: dict[str, Any] = {}
     if "box_format" in data:
@@ -83,8 +85,8 @@ def _parse_spec(spec_path: Path, check_images: bool) -> ParsedSpec:
     if "removal" in data:
         defaults["removal"] = read_choice(data, "removal", "removal", REMOVAL_MODES, collector, REMOVAL_MODES[0])
     if directory_defaults is not None:
-        defaults.update(parse_defaults(directory_defaults, collector))
-    own_values = parse_defaults(data, collector)
+        defaults.update(parse_defaults(directory_defaults, collector, task))
+    own_values = parse_defaults(data, collector, task)
     # Baseline rules merge key by key: the spec's `defaults.baseline` refines the directory's.
     own_values["baseline"] = {**defaults.get("baseline", {}), **own_values.get("baseline", {})}
     defaults.update({key: value for key, value in own_values.items() if key != "tags"})
@@ -106,7 +108,6 @@ def _parse_spec(spec_path: Path, check_images: bool) -> ParsedSpec:
         # Cases inherit the suite's expected failure unless they (or `defaults:`) say otherwise.
         defaults.setdefault("xfail", suite_xfail)
 
-    task = parse_task(data, collector)
     detections = parse_detections(data, task, collector)
     cases, invalid = parse_cases(data, defaults, labels, spec_dir, check_images, collector, task)
     if gate is not None and gate.transplant is not None:
@@ -163,11 +164,11 @@ def check_directory_defaults(path: Path | str) -> tuple[Problem, ...]:
     parse_output(data, collector)
     parse_methods(data, collector)
     parse_gate(data, collector)
-    parse_task(data, collector)
+    task = parse_task(data, collector)
     if "detections" in data:  # the task may come from the spec beside it: only the value's form is checked here
         parse_detections(data, "detection", collector)
     read_reason(data, "xfail", "xfail", collector)
-    parse_defaults(data, collector)
+    parse_defaults(data, collector, task if "task" in data else None)
     return tuple(collector.problems)
 
 

@@ -76,8 +76,12 @@ def _polygon(mapping: LocatedDict, field: str, collector: ProblemCollector, inde
 
 
 def parse_task_target(case_data: LocatedDict, field: str, labels: tuple[str, ...] | None, task: str, regions: Sequence[Region],
-                      read_class: ClassReader, collector: ProblemCollector, index: int) -> tuple[ClassRef | None, Shape | None, float]:
-    """A segmentation / detection case's target: (class, the pixels or box, match_iou). Problems name the field and a fix."""
+                      read_class: ClassReader, collector: ProblemCollector, index: int,
+                      default_match_iou: float = DEFAULT_MATCH_IOU) -> tuple[ClassRef | None, Shape | None, float]:
+    """A segmentation / detection case's target: (class, the pixels or box, match_iou). Problems name the field and a fix.
+
+    ``default_match_iou``: `defaults.match_iou` (the spec's, else its directory's), used when the target sets none.
+    """
     value = case_data.get("target")
     target_field = f"{field}.target"
     area_fix = ("write target: {class: car, box: [12, 30, 40, 62]}" if task == "detection"
@@ -86,7 +90,7 @@ def parse_task_target(case_data: LocatedDict, field: str, labels: tuple[str, ...
         collector.add(case_data, "target" if "target" in case_data else None, target_field,
                       f"a {task} case needs a target mapping with a class and {'the box a detection must match' if task == 'detection' else 'the pixels explained'}, "
                       f"got {describe_value(value)}", area_fix, case_index=index)
-        return None, None, DEFAULT_MATCH_IOU
+        return None, None, default_match_iou
     check_keys(value, names(TARGET_FIELDS), f"{target_field}.", collector, index)
     if "class" not in value:
         collector.add(case_data, "target", f"{target_field}.class", "the target names no class", area_fix, case_index=index)
@@ -112,15 +116,25 @@ def parse_task_target(case_data: LocatedDict, field: str, labels: tuple[str, ...
                           f"name one of the case's regions: {listing(region_names) or 'none'}", case_index=index)
         else:
             shape = found.shape
-    match_iou = DEFAULT_MATCH_IOU
-    if "match_iou" in value:
-        if task != "detection":
-            collector.add(value, "match_iou", f"{target_field}.match_iou", "`match_iou` is only read with `task: detection`",
-                          "remove it", case_index=index)
-        else:
-            match_iou = read_number(value, "match_iou", f"{target_field}.match_iou", collector, fraction=True, case_index=index,
-                                    fix="write match_iou: 0.5 (the usual detection match)") or DEFAULT_MATCH_IOU
-    return class_ref, shape, match_iou
+    own_match_iou = read_match_iou(value, f"{target_field}.match_iou", task, collector, index)
+    return class_ref, shape, default_match_iou if own_match_iou is None else own_match_iou
+
+
+def read_match_iou(mapping: LocatedDict, field: str, task: str | None, collector: ProblemCollector,
+                   case_index: int | None = None) -> float | None:
+    """`match_iou` of a target or of `defaults:` (None when absent or invalid, then reported).
+
+    Only `task: detection` reads it; ``task`` None (a directory's `_defaults.yaml` checked without its spec, which
+    may set the task) checks the value's form alone.
+    """
+    if "match_iou" not in mapping:
+        return None
+    if task is not None and task != "detection":
+        collector.add(mapping, "match_iou", field, f"`match_iou` is only read with `task: detection` (the task is {task})",
+                      "remove `match_iou`, or add `task: detection` at the top of the spec", case_index=case_index)
+        return None
+    return read_number(mapping, "match_iou", field, collector, fraction=True, case_index=case_index,
+                       fix="write match_iou: 0.5 (the usual detection match; lower accepts looser boxes)")
 
 
 def target_in_classification(case_data: LocatedDict, field: str, collector: ProblemCollector, index: int) -> None:

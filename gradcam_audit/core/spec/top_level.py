@@ -36,6 +36,7 @@ from gradcam_audit.core.spec.limits import LIMIT_SETTING_FIX, read_bounded_text,
 from gradcam_audit.core.spec.model import DEFAULT_TRANSPLANT_PAIRS, Gate, ModelRef, Preprocess
 from gradcam_audit.core.spec.paths import resolve_path
 from gradcam_audit.core.spec.suggest import did_you_mean, listing
+from gradcam_audit.core.spec.task import read_match_iou
 from gradcam_audit.core.spec.yaml_lines import LocatedDict
 from gradcam_audit.errors import InputTooLargeError, LimitSettingError
 
@@ -43,8 +44,12 @@ _CALLABLE_HINT = "'package.module:function'"
 _CALLABLE = re.compile(CALLABLE_PATTERN)
 
 
-def parse_defaults(container: LocatedDict, collector: ProblemCollector) -> dict[str, Any]:
-    """Validate a `defaults:` mapping; returns only the valid values (the invalid ones are reported)."""
+def parse_defaults(container: LocatedDict, collector: ProblemCollector, task: str | None = None) -> dict[str, Any]:
+    """Validate a `defaults:` mapping; returns only the valid values (the invalid ones are reported).
+
+    ``task``: the spec's task, for the keys only one task reads (`match_iou`); None when not known (a directory's
+    `_defaults.yaml` checked on its own).
+    """
     if "defaults" not in container or container["defaults"] is None:
         return {}
     mapping = container["defaults"]
@@ -71,6 +76,9 @@ def parse_defaults(container: LocatedDict, collector: ProblemCollector) -> dict[
     values["tags"] = read_tags(mapping, "defaults.tags", collector)
     if "baseline" in mapping:
         values["baseline"] = parse_baseline(mapping, "defaults.baseline", collector)
+    match_iou = read_match_iou(mapping, "defaults.match_iou", task, collector)
+    if match_iou is not None:
+        values["match_iou"] = match_iou
     return values
 
 
