@@ -40,3 +40,17 @@ def test_validate_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("validate", tmp_path / "nothing.yaml")
     assert_clean_error(result, "not found", "nothing.yaml")
     assert result.returncode == 2
+
+
+def test_validate_deep_warns_about_collapsed_predictions_and_still_exits_0(tmp_path: Path) -> None:
+    from tests.spec.test_prediction_hints import colour_model, colour_spec
+
+    spec = colour_spec(tmp_path, colour_model(tmp_path / "model.keras", 1 / 255, 1.0), "scale01")
+    result = run_cli("validate", "--deep", spec)
+    assert result.returncode == 0, result.stdout + result.stderr
+    warning_lines = [line for line in result.stdout.splitlines() if ": warning: " in line]
+    assert len(warning_lines) == 1, result.stdout
+    assert "colours-scale01.yaml: warning: all 6 cases predicted 'dark'" in warning_lines[0]
+    assert "use `preprocess: none`" in warning_lines[0]
+    assert result.stdout.strip().splitlines()[-1] == ("ok: 1 spec file(s), 6 case(s), no problems (deep: models loaded); "
+                                                     "1 warning about predictions")
