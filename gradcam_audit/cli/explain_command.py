@@ -186,6 +186,18 @@ def run(arguments: argparse.Namespace) -> int:
     outputs = _outputs(images, arguments.out, folder_given or len(images) > 1)
     if not arguments.verbose:
         silence_tensorflow()
+    from gradcam_audit.core.run.kept_warnings import WarningLog, keep_warnings
+
+    kept = WarningLog()
+    with keep_warnings(kept):
+        status = _explain_all(arguments, images, outputs, boxes, labels)
+    for warning in kept.kept():  # once each, not once per batch
+        print(f"note: {warning.note()}", file=sys.stderr)
+    return status
+
+
+def _explain_all(arguments: argparse.Namespace, images: list[Path], outputs: list[Path],
+                 boxes: list[tuple[float, float, float, float]], labels: tuple[str, ...] | None) -> int:
     from gradcam_audit.core.engine.explain import explain
     from gradcam_audit.core.run.models import load_model, single_image_input_problem
     from gradcam_audit.core.spec.model import ModelRef

@@ -9,7 +9,9 @@ from gradcam_audit.cli.common import EXIT_FAILED, EXIT_OK, HelpFormatter, UsageE
 
 _EPILOG = """\
 Prints every problem as FILE:LINE:COLUMN: FIELD: MESSAGE with a fix, and exits 1; prints one summary
-line and exits 0 when every spec is valid. Folders are searched for *.yaml / *.yml.
+line and exits 0 when every spec is valid. Folders are searched for *.yaml / *.yml. With --deep it also runs
+each model on its spec's cases and prints FILE: warning: ... when the predictions look wrong for the chosen
+preprocess (all one class, near-uniform, or most expect_class missed); warnings do not change the exit status.
 
 examples:
   gradcam-audit validate specs
@@ -29,7 +31,8 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:  # type: ignore
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="spec files or folders of spec files")
     parser.add_argument("--deep", action="store_true",
                         help="also load each model (imports TensorFlow) and check layer, labels, output size and a transformer's "
-                             "token layout (layer_grid, prefix_tokens, rollout methods) against it")
+                             "token layout (layer_grid, prefix_tokens, rollout methods) against it; run it on the cases and "
+                             "warn when the predictions look wrong for the chosen preprocess")
     parser.set_defaults(handler=run)
 
 
@@ -42,5 +45,9 @@ def run(arguments: argparse.Namespace) -> int:
     report = validate_paths(arguments.paths, deep=arguments.deep)
     for problem in report.problems:
         print(problem.format())
+    for hint in report.hints:  # warnings: they do not change the exit status
+        print(hint.format())
+    for kept in report.kept_warnings:  # once each, however many specs and cases raised them
+        print(f"note: {kept.note()}")
     print(report.summary())
     return EXIT_OK if report.ok else EXIT_FAILED

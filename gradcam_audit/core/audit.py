@@ -24,6 +24,7 @@ from gradcam_audit.core.ledger.judging import final_case_status, judge_gate
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.plan import AuditPlan, CaseKey, PlannedCase, PlannedGate, plan_audit
 from gradcam_audit.core.records.comparison import CaseRules
+from gradcam_audit.core.run.kept_warnings import KeptWarning
 from gradcam_audit.core.run.runner import AuditRunner
 
 
@@ -176,8 +177,13 @@ class Audit:
     # -- the ledger ---------------------------------------------------------------------------------
 
     def ledger(self, *, unfinished_cause: str = "no_result", started: float | None = None, command: str = "",
-               versions: Mapping[str, str] | None = None, notes: Iterable[str] = ()) -> RunResults:
-        """Every planned entry with its final status; those still open end as not run with ``unfinished_cause``."""
+               versions: Mapping[str, str] | None = None, notes: Iterable[str] = (),
+               warnings: Iterable[KeptWarning] = ()) -> RunResults:
+        """Every planned entry with its final status; those still open end as not run with ``unfinished_cause``.
+
+        The notes end with one line per distinct third-party warning: those this process's runner kept and
+        ``warnings`` (kept by other processes, e.g. xdist workers), each once.
+        """
         reason = NOT_RUN_CAUSES.get(unfinished_cause, unfinished_cause)
         cases: list[CaseEntry] = []
         for key, planned in self._planned_cases.items():
@@ -200,7 +206,7 @@ class Audit:
             duration_s=round(max(time.time() - begun, 0.0), 3),
             command=command,
             versions=dict(versions or {}),
-            notes=tuple(notes),
+            notes=tuple(dict.fromkeys((*notes, *(kept.note() for kept in (*self.runner.batches.warnings.kept(), *warnings))))),
             baseline=summarize(self.baseline, cases) if self.baseline is not None else None,
         )
 

@@ -18,6 +18,7 @@ import pytest
 from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
 from gradcam_audit.core.ledger.results_file import write_results
 from gradcam_audit.core.ledger.run_results import RunResults
+from gradcam_audit.core.run.kept_warnings import KeptWarning, WarningLog, kept_summary
 from gradcam_audit.core.files.run_folder import FolderBusyError, OutputWriteError, drop_superseded, lock_folder, supersede_previous
 from gradcam_audit.plugin.options import Settings
 from gradcam_audit.plugin.state import INLINE_PICTURES_PREFIX, RunState
@@ -175,6 +176,7 @@ class ResultCollector:
         self.started = time.time()
         self.written: list[str] = []
         self.notes: list[str] = []
+        self.kept_warnings = WarningLog()  # third-party warnings the reports brought (every process's, each once)
         self.results: RunResults | None = None
         self.write_error: str | None = None
         self.progress = Progress(config, settings.progress_every_s)
@@ -187,6 +189,10 @@ class ResultCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         case_data = getattr(report, "gradcam_case", None)
         gate_data = getattr(report, "gradcam_gate", None)
+        warnings_data = getattr(report, "gradcam_warnings", None)
+        if warnings_data:
+            self.kept_warnings.extend(KeptWarning.from_dict(data) for data in warnings_data)
+            _drop_entry_data(report, "gradcam_warnings")
         if case_data is not None:
             self.state.audit.record_case(CaseEntry.from_dict(case_data))
             self.journal.append("case", case_data)
@@ -225,6 +231,7 @@ class ResultCollector:
             command="pytest " + " ".join(self.config.invocation_params.args),
             versions=_versions(),
             notes=self.notes,
+            warnings=self.kept_warnings.kept(),
         )
         if self.settings.overlay_style is not None:
             results = dataclasses.replace(results, colormap=self.settings.overlay_style.colormap)
@@ -303,7 +310,11 @@ class ResultCollector:
             return
         from gradcam_audit.rendering.text.terminal import summary_line
 
-        terminalreporter.write_sep("-", summary_line(self.results) + (f" → {'; '.join(self.written)}" if self.written else ""))
+        self.kept_warnings.extend(self.state.audit.runner.batches.warnings.kept())  # those of this process not yet reported
+        kept = kept_summary(self.kept_warnings.kept(), "the report's notes" if self.settings.report is not None and self.written
+                            else "results.json's notes")
+        terminalreporter.write_sep("-", summary_line(self.results) + (f"; {kept}" if kept else "")
+                                   + (f" → {'; '.join(self.written)}" if self.written else ""))
         if self.write_error is not None:
             terminalreporter.write_sep("!", f"gradcam: the run's results were not saved: {self.write_error}", red=True, bold=True)
         from gradcam_audit.rendering.views.outside_view import terminal_lines

@@ -175,4 +175,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
                 report.duration = entry.duration_s
     elif isinstance(item, GateItem) and report.when == "call" and item.entry is not None:
         report.gradcam_gate = item.entry.to_dict()  # type: ignore[attr-defined]
+    if isinstance(item, (CaseItem, GateItem)) and report.when == "call":
+        # Third-party warnings this process kept since its last report travel with it, each once (the run's notes).
+        kept = run_state(item.config).audit.runner.batches.warnings.take_new()
+        if kept:
+            report.gradcam_warnings = [warning.to_dict() for warning in kept]  # type: ignore[attr-defined]
     return report

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import REPOSITORY, assert_clean_error, run_cli
 
 
@@ -40,3 +42,51 @@ def test_validate_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("validate", tmp_path / "nothing.yaml")
     assert_clean_error(result, "not found", "nothing.yaml")
     assert result.returncode == 2
+
+
+def test_validate_deep_warns_about_collapsed_predictions_and_still_exits_0(tmp_path: Path) -> None:
+    from tests.spec.test_prediction_hints import colour_model, colour_spec
+
+    spec = colour_spec(tmp_path, colour_model(tmp_path / "model.keras", 1 / 255, 1.0), "scale01")
+    result = run_cli("validate", "--deep", spec)
+    assert result.returncode == 0, result.stdout + result.stderr
+    warning_lines = [line for line in result.stdout.splitlines() if ": warning: " in line]
+    assert len(warning_lines) == 1, result.stdout
+    assert "colours-scale01.yaml: warning: all 6 cases predicted 'dark'" in warning_lines[0]
+    assert "use `preprocess: none`" in warning_lines[0]
+    assert result.stdout.strip().splitlines()[-1] == ("ok: 1 spec file(s), 6 case(s), no problems (deep: models loaded); "
+                                                     "1 warning about predictions")
+
+
+WARNING_PREPROCESS = '''
+import warnings
+
+import numpy as np
+
+
+def scale(batch):
+    warnings.warn("user preprocessing clipped the pixels to 0..255", UserWarning)
+    return np.clip(batch, 0, 255)
+'''
+
+
+def test_validate_deep_prints_a_third_party_warning_once_as_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recwarn: pytest.WarningsRecorder
+) -> None:
+    """A user's preprocessing module (third-party code to gradcam_audit) warns on every batch of both specs."""
+    from tests.spec.test_prediction_hints import colour_model, colour_spec
+
+    (tmp_path / "warning_preprocess.py").write_text(WARNING_PREPROCESS, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    colour_model(tmp_path / "model.keras", 1 / 255, 1.0)
+    first = colour_spec(tmp_path / "one", tmp_path / "model.keras", "warning_preprocess:scale")
+    second = colour_spec(tmp_path / "two", tmp_path / "model.keras", "warning_preprocess:scale")
+    for spec in (first, second):
+        spec.write_text(spec.read_text(encoding="utf-8").replace("model: model.keras", "model: ../model.keras"), encoding="utf-8")
+    result = run_cli("validate", "--deep", first, second)
+    assert result.returncode == 0, result.stdout + result.stderr
+    notes = [line for line in result.stdout.splitlines() if line.startswith("note: ")]
+    assert notes == ["note: warning from warning_preprocess (UserWarning in warning_preprocess): "
+                     "user preprocessing clipped the pixels to 0..255"], result.stdout
+    assert ": warning: " not in result.stdout  # the predictions are right: no hint
+    assert not [warning for warning in recwarn if "clipped" in str(warning.message)]

@@ -24,6 +24,7 @@ from gradcam_audit.core.run.case_results import base_result, computed_result
 from gradcam_audit.core.run.failures import failure_message
 from gradcam_audit.core.run.images import read_rgb
 from gradcam_audit.core.run.jobs import CaseOutcome
+from gradcam_audit.core.run.kept_warnings import WarningLog, keep_warnings
 from gradcam_audit.core.jobs import CaseJob, CaseKey
 from gradcam_audit.core.run.models import ModelCache
 from gradcam_audit.core.run.task_cases import case_task_target, task_head
@@ -38,11 +39,18 @@ def model_channels(model: Any) -> int:
 
 
 class BatchComputer:
-    """Computes the outcomes of batches of jobs, loading each model once (its ``models`` cache)."""
+    """Computes the outcomes of batches of jobs, loading each model once (its ``models`` cache).
 
-    def __init__(self, batch_size: int = 32, models: ModelCache | None = None) -> None:
+    Third-party warnings raised while it loads models and computes are kept once each in ``warnings``, for the run's
+    notes (core/run/kept_warnings.py), not shown on every run; ``keep=False`` shows them as raised (a Ray actor, whose
+    log would not reach the run's notes).
+    """
+
+    def __init__(self, batch_size: int = 32, models: ModelCache | None = None, *, keep: bool = True) -> None:
         self.batch_size = max(1, batch_size)
         self.models = models if models is not None else ModelCache()
+        self.warnings = WarningLog()
+        self.keep = keep
 
     def compute_batch(self, jobs: Sequence[CaseJob], images: Sequence[np.ndarray | BaseException] | None = None) -> dict[CaseKey, CaseOutcome]:
         """The outcomes of one batch of jobs (same batch key), by job key: every job gets exactly one outcome.
@@ -50,6 +58,12 @@ class BatchComputer:
         ``images``, when given, are the jobs' decoded pictures (or the error that reading one raised), read ahead
         by an executor; otherwise they are read here.
         """
+        if not self.keep:
+            return self._compute_batch(jobs, images)
+        with keep_warnings(self.warnings):
+            return self._compute_batch(jobs, images)
+
+    def _compute_batch(self, jobs: Sequence[CaseJob], images: Sequence[np.ndarray | BaseException] | None) -> dict[CaseKey, CaseOutcome]:
         started = time.perf_counter()
         outcomes: dict[CaseKey, CaseOutcome] = {}
         spec = jobs[0].spec

@@ -99,7 +99,7 @@ class _Explainer:
         _limit_threads_to_this_actors_cpus()
         self.jobs = _shipped_jobs(holder)
         # Serial within the actor: Ray Data already overlaps reading with explaining.
-        self.batches = BatchComputer(batch_size)
+        self.batches = BatchComputer(batch_size, keep=False)  # its kept warnings would not reach the run's notes
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Ray Data stage (actors): explain and score the rows, each audit batch together; outcomes pickled."""

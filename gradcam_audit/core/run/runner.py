@@ -18,6 +18,7 @@ from gradcam_audit.core.run.case_results import base_result
 from gradcam_audit.core.run.failures import stream_failure
 from gradcam_audit.core.run.gate_experiments import gate_evidence
 from gradcam_audit.core.run.jobs import CaseOutcome
+from gradcam_audit.core.run.kept_warnings import keep_warnings
 from gradcam_audit.core.jobs import CaseJob, CaseKey
 from gradcam_audit.core.run.ray_executor import ray_outcomes
 from gradcam_audit.core.spec.model import Gate, Spec
@@ -223,5 +224,5 @@ class AuditRunner:
 
     def gate_evidence(self, spec: Spec, gate: Gate, method: str) -> GateEvidence:
         """The gate's causal numbers (core/run/gate_experiments.py), computed while no batch holds TensorFlow."""
-        with self._compute_lock:
+        with self._compute_lock, keep_warnings(self.batches.warnings):
             return gate_evidence(self.models, spec, gate, method, self.batch_size)

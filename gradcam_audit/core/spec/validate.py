@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.run.images import image_size
+from gradcam_audit.core.run.kept_warnings import KeptWarning, WarningLog, keep_warnings
 from gradcam_audit.core.spec.load import (
     DEFAULTS_FILE_NAME,
     check_directory_defaults,
@@ -20,6 +21,7 @@ from gradcam_audit.core.spec.load import (
 )
 from gradcam_audit.core.spec.limits import read_bounded_text
 from gradcam_audit.core.spec.model import ModelRef, Spec
+from gradcam_audit.core.spec.prediction_hints import Hint, prediction_hints
 from gradcam_audit.core.spec.suggest import did_you_mean, listing
 from gradcam_audit.core.spec.yaml_lines import LocatedDict, LocatedList, load_located_yaml, position_of_value
 from gradcam_audit.errors import GradcamAuditError, ImageError, Problem
@@ -39,12 +41,16 @@ class ValidationReport:
         files: number of spec files checked.
         cases: number of cases in them (valid and invalid).
         deep: whether the models were loaded.
+        hints: with ``deep``, predictions that look wrong for a spec's preprocessing (warnings: ``ok`` ignores them).
+        kept_warnings: third-party warnings raised while loading and running the models, each once.
     """
 
     problems: tuple[Problem, ...]
     files: int
     cases: int
     deep: bool = False
+    hints: tuple[Hint, ...] = ()
+    kept_warnings: tuple[KeptWarning, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -53,6 +59,8 @@ class ValidationReport:
     def summary(self) -> str:
         """One line: 'ok: 2 spec files, 48 cases, no problems' or '3 problems in 1 of 2 spec files'."""
         depth = " (deep: models loaded)" if self.deep else ""
+        if self.hints:
+            depth += f"; {len(self.hints)} warning{'s' if len(self.hints) != 1 else ''} about predictions"
         if self.ok:
             return f"ok: {self.files} spec file(s), {self.cases} case(s), no problems{depth}"
         count = len(self.problems)
@@ -73,7 +81,9 @@ def validate_paths(paths: Iterable[Path | str], *, deep: bool = False, check_ima
     candidates) or ``auto`` finds one; a token layer's ``layer_grid`` / ``prefix_tokens`` fit its sequence and
     ``rollout`` / ``gradrollout`` find self-attention (engine.tokens.TokenLayoutError names the key to fix and the
     layouts that fit); the number of ``labels`` equals the output size; class indices fit the
-    output; required regions are not cropped away by ``resize: center_crop``.
+    output; required regions are not cropped away by ``resize: center_crop``. Then it runs the model on the cases of
+    each spec without problems and adds a hint (``report.hints``, a warning, never a problem) when the predictions
+    look wrong for the spec's ``preprocess`` (core/spec/prediction_hints.py).
 
     Args:
         paths: spec files and/or folders (searched recursively for ``*.yaml`` / ``*.yml``; ``_defaults.yaml``
@@ -100,14 +110,20 @@ def validate_paths(paths: Iterable[Path | str], *, deep: bool = False, check_ima
                                  fix="give spec files or folders that contain them"))
     case_count = 0
     models: dict[ModelRef, Any] = {}
+    hints: list[Hint] = []
+    kept = WarningLog()
     for spec_path in spec_files:
         parsed = parse_spec(spec_path, check_images=check_images)
         collected.extend(parsed.all_problems)
         if parsed.spec is not None:
             case_count += len(parsed.spec.cases) + len(parsed.spec.invalid_cases)
         if deep and parsed.spec is not None and not parsed.problems:
-            collected.extend(_guarded_deep_problems(parsed.spec, models))
-    return ValidationReport(_unique(collected), len(spec_files), case_count, deep)
+            with keep_warnings(kept):
+                deep_found = _guarded_deep_problems(parsed.spec, models)
+                collected.extend(deep_found)
+                if not deep_found:
+                    hints.extend(_guarded_prediction_hints(parsed.spec, models[parsed.spec.model]))
+    return ValidationReport(_unique(collected), len(spec_files), case_count, deep, tuple(hints), kept.kept())
 
 
 def _directory_defaults_files(paths: Sequence[Path]) -> list[Path]:
@@ -182,6 +198,16 @@ def _guarded_deep_problems(spec: Spec, models: dict[ModelRef, Any]) -> list[Prob
         return [_Locator(spec.path).problem(("model",), "model",
                                             f"checking the model failed ({type(error).__name__}: {first_line[:300]})",
                                             "check that the model takes one image batch (N, H, W, C) and returns class scores")]
+
+
+def _guarded_prediction_hints(spec: Spec, model: Any) -> list[Hint]:
+    """prediction_hints, with a model that cannot run on the cases said as a hint (a run would fail each case)."""
+    try:
+        return prediction_hints(spec, model)
+    except Exception as error:  # noqa: BLE001 - Keras/TensorFlow raise many types on models we cannot explain
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return [Hint(display_path(spec.path), f"running the model on the cases failed ({type(error).__name__}: {first_line[:300]}); "
+                                              "the predictions were not checked")]
 
 
 def deep_problems(spec: Spec, models: dict[ModelRef, Any] | None = None) -> list[Problem]:

@@ -1,0 +1,50 @@
+"""Third-party warnings raised while a run computes are kept once in the run's notes (results.json and the report) and
+named in the summary line, not repeated in pytest's warnings summary; also when xdist workers raise them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.plugin.conftest import read_json
+
+# A user's preprocessing module: third-party code from gradcam_audit's point of view, warning on every batch.
+WARNING_PREPROCESS = '''
+import warnings
+
+import numpy as np
+
+
+def scale(batch):
+    warnings.warn("user preprocessing clipped the pixels to 0..255", UserWarning)
+    return np.clip(batch, 0, 255) / np.float32(255.0)
+'''
+WARNING_TEXT = "user preprocessing clipped the pixels to 0..255"
+NOTE = f"warning from warning_preprocess (UserWarning in warning_preprocess): {WARNING_TEXT}"
+
+
+@pytest.mark.parametrize("workers", [None, "2"], ids=["serial", "xdist"])
+def test_a_third_party_warning_is_kept_once_in_the_notes_and_not_in_pytests_summary(
+    pytester: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, workers: str | None
+) -> None:
+    pytester.makepyfile(warning_preprocess=WARNING_PREPROCESS)
+    # The subprocess and its xdist workers import it (and gradcam_audit from wherever this process has it).
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pytester.path), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    # Two spec files (under xdist each on its own worker), several batches each: the warning is raised many times.
+    write_spec("a.yaml", count=4, preprocess="warning_preprocess:scale")
+    write_spec("b.yaml", count=4, preprocess="warning_preprocess:scale")
+    # A subprocess: its warning filters are its own (this suite turns warnings into errors).
+    result = pytester.runpytest_subprocess(
+        "--gradcam-specs", "a.yaml", "--gradcam-specs", "b.yaml", "--gradcam-batch-size", "2", "--gradcam-report", "report.html",
+        "-p", "no:cacheprovider", "-W", "default", *(("-n", workers) if workers else ()))
+    result.assert_outcomes(passed=8)
+    output = result.stdout.str()
+    assert "warnings summary" not in output and WARNING_TEXT not in output, output
+    result.stdout.fnmatch_lines(["*gradcam audit PASSED: 8 passed; 1 warning from warning_preprocess kept in the report's notes*"])
+    notes = read_json(pytester.path / "results.json")["notes"]
+    assert notes.count(NOTE) == 1 and len([note for note in notes if WARNING_TEXT in note]) == 1, notes
+    assert (pytester.path / "report.html").read_text(encoding="utf-8").count(WARNING_TEXT) == 1
+
