@@ -80,7 +80,8 @@ def test_drawing_a_case_does_per_picture_work_in_python_never_per_pixel_work(tmp
 
 
 def test_large_pictures_are_shrunk_to_512_px_and_small_ones_enlarged_by_whole_factors(tmp_path: Path) -> None:
-    result = case("big", "passed", (region("subject", "required", 0.5, 0.2, outline=box(100, 100, 900, 700)),))
+    result = case("big", "passed", (region("subject", "required", 0.5, 0.2, outline=box(100, 100, 900, 700)),)).result
+    assert result is not None
     written = render_case_images(result, photo_like(1, 1024)[:768], heatmap_like(1, 1024)[:768], tmp_path)
     assert _size(written["regions"]) == (512, 384)
     assert _size(written["overlay"])[0] == 512  # plus the colour bar underneath
@@ -91,7 +92,8 @@ def test_large_pictures_are_shrunk_to_512_px_and_small_ones_enlarged_by_whole_fa
 
 
 def test_colormap_and_alpha_are_configurable_and_the_colour_bar_follows_the_colormap(tmp_path: Path) -> None:
-    result = case("styled", "passed", ())
+    result = case("styled", "passed", ()).result
+    assert result is not None
     picture, heatmap = photo_like(4, 128), heatmap_like(4, 128)
     plain = render_case_images(result, picture, heatmap, tmp_path / "a", OverlayStyle(alpha=0.0, image_format="webp", quality=95, min_side=256))
     assert plain["overlay"].suffix == ".webp"
@@ -118,7 +120,8 @@ def test_bad_overlay_settings_are_refused_with_the_value_and_the_choices(options
 
 
 def test_non_finite_or_all_zero_heatmaps_get_no_overlay(tmp_path: Path) -> None:
-    result = case("flat", "failed", ())
+    result = case("flat", "failed", ()).result
+    assert result is not None
     picture = photo_like(5, 64)
     assert set(render_case_images(result, picture, np.zeros((64, 64)), tmp_path)) == {"regions"}
     assert set(render_case_images(result, picture, np.full((64, 64), np.nan), tmp_path)) == {"regions"}

@@ -35,6 +35,7 @@ from gradcam_audit.core.evaluate.outside_findings import Finding
 from gradcam_audit.core.evaluate.outside_sweep import Hotspot, OutsideSweep
 from gradcam_audit.core.records.results import CaseResult, ClassInfo
 from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.task_target import TARGET_TASKS, TaskTargetRecord
 from gradcam_audit.schema import RESULTS_SCHEMA_PATH
 
 __all__ = ["RESULTS_SCHEMA_PATH", "RecordShape", "record_schema", "results_schema", "schema_text", "write_schema"]
@@ -82,7 +83,7 @@ RECORDS: dict[type, RecordShape] = {
     CaseEntry: RecordShape(optional=("baseline",), overrides={
         "status": _enum(STATUSES), "cause": _enum(("", *NOT_RUN_CAUSES)), "baseline": {"$ref": "#/$defs/BaselineComparison"}}),
     GateEntry: RecordShape(overrides={"status": _enum(STATUSES), "cause": _enum(("", *NOT_RUN_CAUSES))}),
-    CaseResult: RecordShape(open=True, optional=("outside",), overrides={"verdict": _enum(COMPUTED_VERDICTS)}),
+    CaseResult: RecordShape(open=True, optional=("outside", "task_target"), overrides={"verdict": _enum(COMPUTED_VERDICTS)}),
     ClassInfo: RecordShape(),
     RegionScore: RecordShape(
         dropped=("causal",),
@@ -111,6 +112,7 @@ RECORDS: dict[type, RecordShape] = {
     OutsideSweep: RecordShape(),
     Hotspot: RecordShape(),
     Finding: RecordShape(derived={"sentence": {"type": "string"}}),
+    TaskTargetRecord: RecordShape(overrides={"task": _enum(TARGET_TASKS)}),
 }
 
 

@@ -18,6 +18,7 @@ from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
 from gradcam_audit.core.files.json_input import parse_json_text, read_json
 from gradcam_audit.core.evaluate.outside_sweep import OutsideSweep
 from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.task_target import TaskTargetRecord
 from gradcam_audit.errors import ResultsError
 
 
@@ -90,6 +91,8 @@ class CaseResult:
     faithfulness: FaithfulnessCurves | None = None
     # The cells outside the required regions removed one at a time, where the case asked (max_outside_effect).
     outside: OutsideSweep | None = None
+    # A segmentation / detection case: the pixels or box explained and the matched detection, drawn on its pictures.
+    task_target: TaskTargetRecord | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +123,7 @@ class CaseResult:
             "notes": list(self.notes),
             "faithfulness": self.faithfulness.to_dict() if self.faithfulness is not None else None,
             **({"outside": self.outside.to_dict()} if self.outside is not None else {}),
+            **({"task_target": self.task_target.to_dict()} if self.task_target is not None else {}),
         }
 
     @staticmethod
@@ -153,6 +157,7 @@ class CaseResult:
             notes=tuple(str(note) for note in data.get("notes", ())),
             faithfulness=FaithfulnessCurves.from_dict(data["faithfulness"]) if data.get("faithfulness") else None,
             outside=OutsideSweep.from_dict(data.get("outside")),
+            task_target=TaskTargetRecord.from_dict(data.get("task_target")),
         )
 
 

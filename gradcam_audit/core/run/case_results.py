@@ -12,7 +12,7 @@ from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
 from gradcam_audit.core.records.comparison import CompactHeatmap
 from gradcam_audit.core.records.results import CaseResult, ClassInfo
 from gradcam_audit.core.jobs import CaseJob
-from gradcam_audit.core.run.task_cases import task_notes
+from gradcam_audit.core.run.task_cases import task_notes, task_target_record
 from gradcam_audit.core.spec.load import display_path
 from gradcam_audit.core.spec.model import Spec
 
@@ -65,4 +65,5 @@ def computed_result(job: CaseJob, explanation: Explanation, verdict: Verdict, mo
         heatmap=CompactHeatmap.encode(explanation.heatmap) if explanation.degenerate is None else None,
         notes=explanation.warnings + task_notes(explanation, job.spec),
         faithfulness=faithfulness,
+        task_target=task_target_record(explanation, job.case, job.spec),
     )

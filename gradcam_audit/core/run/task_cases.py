@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from gradcam_audit.core.engine.detections import load_decoder
 from gradcam_audit.core.engine.targets import BoxTarget, DetectionHead, PixelTarget, SegmentationHead, TaskHead, TaskTarget
-from gradcam_audit.core.evaluate.regions import region_mask
+from gradcam_audit.core.evaluate.regions import region_mask, region_outline
+from gradcam_audit.core.records.task_target import TaskTargetRecord
 from gradcam_audit.core.spec.model import Case, Spec
 from gradcam_audit.errors import ModelError
 
@@ -50,3 +52,29 @@ def task_notes(explanation: Any, spec: Spec) -> tuple[str, ...]:
     box = ", ".join(f"{value:.1f}" for value in match.box)
     return (f"detection target: candidate #{match.candidate}, box [{box}], IoU {max(match.iou, 0.0):.2f} with the target box; "
             f"p({name}) = {probability:.3f}",)
+
+
+def task_target_record(explanation: Any, case: Case, spec: Spec) -> TaskTargetRecord | None:
+    """What a segmentation / detection case explained, for drawing on its pictures: the pixels' outline, or the target box
+    and the candidate the engine matched (None for a classifier). Copied from the engine's Explanation; nothing decided here."""
+    target = explanation.task_target
+    if target is None:
+        return None
+    index = int(explanation.target_index)
+    probability = float(explanation.probabilities[index])
+    common: dict[str, Any] = {"class_index": index, "class_label": spec.label_of(index),
+                              "probability": probability if math.isfinite(probability) else None}
+    if isinstance(target, PixelTarget):
+        shape = case.target_shape
+        outline = region_outline(shape, explanation.geometry.original_size, target.mask) if shape is not None else ()
+        region = next((region.name for region in case.regions if region.shape == shape), None)
+        return TaskTargetRecord("segmentation", **common, outline=tuple((float(x), float(y)) for x, y in outline), region=region,
+                                pixel_count=int(target.mask.sum()))
+    x0, y0, x1, y1 = (float(value) for value in target.box)
+    match = explanation.detection
+    # With no confident candidate the engine's "best" candidate is an arbitrary one: its box and IoU mean nothing.
+    known = match is not None and match.confident > 0
+    return TaskTargetRecord("detection", **common, outline=((x0, y0), (x1, y0), (x1, y1), (x0, y1)), box=(x0, y0, x1, y1),
+                            match_iou=float(target.match_iou), detection_box=match.box if known else None,
+                            candidate=match.candidate if known else None, iou=match.iou if known else None,
+                            matched=bool(match is not None and match.matched))

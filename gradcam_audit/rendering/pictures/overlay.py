@@ -15,6 +15,7 @@ import numpy as np
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.core.evaluate.scoring import RegionScore
 from gradcam_audit.errors import GradcamAuditError
+from gradcam_audit.rendering.pictures.marks import TARGET_COLOUR, Mark, task_marks
 
 REQUIRED_COLOUR = (0, 200, 83)  # green, solid: where the model should look
 FORBIDDEN_COLOUR = (230, 20, 60)  # red, dashed: where it must not
@@ -126,28 +127,32 @@ def _inside(box: Box, width: int, height: int) -> bool:
     return box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height
 
 
-def _badge_spots(region: Box, side: float, gap: float) -> list[Box]:
-    """Where a region's number badge may go, nearest first: beside the region's corners, outside it."""
+def _badge_spots(region: Box, side: float, gap: float, width: float | None = None) -> list[Box]:
+    """Where a region's badge (``width`` wide, default square) may go, nearest first: beside the region's corners, outside it."""
     left, top, right, bottom = region
+    across = side if width is None else width
     corners = [
-        (left, top - gap - side), (right - side, top - gap - side),  # above
-        (right + gap, top), (left - gap - side, top),  # beside, at the top
-        (left, bottom + gap), (right - side, bottom + gap),  # below
-        (right + gap, bottom - side), (left - gap - side, bottom - side),  # beside, at the bottom
-        (right + gap, top - gap - side), (left - gap - side, top - gap - side),  # diagonally outside
-        (right + gap, bottom + gap), (left - gap - side, bottom + gap),
+        (left, top - gap - side), (right - across, top - gap - side),  # above
+        (right + gap, top), (left - gap - across, top),  # beside, at the top
+        (left, bottom + gap), (right - across, bottom + gap),  # below
+        (right + gap, bottom - side), (left - gap - across, bottom - side),  # beside, at the bottom
+        (right + gap, top - gap - side), (left - gap - across, top - gap - side),  # diagonally outside
+        (right + gap, bottom + gap), (left - gap - across, bottom + gap),
     ]
-    return [(x, y, x + side, y + side) for x, y in corners]
+    return [(x, y, x + across, y + side) for x, y in corners]
 
 
-def _place_badges(regions: list[Box], width: int, height: int, side: float, gap: float) -> tuple[list[Box | None], float]:
+def _place_badges(regions: list[Box], width: int, height: int, side: float, gap: float,
+                  widths: list[float] | None = None) -> tuple[list[Box | None], float]:
     """Each region's badge box, beside the region (never over it, nor over another badge), or None when no spot inside
-    the picture is free; then the height of a strip above the picture where the rest go (0 when none is needed)."""
+    the picture is free; then the height of a strip above the picture where the rest go (0 when none is needed).
+    ``widths``: each badge's width (a label longer than a number), by default ``side`` (a square)."""
     placed: list[Box | None] = []
     taken: list[Box] = []
     outlines = [(left - gap, top - gap, right + gap, bottom + gap) for left, top, right, bottom in regions]
-    for region in regions:
-        spots = [spot for spot in _badge_spots(region, side, gap) if _inside(spot, width, height)
+    for position, region in enumerate(regions):
+        across = widths[position] if widths is not None else None
+        spots = [spot for spot in _badge_spots(region, side, gap, across) if _inside(spot, width, height)
                  and not any(_overlaps(spot, other) for other in taken)]
         # Clear of every region if possible; else clear of its own region at least (a region inside another one).
         own = (region[0] - gap, region[1] - gap, region[2] + gap, region[3] + gap)
@@ -159,18 +164,26 @@ def _place_badges(regions: list[Box], width: int, height: int, side: float, gap:
     return placed, (side + 2 * gap if any(spot is None for spot in placed) else 0.0)
 
 
-def _draw_regions(picture, regions: list[tuple[int, RegionScore]], factor_x: float, factor_y: float):  # type: ignore[no-untyped-def]
-    """Outline every region (required solid green, forbidden dashed red) and mark it with its number in a badge beside it.
+def region_marks(regions: list[tuple[int, RegionScore]], factor_x: float, factor_y: float) -> list[Mark]:
+    """Every region with an outline: required solid green, forbidden dashed red, measured-only amber, its number as label.
 
-    The names, roles and verdicts are in the report's legend under the picture, keyed by these numbers: text drawn
-    into a picture is cut or covers what it names once regions crowd a small image; a one-digit badge always fits
-    beside its region. ``regions`` pairs each region with its index in the case's results (the badge shows index + 1).
-    Returns the picture, taller by a strip at the top when a badge found no free spot beside its region.
+    ``regions`` pairs each region with its index in the case's results (the badge shows index + 1).
+    """
+    return [Mark(tuple((x * factor_x, y * factor_y) for x, y in region.outline), _colour(region.role), region.role == "forbidden",
+                 str(index + 1)) for index, region in regions if region.outline]
+
+
+def _draw_marks(picture, marks: list[Mark]):  # type: ignore[no-untyped-def]
+    """Draw every mark (a region, a task's target or matched detection) and its label in a badge beside it.
+
+    The regions' names, roles and verdicts are in the report's legend under the picture, keyed by their numbers: text
+    drawn into a picture is cut or covers what it names once regions crowd a small image; a one-digit badge always fits
+    beside its region. A task's target and detection get a short word (``target``, the detection's ``p``) the same way.
+    Returns the picture, taller by a strip at the top when a badge found no free spot beside its shape.
     """
     from PIL import Image, ImageDraw
 
-    drawn = [(index, region, [(x * factor_x, y * factor_y) for x, y in region.outline]) for index, region in regions if region.outline]
-    if not drawn:
+    if not marks:
         return picture
     longest = max(picture.size)
     line_width = max(2, round(longest / 110))
@@ -178,11 +191,14 @@ def _draw_regions(picture, regions: list[tuple[int, RegionScore]], factor_x: flo
     text_height = font.getbbox("0123456789")[3]
     side = float(text_height + 6)
     width, height = picture.size
-    # The part of each region inside the picture (a region may reach past its edges): badges go beside that part.
-    boxes: list[Box] = [(min(max(min(x for x, _ in points), 0.0), width), min(max(min(y for _, y in points), 0.0), height),
-                         max(min(max(x for x, _ in points), width), 0.0), max(min(max(y for _, y in points), height), 0.0))
-                        for _, _, points in drawn]
-    spots, strip = _place_badges(boxes, width, height, side, float(line_width + 1))
+    measure = ImageDraw.Draw(picture)
+    # A number's badge is a square; a word's is as wide as the word, but never wider than the picture (never cut).
+    widths = [side if len(mark.label) <= 1 else min(float(width), measure.textlength(mark.label, font=font) + 6.0) for mark in marks]
+    # The part of each shape inside the picture (a region may reach past its edges): badges go beside that part.
+    boxes: list[Box] = [(min(max(min(x for x, _ in mark.points), 0.0), width), min(max(min(y for _, y in mark.points), 0.0), height),
+                         max(min(max(x for x, _ in mark.points), width), 0.0), max(min(max(y for _, y in mark.points), height), 0.0))
+                        for mark in marks]
+    spots, strip = _place_badges(boxes, width, height, side, float(line_width + 1), widths)
     if strip:
         canvas = Image.new("RGB", (picture.size[0], picture.size[1] + round(strip)), (255, 255, 255))
         canvas.paste(picture, (0, round(strip)))
@@ -190,24 +206,23 @@ def _draw_regions(picture, regions: list[tuple[int, RegionScore]], factor_x: flo
     draw = ImageDraw.Draw(picture)
     shift = round(strip)
     next_free = 0.0
-    for (index, region, points), box, spot in zip(drawn, boxes, spots):
-        colour = _colour(region.role)
-        shifted = [(x, y + shift) for x, y in points]
-        if region.role == "forbidden":
-            _dashed_polygon(draw, shifted, colour, line_width, dash=max(5.0, longest / 45))
+    for mark, box, spot, across in zip(marks, boxes, spots, widths):
+        shifted = [(x, y + shift) for x, y in mark.points]
+        if mark.dashed:
+            _dashed_polygon(draw, shifted, mark.colour, line_width, dash=max(5.0, longest / 45))
         else:
-            draw.polygon(shifted, outline=colour, width=line_width)
-        if spot is None:  # in the strip above the picture, over the region's left edge, after the previous ones
-            left = min(max(box[0], next_free), picture.size[0] - side)
-            spot = (left, line_width + 1.0, left + side, line_width + 1.0 + side)
+            draw.polygon(shifted, outline=mark.colour, width=line_width)
+        if spot is None:  # in the strip above the picture, over the shape's left edge, after the previous ones
+            left = min(max(box[0], next_free), picture.size[0] - across)
+            spot = (left, line_width + 1.0, left + across, line_width + 1.0 + side)
             next_free = spot[2] + line_width + 1
         else:
             spot = (spot[0], spot[1] + shift, spot[2], spot[3] + shift)
-        draw.rectangle(spot, fill=colour)
-        number = str(index + 1)
-        text_width = draw.textlength(number, font=font)
-        draw.text((spot[0] + (side - text_width) / 2, spot[1] + 3 - font.getbbox(number)[1] + (text_height - font.getbbox(number)[3]) / 2),
-                  number, fill=(255, 255, 255), font=font)
+        draw.rectangle(spot, fill=mark.colour, outline=(0, 0, 0) if mark.colour == TARGET_COLOUR else None)
+        text_width = draw.textlength(mark.label, font=font)
+        draw.text((spot[0] + (across - text_width) / 2,
+                   spot[1] + 3 - font.getbbox(mark.label)[1] + (text_height - font.getbbox(mark.label)[3]) / 2),
+                  mark.label, fill=mark.label_text_colour, font=font)
     return picture
 
 
@@ -264,15 +279,16 @@ def case_pictures(result: CaseResult, image: np.ndarray, heatmap: np.ndarray | N
     photo = Image.fromarray(rgb).resize(display, resample)
     factor_x, factor_y = display[0] / width, display[1] / height
     pictures: dict[str, Any] = {}
-    numbered = list(enumerate(result.regions))
-    pictures["regions"] = _draw_regions(photo.copy(), numbered, factor_x, factor_y)
+    # A segmentation / detection case's target and matched detection are drawn last: over the regions they may share edges with.
+    marks = region_marks(list(enumerate(result.regions)), factor_x, factor_y) + task_marks(result.task_target, factor_x, factor_y)
+    pictures["regions"] = _draw_marks(photo.copy(), marks)
     finite = heatmap is not None and bool(np.all(np.isfinite(heatmap)))
     if heatmap is not None and finite and float(heatmap.max()) > 0:
         # Shrink the map first when it is larger than the display: colouring 512² pixels, not the source's millions.
         small = np.asarray(Image.fromarray(np.ascontiguousarray(heatmap, dtype=np.float32)).resize(display, Image.Resampling.BILINEAR))
         colours = Image.fromarray(colorize(np.maximum(small, 0.0), style.colormap))
         blended = Image.blend(photo.convert("RGB"), colours, style.alpha)
-        pictures["overlay"] = _with_colour_bar(_draw_regions(blended, numbered, factor_x, factor_y), style.colormap)
+        pictures["overlay"] = _with_colour_bar(_draw_marks(blended, marks), style.colormap)
     return pictures
 
 
@@ -298,7 +314,7 @@ def removal_pictures(result: CaseResult, removed: Mapping[str, np.ndarray], styl
         display = (max(1, full[0] // 2), max(1, full[1] // 2))
         resample = Image.Resampling.NEAREST if display[0] > width else Image.Resampling.BILINEAR
         picture = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).resize(display, resample)
-        pictures[removed_kind(index)] = _draw_regions(picture, [(index, region)], display[0] / width, display[1] / height)
+        pictures[removed_kind(index)] = _draw_marks(picture, region_marks([(index, region)], display[0] / width, display[1] / height))
     return pictures
 
 

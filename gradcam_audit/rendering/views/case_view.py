@@ -10,6 +10,7 @@ from gradcam_audit.core.records.results import CaseResult, ClassInfo
 from gradcam_audit.core.evaluate.scoring import RegionScore
 from gradcam_audit.rendering.views.causal_view import FaithfulnessView, RemovalView, faithfulness_view, removal_views
 from gradcam_audit.rendering.views.check_format import chance_text, finding_words, limit_words, percent, value_text, words_for
+from gradcam_audit.rendering.views.task_view import TaskKeyView, task_keys, task_target_words
 
 # Order in which cases are listed: what needs attention first.
 STATUS_ORDER = ("failed", "error", "xpassed", "not_run", "xfailed", "skipped", "passed")
@@ -94,6 +95,8 @@ class CaseView:
     legend: tuple[RegionKeyView, ...] = ()  # the numbered regions of the pictures, in badge order
     removals: tuple[RemovalView, ...] = ()  # regions whose causal effect was measured (rendering/views/causal_view.py)
     faithfulness: FaithfulnessView | None = None  # the deletion / insertion curves, where measured
+    task_target: str = ""  # a segmentation / detection case: what it explained and the detection matched, in words
+    task_keys: tuple[TaskKeyView, ...] = ()  # the legend of the target and detection drawn in the pictures
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
@@ -246,6 +249,8 @@ def case_view(case: CaseEntry, index: int, show_method: bool) -> CaseView:
         legend=region_legend(regions),
         removals=removal_views(case),
         faithfulness=faithfulness_view(case),
+        task_target=task_target_words(result.task_target if result is not None else None),
+        task_keys=task_keys(result.task_target if result is not None else None),
     )
 
 
