@@ -18,6 +18,7 @@ import pytest
 from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
 from gradcam_audit.core.ledger.results_file import write_results
 from gradcam_audit.core.ledger.run_results import RunResults
+from gradcam_audit.core.records.codec import from_data
 from gradcam_audit.core.files.run_folder import FolderBusyError, OutputWriteError, drop_superseded, lock_folder, supersede_previous
 from gradcam_audit.plugin.options import Settings
 from gradcam_audit.plugin.state import INLINE_PICTURES_PREFIX, RunState
@@ -59,6 +60,8 @@ class Journal:
 
 # The share of a run's cases timed after the first one finished before a time-left estimate is printed.
 ETA_AFTER_SHARE = 0.2
+# An entry an xdist worker sent that the controller cannot read: the two ran different versions.
+_SAME_VERSION = "run the controller and its workers with the same gradcam_audit version"
 
 
 class Progress:
@@ -188,12 +191,14 @@ class ResultCollector:
         case_data = getattr(report, "gradcam_case", None)
         gate_data = getattr(report, "gradcam_gate", None)
         if case_data is not None:
-            self.state.audit.record_case(CaseEntry.from_dict(case_data))
+            self.state.audit.record_case(from_data(CaseEntry, case_data, f"the entry of {report.nodeid}", fix=_SAME_VERSION,
+                                                             what="ledger entry"))
             self.journal.append("case", case_data)
             self.progress.case_done(self.state.audit.finished_cases(), self.state.audit.selected_cases())
             _drop_entry_data(report, "gradcam_case")
         elif gate_data is not None:
-            self.state.audit.record_gate(GateEntry.from_dict(gate_data))
+            self.state.audit.record_gate(from_data(GateEntry, gate_data, f"the entry of {report.nodeid}", fix=_SAME_VERSION,
+                                                             what="ledger entry"))
             self.journal.append("gate", gate_data)
         elif report.failed and report.when not in ("setup", "call", "teardown"):
             self._record_crash(report)
