@@ -18,6 +18,7 @@ import pytest
 from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
 from gradcam_audit.core.ledger.results_file import write_results
 from gradcam_audit.core.ledger.run_results import RunResults
+from gradcam_audit.core.records.codec import from_data
 from gradcam_audit.core.run.kept_warnings import KeptWarning, WarningLog, kept_summary
 from gradcam_audit.core.files.run_folder import FolderBusyError, OutputWriteError, drop_superseded, lock_folder, supersede_previous
 from gradcam_audit.plugin.options import Settings
@@ -60,6 +61,8 @@ class Journal:
 
 # The share of a run's cases timed after the first one finished before a time-left estimate is printed.
 ETA_AFTER_SHARE = 0.2
+# An entry an xdist worker sent that the controller cannot read: the two ran different versions.
+_SAME_VERSION = "run the controller and its workers with the same gradcam_audit version"
 
 
 class Progress:
@@ -191,15 +194,18 @@ class ResultCollector:
         gate_data = getattr(report, "gradcam_gate", None)
         warnings_data = getattr(report, "gradcam_warnings", None)
         if warnings_data:
-            self.kept_warnings.extend(KeptWarning.from_dict(data) for data in warnings_data)
+            self.kept_warnings.extend(from_data(KeptWarning, data, f"the warnings of {report.nodeid}", fix=_SAME_VERSION, what="kept warning")
+                                      for data in warnings_data)
             _drop_entry_data(report, "gradcam_warnings")
         if case_data is not None:
-            self.state.audit.record_case(CaseEntry.from_dict(case_data))
+            self.state.audit.record_case(from_data(CaseEntry, case_data, f"the entry of {report.nodeid}", fix=_SAME_VERSION,
+                                                             what="ledger entry"))
             self.journal.append("case", case_data)
             self.progress.case_done(self.state.audit.finished_cases(), self.state.audit.selected_cases())
             _drop_entry_data(report, "gradcam_case")
         elif gate_data is not None:
-            self.state.audit.record_gate(GateEntry.from_dict(gate_data))
+            self.state.audit.record_gate(from_data(GateEntry, gate_data, f"the entry of {report.nodeid}", fix=_SAME_VERSION,
+                                                             what="ledger entry"))
             self.journal.append("gate", gate_data)
         elif report.failed and report.when not in ("setup", "call", "teardown"):
             self._record_crash(report)

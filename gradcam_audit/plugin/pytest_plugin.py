@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from gradcam_audit.core.records.codec import to_data
 from gradcam_audit.plugin.collector import ResultCollector, claim_outputs
 from gradcam_audit.plugin.discovery import explicit_spec_files
 from gradcam_audit.plugin.items import CaseItem, GateItem, SpecFile
@@ -169,15 +170,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
             reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
             entry = run_state(item.config).audit.record_skipped(item.key, reason)
         if entry is not None and (report.when == "call" or (report.when == "setup" and report.skipped)):
-            report.gradcam_case = entry.to_dict()  # type: ignore[attr-defined]
+            report.gradcam_case = to_data(entry)  # type: ignore[attr-defined]
             if report.when == "call" and entry.result is not None:
                 # The case's share of its batch, not the whole batch's time on the batch's first case.
                 report.duration = entry.duration_s
     elif isinstance(item, GateItem) and report.when == "call" and item.entry is not None:
-        report.gradcam_gate = item.entry.to_dict()  # type: ignore[attr-defined]
+        report.gradcam_gate = to_data(item.entry)  # type: ignore[attr-defined]
     if isinstance(item, (CaseItem, GateItem)) and report.when == "call":
         # Third-party warnings this process kept since its last report travel with it, each once (the run's notes).
         kept = run_state(item.config).audit.runner.batches.warnings.take_new()
         if kept:
-            report.gradcam_warnings = [warning.to_dict() for warning in kept]  # type: ignore[attr-defined]
+            report.gradcam_warnings = [to_data(warning) for warning in kept]  # type: ignore[attr-defined]
     return report

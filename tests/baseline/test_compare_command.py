@@ -16,6 +16,7 @@ from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.core.evaluate.scoring import RegionScore
 from tests.baseline.conftest import HONEST_MODEL, SHORTCUT_MODEL, audit, shipped_cases
 from tests.cli.conftest import assert_clean_error, run_cli, write_image
+from gradcam_audit.core.records.codec import to_data
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def test_baseline_pictures_are_read_only_from_the_baseline_folder(tmp_path: Path
 
 def test_malformed_or_missing_inputs_are_a_message_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "garbage.json").write_text("{not json", encoding="utf-8")
-    (tmp_path / "ok.json").write_text(json.dumps(RunResults(cases=()).to_dict()), encoding="utf-8")
+    (tmp_path / "ok.json").write_text(json.dumps(to_data(RunResults(cases=()))), encoding="utf-8")
     result = run_cli("compare", tmp_path / "garbage.json", tmp_path / "ok.json", "-o", tmp_path / "c.html")
     assert result.returncode == 2
     assert_clean_error(result, "garbage.json", "not valid JSON")

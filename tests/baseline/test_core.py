@@ -19,6 +19,7 @@ from gradcam_audit.core.ledger.results_file import write_results
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult, dumps_strict, loads_strict
 from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.codec import from_data, to_data
 
 
 def _region(name: str, role: str, mass: float, lift: float, limit_key: str = "max_mass", limit: float = 0.5) -> RegionScore:
@@ -71,12 +72,12 @@ def test_heatmap_code_is_small_exact_to_8_bits_and_strict_json() -> None:
     code = CompactHeatmap.encode(heatmap)
     assert code is not None and (code.width, code.height) == (14, 14)
     assert np.abs(code.decode() - heatmap / heatmap.max()).max() <= 0.5 / 255 + 1e-12
-    assert len(json.dumps(code.to_dict())) < 400
+    assert len(json.dumps(to_data(code))) < 400
     large = CompactHeatmap.encode(np.ones((200, 130)))
-    assert large is not None and max(large.width, large.height) <= 64 and len(json.dumps(large.to_dict())) < 6000
+    assert large is not None and max(large.width, large.height) <= 64 and len(json.dumps(to_data(large))) < 6000
     assert CompactHeatmap.encode(np.zeros((7, 7))) is None and CompactHeatmap.encode(np.full((7, 7), np.nan)) is None
     result = _result(0.01, 4.0, heatmap)
-    assert CaseResult.from_dict(loads_strict(dumps_strict(result.to_dict()), "x")) == result
+    assert from_data(CaseResult, loads_strict(dumps_strict(to_data(result)), "x"), "x") == result
 
 
 def test_spearman_similarity_is_one_for_the_same_map_and_minus_one_reversed() -> None:

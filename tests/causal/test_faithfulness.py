@@ -15,6 +15,7 @@ from gradcam_audit.core.audit import run_audit
 from gradcam_audit.core.plan import parse_overrides
 from gradcam_audit.core.spec.load import parse_spec
 from tests.causal.conftest import SIDE, probability_high, save_png, window_mean
+from gradcam_audit.core.records.codec import to_data
 
 STEPS = 4
 
@@ -110,7 +111,7 @@ def test_a_map_that_points_away_from_what_the_model_reads_fails_deletion_and_ins
 def test_the_curves_are_in_strict_json_and_only_where_asked(tmp_path: Path, window_model_file: Path) -> None:
     save_png(tmp_path / "ramp.png", _grey_picture(5))
     measured = run_audit([_spec(tmp_path, window_model_file, "min_insertion_auc: 0.0\n")])
-    document = json.loads(json.dumps(measured.to_dict(), allow_nan=False))
+    document = json.loads(json.dumps(to_data(measured), allow_nan=False))
     faithfulness = document["cases"][0]["result"]["faithfulness"]
     assert faithfulness["steps"] == STEPS and len(faithfulness["deletion"]) == len(faithfulness["insertion"]) == STEPS + 1
     plain = run_audit([_spec(tmp_path, window_model_file, "tags: [plain]\n")])

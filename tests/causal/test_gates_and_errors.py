@@ -23,6 +23,7 @@ from gradcam_audit.core.run.runner import AuditRunner
 from gradcam_audit.core.spec.load import parse_spec
 from gradcam_audit.core.spec.model import Gate
 from tests.causal.conftest import SIDE, save_png, square_image
+from gradcam_audit.core.records.codec import from_data, to_data
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -100,7 +101,7 @@ def test_the_gate_result_records_flip_rate_and_pairs_and_reads_back() -> None:
     assert result.measurements["transplant_flip_rate"] == 0.5 and result.measurements["transplant_pairs"] == 2
     assert [pair.recipient for pair in result.flipped_pairs] == ["b"]
     assert "1 of 2 pairs changed to the donor's class" in result.reason
-    assert GateResult.from_dict(result.to_dict()) == result
+    assert from_data(GateResult, to_data(result), "gate") == result
 
 
 def test_a_removal_that_cannot_be_computed_is_the_cases_error(tmp_path: Path, window_model_file: Path) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves, area_under, blurred, curve_images, pixel_order
+from gradcam_audit.core.records.codec import from_data, to_data
 
 
 def test_area_under_is_the_trapezoid_rule_over_evenly_spaced_points() -> None:
@@ -26,9 +27,9 @@ def test_curves_report_their_areas_and_survive_a_round_trip() -> None:
     curves = FaithfulnessCurves(2, deletion=(0.9, 0.3, 0.1), insertion=(0.1, 0.6, 0.9))
     assert curves.deletion_auc == pytest.approx(((0.9 + 0.3) / 2 + (0.3 + 0.1) / 2) / 2)
     assert curves.insertion_auc == pytest.approx(((0.1 + 0.6) / 2 + (0.6 + 0.9) / 2) / 2)
-    data = curves.to_dict()
+    data = to_data(curves)
     assert data["deletion_auc"] == pytest.approx(0.4) and data["insertion_auc"] == pytest.approx(0.55)
-    assert FaithfulnessCurves.from_dict(data) == curves
+    assert from_data(FaithfulnessCurves, data, "curves") == curves
 
 
 def test_pixel_order_is_hottest_first_with_ties_in_reading_order() -> None:

@@ -14,6 +14,7 @@ from types import ModuleType
 import pytest
 
 import gradcam_audit.core.run.batch as own_module
+from gradcam_audit.core.records.codec import from_data, to_data
 from gradcam_audit.core.run.kept_warnings import KeptWarning, WarningLog, keep_warnings, kept_summary
 
 THIRD_PARTY = '''
@@ -51,7 +52,7 @@ def test_third_party_warnings_are_kept_once_and_not_shown(third_party: ModuleTyp
     assert log.kept()[0].note() == "warning from noisy_library (FutureWarning in noisy_library): the old API is going away"
     assert log.take_new() == log.kept() and log.take_new() == ()
     assert kept_summary(log.kept(), "the report's notes") == "2 warnings from noisy_library kept in the report's notes"
-    assert KeptWarning.from_dict(log.kept()[0].to_dict()) == log.kept()[0]
+    assert from_data(KeptWarning, to_data(log.kept()[0]), "a report") == log.kept()[0]
 
 
 def test_gradcam_audits_own_warnings_stay_visible(third_party: ModuleType) -> None:

@@ -15,6 +15,7 @@ from gradcam_audit.core.ledger.results_file import read_results, write_results
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.errors import ResultsError
+from gradcam_audit.core.records.codec import to_data
 
 
 def entry(case_id: str, status: str, cause: str = "", spec: str = "a.yaml") -> CaseEntry:
@@ -104,5 +105,5 @@ def test_the_streamed_file_is_the_documents_strict_json(tmp_path: Path) -> None:
         run = RunResults(cases=cases)
         write_results(run, tmp_path / "results.json")
         written = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
-        assert written == json.loads(dumps_strict(run.to_dict())) and len(written["cases"]) == len(cases)
+        assert written == json.loads(dumps_strict(to_data(run))) and len(written["cases"]) == len(cases)
         assert not (tmp_path / "results.json.partial").exists()

@@ -10,13 +10,14 @@ import pytest
 from gradcam_audit.core.engine.mapping import plan_geometry, upsample_heatmap
 from gradcam_audit.core.evaluate.regions import region_mask
 from gradcam_audit.core.ledger.entries import CaseEntry
-from gradcam_audit.core.ledger.run_results import RunResults
+from gradcam_audit.core.ledger.run_results import RunResults, results_from_data
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.core.run.runner import AuditRunner
 from gradcam_audit.core.jobs import CaseJob
 from gradcam_audit.core.evaluate.scoring import score_region
 from gradcam_audit.core.spec.model import Case, ModelRef, Region, Shape, Spec
 from gradcam_audit.errors import ResultsError
+from gradcam_audit.core.records.codec import to_data
 
 
 def test_uniform_map_has_lift_one_under_a_centre_crop() -> None:
@@ -46,22 +47,22 @@ def test_polygon_and_box_cover_the_same_pixels() -> None:
 
 def test_results_reader_ignores_keys_added_by_later_versions() -> None:
     result = CaseResult(spec="s.yaml", id="c", method="gradcam", verdict="passed")
-    data = CaseEntry(spec="s.yaml", id="c", method="gradcam", status="passed", result=result).to_dict()
+    data = to_data(CaseEntry(spec="s.yaml", id="c", method="gradcam", status="passed", result=result))
     data["added_later"] = 1
     data["result"]["added_later"] = {"anything": [1, 2]}
-    document = RunResults(cases=()).to_dict()
+    document = to_data(RunResults(cases=()))
     document["cases"] = [data]
     document["gates"] = [{"spec": "s.yaml", "status": "passed", "reason": "", "thresholds": {"min_pass_rate": 0.9}, "new_key": True}]
-    parsed = RunResults.from_dict(document)
+    parsed = results_from_data(document)
     assert parsed.cases[0].id == "c" and parsed.cases[0].result == result
     assert parsed.gates[0].status == "passed"
 
 
 def test_results_reader_rejects_an_unknown_status() -> None:
-    document = RunResults(cases=(CaseEntry(spec="s.yaml", id="c", method="gradcam", status="passed"),)).to_dict()
+    document = to_data(RunResults(cases=(CaseEntry(spec="s.yaml", id="c", method="gradcam", status="passed"),)))
     document["cases"][0]["status"] = "fail"
-    with pytest.raises(ResultsError, match="status 'fail' is not one of"):
-        RunResults.from_dict(document)
+    with pytest.raises(ResultsError, match=r'cases\[0\]\.status: expected one of passed, .*, got "fail"'):
+        results_from_data(document)
 
 
 def _jobs(count: int) -> list[CaseJob]:

@@ -116,9 +116,10 @@ def test_labels_that_look_like_mathtext_are_drawn_as_plain_text(label: str) -> N
     from gradcam_audit.core.ledger.run_results import RunResults
     from gradcam_audit.core.records.results import CaseResult, ClassInfo
     from gradcam_audit.core.evaluate.scoring import RegionScore
+    from gradcam_audit.core.records.codec import from_data
     from gradcam_audit.rendering.html.charts import suite_charts
 
-    region = RegionScore.from_dict({"name": label, "role": "required", "mass": 0.5, "lift": 2.0, "area_share": 0.25})
+    region = from_data(RegionScore, {"name": label, "role": "required", "mass": 0.5, "lift": 2.0, "area_share": 0.25}, "region")
     result = CaseResult(spec="s.yaml", id="c", method="gradcam", verdict="passed", regions=(region,),
                         target=ClassInfo(index=0, label=label))
     case = CaseEntry(spec="s.yaml", id="c", method="gradcam", status="passed", result=result)
@@ -172,9 +173,10 @@ def test_results_json_written_by_a_run_still_reads(tmp_path: Path) -> None:
     from gradcam_audit.core.ledger.run_results import RunResults
     from gradcam_audit.core.records.results import CaseResult
     from gradcam_audit.core.evaluate.scoring import RegionScore
+    from gradcam_audit.core.records.codec import from_data
 
-    region = RegionScore.from_dict({"name": "cat", "role": "required", "mass": 0.5, "lift": 2.0, "area_share": 0.25,
-                                    "outline": [[0, 0], [1, 0], [1, 1]]})
+    region = from_data(RegionScore, {"name": "cat", "role": "required", "mass": 0.5, "lift": 2.0, "area_share": 0.25,
+                                     "outline": [[0, 0], [1, 0], [1, 1]]}, "region")
     result = CaseResult(spec="s", id="c", method="gradcam", verdict="passed", regions=(region,), image_size=(4, 3))
     path = tmp_path / "results.json"
     write_results(RunResults(cases=(CaseEntry(spec="s", id="c", method="gradcam", status="passed", result=result,

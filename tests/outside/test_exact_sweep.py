@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from gradcam_audit.core.audit import run_audit
-from gradcam_audit.core.ledger.run_results import RunResults
+from gradcam_audit.core.ledger.run_results import RunResults, results_from_data
 from gradcam_audit.core.evaluate.outside_sweep import NOTHING_OUTSIDE, coarse_cells, refined_cells
 from gradcam_audit.core.records.results import CaseResult, dumps_strict, loads_strict
 from tests.causal.conftest import BACKGROUND, INSIDE, probability_high, save_png, square_image
+from gradcam_audit.core.records.codec import to_data
 
 SQUARE = (12, 12, 16, 16)  # the bright square, inside the model's window [10, 22) and inside coarse cell [8, 16)²
 REQUIRED = (24, 24, 32, 32)  # one whole coarse cell: never removed
@@ -83,8 +84,8 @@ def test_the_cell_holding_the_cue_gives_the_known_drop_and_is_the_top_hotspot(tm
 
 def test_results_with_the_sweep_are_strict_json_and_read_back(tmp_path: Path, window_model_file: Path) -> None:
     ledger = _run(tmp_path, window_model_file, _case("strict", 0.01))
-    text = dumps_strict(ledger.to_dict())
-    again = RunResults.from_dict(loads_strict(text, "results"))
+    text = dumps_strict(to_data(ledger))
+    again = results_from_data(loads_strict(text, "results"))
     assert again.cases[0].result is not None and again.cases[0].result.outside == ledger.cases[0].result.outside  # type: ignore[union-attr]
     assert loads_strict(text, "results")["cases"][0]["result"]["outside"]["hotspots"][0]["box"] == list(SQUARE)
 

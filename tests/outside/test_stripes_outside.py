@@ -9,10 +9,11 @@ import pytest
 
 from gradcam_audit.core.audit import run_audit
 from gradcam_audit.core.ledger.merge import merge_results
-from gradcam_audit.core.ledger.run_results import RunResults
+from gradcam_audit.core.ledger.run_results import RunResults, results_from_data
 from gradcam_audit.core.evaluate.outside_findings import describe_finding
 from gradcam_audit.core.records.results import dumps_strict, loads_strict
 from tests.outside.stripes import TAG, blind_spec, covers
+from gradcam_audit.core.records.codec import to_data
 
 TAG_CENTRE = ((TAG[0] + TAG[2]) / 2, (TAG[1] + TAG[3]) / 2)
 GATE = {"max_outside_dependence_rate": 0.2}
@@ -59,7 +60,7 @@ def test_gate_measures_the_dependence_rate_and_names_the_corner(ledgers: dict[st
     honest = ledgers["honest"].gates[0]
     assert honest.status == "passed" and honest.result is not None
     assert honest.result.measurements["outside_dependence_rate"] == 0.0 and honest.result.findings == ()
-    document = loads_strict(dumps_strict(ledgers["shortcut"].to_dict()), "results")
+    document = loads_strict(dumps_strict(to_data(ledgers["shortcut"])), "results")
     assert document["gates"][0]["result"]["findings"][0]["cases"] == 3
 
 
@@ -71,7 +72,7 @@ def test_gate_and_findings_are_rejudged_from_merged_shards(ledgers: dict[str, Ru
                       for index, case in enumerate(whole.cases))
         gates = tuple(replace(gate, status="not_run", cause="other_shard", result=None, reason="") for gate in whole.gates)
         shards.append(replace(whole, cases=cases, gates=gates))
-    merged = merge_results([RunResults.from_dict(loads_strict(dumps_strict(shard.to_dict()), "shard")) for shard in shards])
+    merged = merge_results([results_from_data(loads_strict(dumps_strict(to_data(shard)), "shard")) for shard in shards])
     gate = merged.gates[0]
     assert gate.status == "failed" and gate.result is not None and whole.gates[0].result is not None
     assert gate.result.findings == whole.gates[0].result.findings

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gradcam_audit.core.records.codec import from_data
 from gradcam_audit.core.records.comparison import CompactHeatmap
 from tests.plugin.conftest import HONEST_MODEL, SHORTCUT_MODEL, assert_same_results, read_json, shipped_cases, without_timings
 
@@ -28,7 +29,7 @@ def assert_same_cases(first: list[dict[str, Any]], second: list[dict[str, Any]])
         stored = [(case.get("result") or {}).pop("heatmap", None) for case in (one, other)]
         assert (stored[0] is None) == (stored[1] is None), f"{name}: a heatmap on one side only"
         if stored[0] is not None:
-            left, right = (CompactHeatmap.from_dict(data) for data in stored)
+            left, right = (from_data(CompactHeatmap, data, name) for data in stored)
             assert left is not None and right is not None and (left.width, left.height) == (right.width, right.height), name
             assert np.isclose(left.peak, right.peak, rtol=1e-5, atol=0.0), f"{name}: peak {left.peak} != {right.peak}"
             cells = np.abs(left.decode() - right.decode()) * HEATMAP_STEPS

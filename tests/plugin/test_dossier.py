@@ -19,6 +19,7 @@ from gradcam_audit.core.files.manifest import build_manifest, manifest_hash_hold
 from gradcam_audit.rendering.html.dossier import DossierEngineMissing, build_dossier_view, find_chromium, render_dossier_html
 from tests.plugin.conftest import HONEST_MODEL, SHORTCUT_MODEL, shipped_cases
 from tests.report.synthetic import HOSTILE, fixed_results, hostile_results
+from gradcam_audit.core.records.codec import to_data
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -98,7 +99,7 @@ def test_the_manifest_names_files_that_are_gone_or_changed_since_the_audit(tmp_p
     wild = next(entry for entry in manifest.files_of("spec") if entry.path == "specs/wild.yaml")
     assert wild.sha256 is None and "not found" in wild.note
     assert manifest.files_of("image") and all(entry.sha256 is None for entry in manifest.files_of("image"))
-    assert manifest_hash_holds(manifest.to_dict())
+    assert manifest_hash_holds(to_data(manifest))
     view = build_dossier_view(results, manifest, images_base=tmp_path, working_folder=tmp_path)
     html = render_dossier_html(view)
     assert "changed since the audit" in html and "no hash: not found here" in html
@@ -124,7 +125,7 @@ def test_no_pdf_engine_is_a_clear_error_naming_what_to_install(tmp_path: Path, m
         find_chromium()
     monkeypatch.delenv("GRADCAM_CHROMIUM")
     results = tmp_path / "results.json"
-    results.write_text(json.dumps(fixed_results().to_dict()), encoding="utf-8")
+    results.write_text(json.dumps(to_data(fixed_results())), encoding="utf-8")
     completed = subprocess.run([sys.executable, "-m", "gradcam_audit.cli.main", "report", str(results), "-o", str(tmp_path / "d.pdf")],
                                capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPOSITORY)}, timeout=120, check=False)
     assert completed.returncode != 0 and "Traceback" not in completed.stderr

@@ -28,6 +28,7 @@ from gradcam_audit.rendering.views.sampling import (
 from gradcam_audit.rendering.views.view_models import build_report_view
 from tests.plugin.conftest import HONEST_MODEL, shipped_cases
 from tests.report.synthetic import case
+from gradcam_audit.core.records.codec import from_data
 
 STATUS_MIX = {"passed": 4_880, "failed": 60, "error": 20, "xpassed": 10, "xfailed": 20, "not_run": 10}
 
@@ -155,7 +156,7 @@ def test_a_real_sampled_run_draws_pictures_only_for_the_cases_it_shows(pytester:
     document = json.loads((pytester.path / "out" / "results.json").read_text(encoding="utf-8"))
     assert len(document["cases"]) == 12 and document["counts"] == {"passed": 10, "failed": 2}
     sample = case_sample(12, sample_above=5)
-    shown = {entry["id"] for entry in document["cases"] if sample.shows(CaseEntry.from_dict(entry))}
+    shown = {entry["id"] for entry in document["cases"] if sample.shows(from_data(CaseEntry, entry, "results.json"))}
     assert 0 < len(shown) - len(failing) < 10, shown  # some passes left out, some shown
     assert "Showing " + str(len(shown) - len(failing)) + " of 10 passed cases (a deterministic sample)" in html
     assert "pictures are files in cases/" in html

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
+from gradcam_audit.core.records.codec import from_data, to_data
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.core.records.task_target import TaskTargetRecord
 from gradcam_audit.rendering.pictures.marks import DETECTION_COLOUR, TARGET_COLOUR
@@ -111,16 +112,16 @@ def test_a_task_run_records_draws_and_says_what_each_case_explained(pytester: py
 
     # results.json: the matched box is the engine's, in original pixels; the target is the spec's box / the region's pixels.
     for case_id in ("scene-0000", "scene-0001"):
-        record = TaskTargetRecord.from_dict(records[("detection", case_id)])
+        record = from_data(TaskTargetRecord, records[("detection", case_id)], "results.json")
         assert record is not None and record.task == "detection" and record.matched is True
         match = _engine_match(pytester.path, case_id)
         assert match.matched and record.candidate == match.candidate
         assert record.detection_box == pytest.approx(match.box, abs=1e-6)
         assert record.iou == pytest.approx(match.iou, abs=1e-6) and record.iou >= record.match_iou
-    unmatched = TaskTargetRecord.from_dict(records[("detection", "nothing-there")])
+    unmatched = from_data(TaskTargetRecord, records[("detection", "nothing-there")], "results.json")
     assert unmatched is not None and unmatched.matched is False and unmatched.box == tuple(map(float, UNMATCHED_BOX))
     assert unmatched.iou == pytest.approx(0.0, abs=1e-6)
-    segmented = TaskTargetRecord.from_dict(records[("segmentation", "scene-0000")])
+    segmented = from_data(TaskTargetRecord, records[("segmentation", "scene-0000")], "results.json")
     assert segmented is not None and segmented.task == "segmentation" and segmented.region == "square"
     assert segmented.outline == ((21, 29), (43, 29), (43, 51), (21, 51)) and segmented.pixel_count == 22 * 22
     assert segmented.detection_box is None
@@ -129,7 +130,7 @@ def test_a_task_run_records_draws_and_says_what_each_case_explained(pytester: py
     html = (pytester.path / "out" / "index.html").read_text(encoding="utf-8")
     articles = _articles(html)
     for case_id in ("scene-0000", "scene-0001"):
-        record = TaskTargetRecord.from_dict(records[("detection", case_id)])
+        record = from_data(TaskTargetRecord, records[("detection", case_id)], "results.json")
         assert record is not None and record.detection_box is not None and record.box is not None
         overlay = _overlay(articles[("detection", case_id)])  # lossy (WebP / JPEG): colours within a tolerance
         assert min(_on_edges(overlay, list(record.detection_box), DETECTION_COLOUR, 100)) > 0.5, case_id
@@ -139,7 +140,7 @@ def test_a_task_run_records_draws_and_says_what_each_case_explained(pytester: py
     assert max(_on_edges(segmenter, [21, 29, 43, 51], TARGET_COLOUR, 40)) > 0.25
 
     # The case says it in words beside its pictures, and its legend names the two shapes.
-    matched_record = TaskTargetRecord.from_dict(records[("detection", "scene-0000")])
+    matched_record = from_data(TaskTargetRecord, records[("detection", "scene-0000")], "results.json")
     assert matched_record is not None and matched_record.detection_box is not None and matched_record.probability is not None
     box = ", ".join(f"{value:.0f}" for value in matched_record.detection_box)
     words = (f"Explained: class &#39;horizontal&#39; in the target box [21, 29, 43, 51]; matched detection box [{box}] "
@@ -155,7 +156,7 @@ def test_a_task_run_records_draws_and_says_what_each_case_explained(pytester: py
     assert merged.returncode == 1, merged.stderr  # the unmatched case failed
     redrawn = _articles((pytester.path / "merged" / "index.html").read_text(encoding="utf-8"))
     for case_id in ("scene-0000", "scene-0001"):
-        record = TaskTargetRecord.from_dict(records[("detection", case_id)])
+        record = from_data(TaskTargetRecord, records[("detection", case_id)], "results.json")
         assert record is not None and record.detection_box is not None
         assert "data:image/png;base64," in redrawn[("detection", case_id)]
         assert min(_on_edges(_overlay(redrawn[("detection", case_id)]), list(record.detection_box), DETECTION_COLOUR, 0)) > 0.9
@@ -183,5 +184,5 @@ def test_the_target_and_detection_are_drawn_only_from_the_record() -> None:
         pixels = np.asarray(picture.convert("RGB")).astype(int)
         assert not np.any(np.all(pixels == np.array(DETECTION_COLOUR), axis=2)), kind
         assert max(_on_edges(pixels[:128], [20, 20, 40, 40], TARGET_COLOUR, 0)) == 0.0, kind
-    assert CaseResult.from_dict(json.loads(json.dumps(result.to_dict()))).task_target == record
-    assert "task_target" not in replace(result, task_target=None).to_dict()  # a classifier's results stay as they were
+    assert from_data(CaseResult, json.loads(json.dumps(to_data(result))), "results").task_target == record
+    assert "task_target" not in to_data(replace(result, task_target=None))  # a classifier's results stay as they were

@@ -11,7 +11,7 @@ from typing import Any
 from gradcam_audit.core.baseline.rules import BaselineError
 from gradcam_audit.core.ledger.entries import CaseEntry
 from gradcam_audit.core.ledger.results_file import read_results
-from gradcam_audit.core.ledger.run_results import SCHEMA_VERSION, RunResults
+from gradcam_audit.core.ledger.run_results import SCHEMA_VERSION, RunResults, results_from_data
 from gradcam_audit.core.records.results import read_json_file
 from gradcam_audit.errors import ResultsError
 
@@ -87,9 +87,11 @@ def _schema_1_case(data: Any) -> dict[str, Any]:
     regions = [{"name": region["name"], "role": region["role"], "mass": region["mass"], "lift": region["lift"],
                 "area_share": region.get("area_share", 0.0), "unseen_share": region.get("unseen_share", 0.0), "checks": []}
                for region in data.get("regions", [])]
+    # Keys schema 1 left out (or wrote as null) take schema 2's defaults; the codec then checks every value's type.
     result = None if verdict is None else {
-        key: data.get(key) for key in ("spec", "id", "method", "reason", "layer", "layer_reason", "score_kind", "predicted", "target",
-                                       "expect_class", "degenerate", "image", "image_size", "model", "model_sha256", "preprocess", "resize")
+        key: data[key] for key in ("spec", "id", "method", "reason", "layer", "layer_reason", "score_kind", "predicted", "target",
+                                   "expect_class", "degenerate", "image", "image_size", "model", "model_sha256", "preprocess", "resize")
+        if data.get(key) is not None
     } | {"verdict": verdict, "regions": regions, "checks": []}
     return {"spec": data["spec"], "id": data["id"], "method": data["method"], "status": status,
             "reason": data.get("reason", ""), "xfail": data.get("xfail"), "tags": data.get("tags", []), "result": result,
@@ -103,7 +105,7 @@ def _upgrade_schema_1(data: dict[str, Any], source: str) -> RunResults:
     except (KeyError, TypeError, AttributeError) as error:
         raise ResultsError(f"{source}: a schema-1 case lacks a field ({type(error).__name__}: {str(error)[:120]}); "
                            "re-run the released model's audit with this version to write a schema-2 baseline") from None
-    return RunResults.from_dict(upgraded, source)
+    return results_from_data(upgraded, source)
 
 
 def read_baseline_file(path: Path, reader: Callable[[Path], RunResults] = read_results) -> tuple[RunResults, int]:

@@ -18,10 +18,11 @@ import weakref
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from gradcam_audit.core.records.codec import JsonForm
 from gradcam_audit.core.records.comparison import CompactHeatmap
 from gradcam_audit.core.evaluate.regions import region_mask
 from gradcam_audit.core.evaluate.removal import remove_region
@@ -117,17 +118,10 @@ class TransplantPair:
     def flipped(self) -> bool:
         return self.predicted_before != self.donor_class and self.predicted_after == self.donor_class
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"donor": self.donor, "recipient": self.recipient, "donor_class": self.donor_class,
-                "predicted_before": self.predicted_before, "predicted_after": self.predicted_after,
-                "donor_probability_after": self.donor_probability_after, "flipped": self.flipped, "labels": list(self.labels)}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> TransplantPair:
-        labels = [str(label) for label in data.get("labels", [])]
-        return TransplantPair(str(data["donor"]), str(data["recipient"]), int(data["donor_class"]), int(data["predicted_before"]),
-                              int(data["predicted_after"]), float(data.get("donor_probability_after", 0.0)),
-                              (labels[0], labels[1], labels[2]) if len(labels) == 3 else ("", "", ""))
+    # "flipped" is written for the reader of the file (the report counts flips); read back, it is recomputed.
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(
+        keys=("donor", "recipient", "donor_class", "predicted_before", "predicted_after", "donor_probability_after", "flipped", "labels"),
+        derived={"flipped": lambda pair: pair.flipped})
 
 
 def transplant_pairs(classes: Sequence[int], limit: int) -> list[tuple[int, int]]:
@@ -214,15 +208,6 @@ class CascadeStage:
     deepest: str
     similarity: float  # mean Spearman correlation with the trained model's maps over the compared cases
     heatmap: CompactHeatmap | None = None  # the first compared case's map at this stage
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"layers_randomized": self.layers_randomized, "layers_total": self.layers_total, "deepest": self.deepest,
-                "similarity": self.similarity, "heatmap": self.heatmap.to_dict() if self.heatmap is not None else None}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> CascadeStage:
-        return CascadeStage(int(data["layers_randomized"]), int(data["layers_total"]), str(data["deepest"]), float(data["similarity"]),
-                            CompactHeatmap.from_dict(data.get("heatmap")))
 
 
 def weighted_layers(model: Any) -> list[Any]:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from gradcam_audit.core.engine.targets import TaskHead, TaskTarget
+from gradcam_audit.core.records.codec import JsonForm
 from gradcam_audit.core.spec.model import Case, Spec
 
 DEFAULT_STEPS = 10
@@ -43,14 +44,9 @@ class FaithfulnessCurves:
     def insertion_auc(self) -> float:
         return area_under(self.insertion)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"steps": self.steps, "deletion": list(self.deletion), "insertion": list(self.insertion),
-                "deletion_auc": self.deletion_auc, "insertion_auc": self.insertion_auc}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> FaithfulnessCurves:
-        return FaithfulnessCurves(int(data["steps"]), tuple(float(value) for value in data["deletion"]),
-                                  tuple(float(value) for value in data["insertion"]))
+    # The areas are what a reader of the file compares with max_deletion_auc / min_insertion_auc; read back, recomputed.
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(derived={"deletion_auc": lambda curves: curves.deletion_auc,
+                                                      "insertion_auc": lambda curves: curves.insertion_auc})
 
 
 def area_under(points: Sequence[float]) -> float:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import ClassVar
 
 from gradcam_audit.core.evaluate.causal import CascadeStage, GateEvidence, TransplantPair
 from gradcam_audit.core.records.checks import Check, all_passed, decide, reasons
+from gradcam_audit.core.records.codec import JsonForm
 from gradcam_audit.core.records.results import CaseResult, ClassInfo
 from gradcam_audit.core.evaluate.outside_findings import Finding, dependence_check
 from gradcam_audit.core.spec.model import Gate
@@ -40,38 +41,13 @@ class GateResult:
     def flipped_pairs(self) -> tuple[TransplantPair, ...]:
         return tuple(pair for pair in self.transplant if pair.flipped)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "spec": self.spec,
-            "status": self.status,
-            "reason": self.reason,
-            "measurements": dict(self.measurements),
-            "checks": [check.to_dict() for check in self.checks],
-            "per_class": {label: dict(numbers) for label, numbers in self.per_class.items()},
-            "cases_counted": self.cases_counted,
-            **({"transplants": [pair.to_dict() for pair in self.transplant]} if self.transplant else {}),
-            **({"randomization_per_case": dict(self.randomization)} if self.randomization else {}),
-            **({"cascade": [stage.to_dict() for stage in self.cascade], "cascade_case": self.cascade_case} if self.cascade else {}),
-            **({"findings": [finding.to_dict() for finding in self.findings]} if "outside_dependence_rate" in self.measurements else {}),
-        }
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> GateResult:
-        return GateResult(
-            spec=str(data["spec"]),
-            status=str(data["status"]),
-            reason=str(data.get("reason", "")),
-            measurements={str(key): (None if value is None else float(value)) for key, value in dict(data.get("measurements", {})).items()},
-            checks=tuple(Check.from_dict(check) for check in data.get("checks", [])),
-            per_class={str(label): {str(key): (None if value is None else float(value)) for key, value in dict(numbers).items()}
-                       for label, numbers in dict(data.get("per_class", {})).items()},
-            cases_counted=int(data.get("cases_counted", 0)),
-            transplant=tuple(TransplantPair.from_dict(pair) for pair in data.get("transplants", [])),
-            randomization={str(key): float(value) for key, value in dict(data.get("randomization_per_case", {})).items()},
-            cascade=tuple(CascadeStage.from_dict(stage) for stage in data.get("cascade", [])),
-            cascade_case=str(data.get("cascade_case", "")),
-            findings=tuple(Finding.from_dict(finding) for finding in data.get("findings", [])),
-        )
+    # The causal evidence is written only where the gate measured it; findings wherever the dependence rate was
+    # measured, even none (an empty list says "looked, found nothing").
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(
+        renamed={"transplant": "transplants", "randomization": "randomization_per_case"},
+        omitted={"transplants": lambda gate: not gate.transplant, "randomization_per_case": lambda gate: not gate.randomization,
+                 "cascade": lambda gate: not gate.cascade, "cascade_case": lambda gate: not gate.cascade,
+                 "findings": lambda gate: "outside_dependence_rate" not in gate.measurements})
 
 
 @dataclass(frozen=True)

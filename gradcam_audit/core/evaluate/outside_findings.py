@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 from gradcam_audit.core.records.checks import Check, decide, limit_text
+from gradcam_audit.core.records.codec import JsonForm
 from gradcam_audit.core.records.results import CaseResult
 
 OUTSIDE_KEY = "max_outside_effect"
@@ -34,16 +35,8 @@ class Finding:
         """The finding in words, as the terminal and the report say it."""
         return describe_finding(self, self.measured)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"box_relative": list(self.box_relative), "cases": self.cases, "share": self.share, "mean_effect": self.mean_effect,
-                "examples": list(self.examples), "named_by": list(self.named_by), "measured": self.measured, "sentence": self.sentence}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> Finding:
-        x0, y0, x1, y1 = (float(value) for value in data["box_relative"])
-        return Finding((x0, y0, x1, y1), int(data["cases"]), float(data["share"]), float(data["mean_effect"]),
-                       tuple(str(example) for example in data.get("examples", [])), tuple(str(name) for name in data.get("named_by", [])),
-                       int(data.get("measured", 0)))
+    # The sentence is written so a reader of the file has the finding in words; read back, it is recomputed.
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(derived={"sentence": lambda finding: finding.sentence})
 
 
 def outside_check_of(result: CaseResult | None) -> Check | None:

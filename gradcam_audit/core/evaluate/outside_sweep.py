@@ -50,15 +50,6 @@ class Hotspot:
     box: Box
     effect: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"box": list(self.box), "effect": self.effect}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> Hotspot:
-        x0, y0, x1, y1 = (int(value) for value in data["box"])
-        return Hotspot((x0, y0, x1, y1), float(data["effect"]))
-
-
 @dataclass(frozen=True)
 class OutsideSweep:
     """What removing the cells outside the required regions did to one case.
@@ -74,24 +65,6 @@ class OutsideSweep:
     hotspots: tuple[Hotspot, ...] = ()
     refined_cell_size: tuple[int, int] | None = None
     skipped: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"max_effect": self.max_effect, "cells": self.cells, "cell_size": list(self.cell_size), "removal": self.removal,
-                "hotspots": [hotspot.to_dict() for hotspot in self.hotspots],
-                "refined_cell_size": list(self.refined_cell_size) if self.refined_cell_size is not None else None,
-                "skipped": self.skipped}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any] | None) -> OutsideSweep | None:
-        if not data:
-            return None
-        refined = data.get("refined_cell_size")
-        size = data.get("cell_size") or [0, 0]
-        return OutsideSweep(None if data.get("max_effect") is None else float(data["max_effect"]), int(data.get("cells", 0)),
-                            (int(size[0]), int(size[1])), str(data.get("removal", "")),
-                            tuple(Hotspot.from_dict(hotspot) for hotspot in data.get("hotspots", [])),
-                            (int(refined[0]), int(refined[1])) if refined else None, str(data.get("skipped", "")))
-
 
 @dataclass(frozen=True)
 class OutsideOutcome:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from gradcam_audit.core.records.checks import Check, all_passed, decide, failed, reasons
+from gradcam_audit.core.records.codec import JsonForm
 from gradcam_audit.core.evaluate.metrics import REGION_METRICS, RegionContext
 from gradcam_audit.core.spec.model import Region
 
@@ -28,15 +29,9 @@ class RegionEffect:
     def effect(self) -> float:
         return self.probability_before - self.probability_after
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"effect": self.effect, "removal": self.removal, "probability_before": self.probability_before,
-                "probability_after": self.probability_after}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> RegionEffect | None:
-        if data.get("probability_after") is None or data.get("probability_before") is None:
-            return None
-        return RegionEffect(str(data.get("removal", "")), float(data["probability_before"]), float(data["probability_after"]))
+    # The effect is what max_effect / min_effect limit, written for the reader of the file; read back, recomputed.
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(keys=("effect", "removal", "probability_before", "probability_after"),
+                                             derived={"effect": lambda measured: measured.effect})
 
 
 @dataclass(frozen=True)
@@ -57,11 +52,18 @@ class RegionScore:
     mass: float
     lift: float
     area_share: float
-    unseen_share: float
-    checks: tuple[Check, ...]
+    unseen_share: float = 0.0
+    checks: tuple[Check, ...] = ()
     iou_threshold: float = 0.5
     outline: tuple[tuple[float, float], ...] = ()
     causal: RegionEffect | None = None  # measured only for regions with max_effect / min_effect
+
+    # "passed" is written for the reader of the file; the causal effect's keys sit beside the region's own numbers
+    # (where measured), as the report and earlier versions read them.
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(
+        keys=("name", "role", "mass", "lift", "area_share", "unseen_share", "passed", "checks", "iou_threshold", "outline",
+              "effect", "removal", "probability_before", "probability_after"),
+        derived={"passed": lambda region: region.passed}, flattened="causal")
 
     @property
     def effect(self) -> float | None:
@@ -79,36 +81,6 @@ class RegionScore:
     def measured(self, metric: str) -> Any:
         """The value a check measured for ``metric`` (e.g. "iou", "peak_inside"), or None if none did."""
         return next((check.value for check in self.checks if check.metric == metric), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "role": self.role,
-            "mass": self.mass,
-            "lift": self.lift,
-            "area_share": self.area_share,
-            "unseen_share": self.unseen_share,
-            "passed": self.passed,
-            "checks": [check.to_dict() for check in self.checks],
-            "iou_threshold": self.iou_threshold,
-            "outline": [list(point) for point in self.outline],
-            **(self.causal.to_dict() if self.causal is not None else {}),
-        }
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> RegionScore:
-        return RegionScore(
-            name=str(data["name"]),
-            role=str(data["role"]),
-            mass=float(data["mass"]),
-            lift=float(data["lift"]),
-            area_share=float(data["area_share"]),
-            unseen_share=float(data.get("unseen_share", 0.0)),
-            checks=tuple(Check.from_dict(check) for check in data.get("checks", [])),
-            iou_threshold=float(data.get("iou_threshold", 0.5)),
-            outline=tuple((float(x), float(y)) for x, y in data.get("outline", [])),
-            causal=RegionEffect.from_dict(data),
-        )
 
 
 def role_of(region: Region) -> str:

@@ -10,10 +10,11 @@ import sys
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.run.models import file_sha256
+from gradcam_audit.core.records.codec import JsonForm, to_data
 from gradcam_audit.core.records.results import dumps_strict
 
 MANIFEST_SCHEMA = 1
@@ -45,10 +46,6 @@ class ManifestFile:
     matches_run: bool | None = None
     note: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"role": self.role, "path": self.path, "sha256": self.sha256, "size_bytes": self.size_bytes,
-                "recorded_sha256": self.recorded_sha256, "matches_run": self.matches_run, "note": self.note}
-
 
 @dataclass(frozen=True)
 class Manifest:
@@ -64,20 +61,10 @@ class Manifest:
     files: tuple[ManifestFile, ...]
     sha256: str = ""
 
-    def to_dict(self, *, with_hash: bool = True) -> dict[str, Any]:
-        document: dict[str, Any] = {
-            "manifest_schema": MANIFEST_SCHEMA,
-            "created": self.created,
-            "started": self.started,
-            "command": self.command,
-            "verdict": self.verdict,
-            "versions": dict(self.versions),
-            "written_by": dict(self.written_by),
-            "files": [entry.to_dict() for entry in self.files],
-        }
-        if with_hash:
-            document["manifest_sha256"] = self.sha256
-        return document
+    # The format's number first and the hash last, under names that say whose they are in the file.
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(
+        keys=("manifest_schema", "created", "started", "command", "verdict", "versions", "written_by", "files", "manifest_sha256"),
+        renamed={"sha256": "manifest_sha256"}, constants={"manifest_schema": MANIFEST_SCHEMA})
 
     def files_of(self, role: str) -> tuple[ManifestFile, ...]:
         return tuple(entry for entry in self.files if entry.role == role)
@@ -169,7 +156,7 @@ def build_manifest(results: RunResults, results_files: list[Path], working_folde
         written_by=_writer(),
         files=tuple(files),
     )
-    return replace(manifest, sha256=hashlib.sha256(canonical_bytes(manifest.to_dict(with_hash=False))).hexdigest())
+    return replace(manifest, sha256=hashlib.sha256(canonical_bytes(to_data(manifest))).hexdigest())
 
 
 def write_manifest(manifest: Manifest, path: Path) -> Path:
@@ -177,7 +164,7 @@ def write_manifest(manifest: Manifest, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     with partial.open("w", encoding="utf-8") as handle:
-        handle.write(dumps_strict(manifest.to_dict()) + "\n")
+        handle.write(dumps_strict(to_data(manifest)) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(partial, path)

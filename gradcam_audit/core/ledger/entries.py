@@ -4,13 +4,13 @@ did not run; each entry's own JSON form."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from gradcam_audit.core.evaluate.gates import GateResult
+from gradcam_audit.core.records.codec import JsonForm
 from gradcam_audit.core.records.comparison import BaselineComparison
 from gradcam_audit.core.records.results import CaseResult
 from gradcam_audit.core.spec.model import DEFAULT_TRANSPLANT_PAIRS, Gate
-from gradcam_audit.errors import ResultsError
 
 # Every final status an entry can have. "not_run" always comes with a cause and a reason.
 STATUSES = ("passed", "failed", "error", "xfailed", "xpassed", "skipped", "not_run")
@@ -30,6 +30,7 @@ NOT_RUN_CAUSES = {
 }
 
 SELECTION_CAUSES = ("deselected", "other_shard")
+
 
 @dataclass(frozen=True)
 class CaseEntry:
@@ -56,6 +57,9 @@ class CaseEntry:
     # a baseline pass that did not finish now is a regression (core/baseline/); computed cases carry theirs in result.
     baseline: BaselineComparison | None = None
 
+    # The entry's own comparison is written only where there is one (a computed case carries its in the result).
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(omitted={"baseline": lambda entry: entry.baseline is None}, choices={"status": STATUSES})
+
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.spec, self.id, self.method)
@@ -76,44 +80,6 @@ class CaseEntry:
     def target(self) -> Any:
         return self.result.target if self.result is not None else None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "spec": self.spec,
-            "id": self.id,
-            "method": self.method,
-            "status": self.status,
-            "reason": self.reason,
-            "cause": self.cause,
-            "xfail": self.xfail,
-            "tags": list(self.tags),
-            "line": self.line,
-            "result": self.result.to_dict() if self.result is not None else None,
-            "images": dict(self.images),
-            "nodeid": self.nodeid,
-            "duration_s": self.duration_s,
-            **({"baseline": self.baseline.to_dict()} if self.baseline is not None else {}),
-        }
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> CaseEntry:
-        result = data.get("result")
-        return CaseEntry(
-            spec=str(data["spec"]),
-            id=str(data["id"]),
-            method=str(data["method"]),
-            status=_status(data.get("status"), f"case {data.get('id')!r}"),
-            reason=str(data.get("reason", "")),
-            cause=str(data.get("cause", "")),
-            xfail=None if data.get("xfail") is None else str(data["xfail"]),
-            tags=tuple(str(tag) for tag in data.get("tags", ())),
-            line=None if data.get("line") is None else int(data["line"]),
-            result=CaseResult.from_dict(result) if result is not None else None,
-            images={str(kind): str(path) for kind, path in dict(data.get("images", {})).items()},
-            nodeid=None if data.get("nodeid") is None else str(data["nodeid"]),
-            duration_s=float(data.get("duration_s", 0.0)),
-            baseline=BaselineComparison.from_dict(data.get("baseline")),
-        )
-
 
 @dataclass(frozen=True)
 class GateEntry:
@@ -131,6 +97,9 @@ class GateEntry:
     result: GateResult | None = None
     nodeid: str | None = None
 
+    # A merge judges the gate again from these thresholds: each must hold what the spec's gate field holds.
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(choices={"status": STATUSES}, checked_against={"thresholds": Gate})
+
     @property
     def key(self) -> str:
         return self.spec
@@ -147,41 +116,3 @@ class GateEntry:
             max_randomization_similarity=self.thresholds.get("max_randomization_similarity"),
             max_outside_dependence_rate=self.thresholds.get("max_outside_dependence_rate"),
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "spec": self.spec,
-            "status": self.status,
-            "reason": self.reason,
-            "cause": self.cause,
-            "xfail": self.xfail,
-            "line": self.line,
-            "thresholds": dict(self.thresholds),
-            "methods": list(self.methods),
-            "invalid_cases": self.invalid_cases,
-            "result": self.result.to_dict() if self.result is not None else None,
-            "nodeid": self.nodeid,
-        }
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> GateEntry:
-        result = data.get("result")
-        return GateEntry(
-            spec=str(data["spec"]),
-            status=_status(data.get("status"), f"gate of {data.get('spec')!r}"),
-            reason=str(data.get("reason", "")),
-            cause=str(data.get("cause", "")),
-            xfail=None if data.get("xfail") is None else str(data["xfail"]),
-            line=None if data.get("line") is None else int(data["line"]),
-            thresholds=dict(data.get("thresholds", {})),
-            methods=tuple(str(method) for method in data.get("methods", ())),
-            invalid_cases=int(data.get("invalid_cases", 0)),
-            result=GateResult.from_dict(result) if result is not None else None,
-            nodeid=None if data.get("nodeid") is None else str(data["nodeid"]),
-        )
-
-
-def _status(value: Any, what: str) -> str:
-    if value not in STATUSES:
-        raise ResultsError(f"{what}: status {value!r} is not one of {', '.join(STATUSES)}")
-    return str(value)

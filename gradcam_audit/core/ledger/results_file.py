@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TextIO
 
 from gradcam_audit.core.files.run_folder import write_text_atomically
-from gradcam_audit.core.ledger.run_results import RunResults
+from gradcam_audit.core.ledger.run_results import RunResults, results_from_data
+from gradcam_audit.core.records.codec import to_data
 from gradcam_audit.core.records.results import dumps_strict, read_json_file
 
 
@@ -15,7 +16,7 @@ def write_results(results: RunResults, path: Path) -> None:
     """The ledger as strict, indented JSON, written case by case: a 10,000-case run never holds the whole document
     (its dict, a finite-only copy and one big string) in memory at once. Through the one atomic writer
     (core/files/run_folder.py): a reader never sees half a file, and a full disk is an OutputWriteError naming the folder."""
-    document = results.to_dict(with_cases=False)
+    document = to_data(results, emptied=("cases",))
 
     def write(handle: TextIO) -> None:
         handle.write("{")
@@ -26,7 +27,7 @@ def write_results(results: RunResults, path: Path) -> None:
                 continue
             handle.write("[")
             for number, case in enumerate(results.cases):
-                handle.write(("," if number else "") + "\n    " + _indented(dumps_strict(case.to_dict()), 4))
+                handle.write(("," if number else "") + "\n    " + _indented(dumps_strict(to_data(case)), 4))
             handle.write("\n  ]" if results.cases else "]")
         handle.write("\n}")
 
@@ -39,4 +40,4 @@ def _indented(text: str, spaces: int) -> str:
 
 
 def read_results(path: Path) -> RunResults:
-    return RunResults.from_dict(read_json_file(path), str(path))
+    return results_from_data(read_json_file(path), str(path))

@@ -3,13 +3,12 @@ document `results.json` holds (schema 2)."""
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from gradcam_audit.core.ledger.entries import BLOCKING_STATUSES, NOT_RUN_CAUSES, SELECTION_CAUSES, STATUSES, CaseEntry, GateEntry
+from gradcam_audit.core.records.codec import JsonForm, describe, from_data
 from gradcam_audit.core.records.comparison import BaselineSummary, BaselineTally
 from gradcam_audit.errors import ResultsError
 
@@ -105,50 +104,29 @@ class RunResults:
         return {status: counter[status] for status in STATUSES if counter.get(status)}
 
     # -- the file format ----------------------------------------------------------------------------
+    # The verdict and the counts are written for the file's readers (a CI step reads "verdict"); read back, they are
+    # decided again from the entries, never trusted from the file.
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(
+        keys=("schema", "verdict", "complete", "incomplete_reasons", "counts", "gate_counts", "started", "duration_s", "command",
+              "versions", "notes", "colormap", "cases", "gates", "baseline", "baseline_counts"),
+        constants={"schema": SCHEMA_VERSION},
+        derived={"verdict": lambda run: run.verdict, "complete": lambda run: run.complete,
+                 "incomplete_reasons": lambda run: run.incomplete_reasons, "counts": lambda run: run.counts(),
+                 "gate_counts": lambda run: run.gate_counts(), "baseline_counts": lambda run: run.baseline_tally},
+        omitted={"baseline": lambda run: run.baseline is None, "baseline_counts": lambda run: run.baseline is None},
+    )
 
-    def to_dict(self, *, with_cases: bool = True) -> dict[str, Any]:
-        """The document; ``with_cases=False`` leaves a placeholder for the cases (write_results streams them)."""
-        return {
-            "schema": SCHEMA_VERSION,
-            "verdict": self.verdict,
-            "complete": self.complete,
-            "incomplete_reasons": list(self.incomplete_reasons),
-            "counts": self.counts(),
-            "gate_counts": self.gate_counts(),
-            "started": self.started,
-            "duration_s": self.duration_s,
-            "command": self.command,
-            "versions": dict(self.versions),
-            "notes": list(self.notes),
-            "colormap": self.colormap,
-            "cases": [case.to_dict() for case in self.cases] if with_cases else [],
-            "gates": [gate.to_dict() for gate in self.gates],
-            **({"baseline": self.baseline.to_dict()} if self.baseline is not None else {}),
-            **({"baseline_counts": dataclasses.asdict(tally)} if (tally := self.baseline_tally) is not None else {}),
-        }
 
-    @staticmethod
-    def from_dict(data: Any, source: str = "results") -> RunResults:
-        if not isinstance(data, dict) or "cases" not in data:
-            raise ResultsError(f"{source}: not a gradcam_audit results file (no 'cases' key)")
-        if data.get("schema") != SCHEMA_VERSION:
-            raise ResultsError(f"{source}: results schema {data.get('schema')!r} is not supported (this version reads schema "
-                               f"{SCHEMA_VERSION}); re-run the audit with this version to write it")
-        try:
-            duration = float(data.get("duration_s", 0.0))
-            return RunResults(
-                cases=tuple(CaseEntry.from_dict(case) for case in data["cases"]),
-                gates=tuple(GateEntry.from_dict(gate) for gate in data.get("gates", [])),
-                started=str(data.get("started", "")),
-                duration_s=duration if math.isfinite(duration) else 0.0,
-                command=str(data.get("command", "")),
-                versions={str(key): str(value) for key, value in dict(data.get("versions", {})).items()},
-                notes=tuple(str(note) for note in data.get("notes", ())),
-                colormap=str(data.get("colormap", "")),
-                baseline=BaselineSummary.from_dict(data.get("baseline")),
-            )
-        except ResultsError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
-            raise ResultsError(f"{source}: an entry is missing a field or has one of the wrong type ({type(error).__name__}: "
-                               f"{str(error)[:200]}); the file does not follow results schema {SCHEMA_VERSION}") from None
+def results_from_data(data: Any, source: str = "results") -> RunResults:
+    """The run a results document holds (parsed JSON), every field checked.
+
+    Raises:
+        ResultsError: not a results document, another schema, or a field of the wrong type (naming its path).
+    """
+    if not isinstance(data, dict) or "cases" not in data:
+        found = "an object without 'cases'" if isinstance(data, dict) else f"{describe(data)} at the top"
+        raise ResultsError(f"{source}: not a gradcam_audit results file (no 'cases' key; found {found}); give the results.json a run wrote")
+    if data.get("schema") != SCHEMA_VERSION:
+        raise ResultsError(f"{source}: results schema {data.get('schema')!r} is not supported (this version reads schema "
+                           f"{SCHEMA_VERSION}); re-run the audit with this version to write it")
+    return from_data(RunResults, data, source)

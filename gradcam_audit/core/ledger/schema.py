@@ -1,4 +1,4 @@
-"""The JSON Schema of results.json (schema 2), generated from the record types' fields and annotations.
+"""The JSON Schema of results.json (schema 2), generated from the record types' fields, annotations and JSON forms.
 
 Run ``python -m gradcam_audit.core.ledger.schema`` to rewrite ``gradcam_audit/schema/results.schema.json``.
 """
@@ -15,7 +15,6 @@ from typing import Any
 
 from gradcam_audit.core.records.comparison import (
     COMPARISON_STATUSES,
-    HEATMAP_ENCODING,
     BaselineComparison,
     BaselineSummary,
     BaselineTally,
@@ -27,6 +26,7 @@ from gradcam_audit.core.records.comparison import (
 )
 from gradcam_audit.core.evaluate.causal import CascadeStage, TransplantPair
 from gradcam_audit.core.records.checks import COMPARISONS, Check
+from gradcam_audit.core.records.codec import json_form
 from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
 from gradcam_audit.core.evaluate.gates import GateResult
 from gradcam_audit.core.ledger.entries import NOT_RUN_CAUSES, STATUSES, CaseEntry, GateEntry
@@ -52,17 +52,15 @@ def _enum(values: typing.Iterable[str]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class RecordShape:
-    """How a record's ``to_dict`` differs from its dataclass fields (everything else follows the fields).
+    """What the schema says of a record beyond its fields and its JSON form (core/records/codec.py: renamed, dropped,
+    omitted keys and the written order come from there).
 
-    ``renamed``: field → key written; ``dropped``: fields never written; ``derived``: keys computed from the fields
-    (properties), with their schemas; ``optional``: keys written only sometimes; ``overrides``: a stricter schema
-    than the annotation gives (enumerated statuses); ``open``: unknown keys allowed (see the docs page).
+    ``derived``: the schemas of the keys the form derives from the record (and of a flattened record's keys);
+    ``overrides``: a stricter schema than the annotation gives (enumerated statuses); ``open``: unknown keys allowed
+    (see the docs page).
     """
 
-    renamed: dict[str, str] = field(default_factory=dict)
-    dropped: tuple[str, ...] = ()
     derived: dict[str, dict[str, Any]] = field(default_factory=dict)
-    optional: tuple[str, ...] = ()
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     open: bool = False
 
@@ -71,42 +69,35 @@ _COUNTS = {"type": "object", "properties": {status: {"type": "integer", "minimum
            "additionalProperties": False}
 
 # Every record written into results.json, in the order of the schema's $defs. RegionEffect is flattened into its
-# region (RegionScore.to_dict), so it has no definition of its own.
+# region (RegionScore.JSON_FORM), so it has no definition of its own.
 RECORDS: dict[type, RecordShape] = {
     RunResults: RecordShape(
         derived={"schema": {"const": SCHEMA_VERSION}, "verdict": _enum(RUN_VERDICTS), "complete": {"type": "boolean"},
                  "incomplete_reasons": {"type": "array", "items": {"type": "string"}}, "counts": _COUNTS, "gate_counts": _COUNTS,
                  "baseline_counts": {"$ref": "#/$defs/BaselineTally"}},
-        optional=("baseline", "baseline_counts"),
         overrides={"baseline": {"$ref": "#/$defs/BaselineSummary"}},
     ),
-    CaseEntry: RecordShape(optional=("baseline",), overrides={
+    CaseEntry: RecordShape(overrides={
         "status": _enum(STATUSES), "cause": _enum(("", *NOT_RUN_CAUSES)), "baseline": {"$ref": "#/$defs/BaselineComparison"}}),
     GateEntry: RecordShape(overrides={"status": _enum(STATUSES), "cause": _enum(("", *NOT_RUN_CAUSES))}),
-    CaseResult: RecordShape(open=True, optional=("outside", "task_target"), overrides={"verdict": _enum(COMPUTED_VERDICTS)}),
+    CaseResult: RecordShape(open=True, overrides={"verdict": _enum(COMPUTED_VERDICTS)}),
     ClassInfo: RecordShape(),
     RegionScore: RecordShape(
-        dropped=("causal",),
         derived={"passed": {"type": "boolean"}, "effect": _NUMBER, "removal": {"type": "string"},
                  "probability_before": _NUMBER, "probability_after": _NUMBER},
-        optional=("effect", "removal", "probability_before", "probability_after"),
         overrides={"role": _enum(REGION_ROLES)},
     ),
     Check: RecordShape(overrides={"comparison": _enum(COMPARISONS)}),
     FaithfulnessCurves: RecordShape(derived={"deletion_auc": _NUMBER, "insertion_auc": _NUMBER}),
-    CompactHeatmap: RecordShape(derived={"encoding": {"const": HEATMAP_ENCODING}}),
+    CompactHeatmap: RecordShape(),
     CaseRules: RecordShape(overrides={"regions": {"type": "object", "additionalProperties": {"$ref": "#/$defs/RegionRules"}}}),
     RegionRules: RecordShape(),
-    BaselineComparison: RecordShape(optional=("heatmap",), overrides={"status": _enum(COMPARISON_STATUSES)}),
+    BaselineComparison: RecordShape(overrides={"status": _enum(COMPARISON_STATUSES)}),
     MetricDelta: RecordShape(),
-    BaselineSummary: RecordShape(dropped=("folders",)),
+    BaselineSummary: RecordShape(),
     RemovedCase: RecordShape(),
     BaselineTally: RecordShape(),
-    GateResult: RecordShape(
-        renamed={"transplant": "transplants", "randomization": "randomization_per_case"},
-        optional=("transplants", "randomization_per_case", "cascade", "cascade_case", "findings"),
-        overrides={"status": _enum(COMPUTED_VERDICTS)},
-    ),
+    GateResult: RecordShape(overrides={"status": _enum(COMPUTED_VERDICTS)}),
     TransplantPair: RecordShape(derived={"flipped": {"type": "boolean"}}),
     CascadeStage: RecordShape(),
     OutsideSweep: RecordShape(),
@@ -117,7 +108,7 @@ RECORDS: dict[type, RecordShape] = {
 
 
 def _annotation_schema(annotation: Any) -> dict[str, Any]:
-    """The JSON Schema of a field's type as ``to_dict`` writes it (tuples become arrays, records $refs)."""
+    """The JSON Schema of a field's type as the codec writes it (tuples become arrays, records $refs)."""
     if annotation is Any:
         return {}
     if annotation is type(None):
@@ -151,18 +142,28 @@ def _annotation_schema(annotation: Any) -> dict[str, Any]:
 
 
 def record_schema(record: type) -> dict[str, Any]:
-    """One record's object schema: its fields (renamed, dropped, overridden as its RecordShape says) and derived keys."""
-    shape = RECORDS[record]
+    """One record's object schema: its fields as its JSON form writes them (renamed, dropped, overridden as its
+    RecordShape says), then its derived and constant keys; keys the form omits sometimes are optional."""
+    shape, form = RECORDS[record], json_form(record)
     hints = typing.get_type_hints(record)
     properties: dict[str, Any] = {}
     for record_field in dataclasses.fields(record):
-        if record_field.name in shape.dropped:
+        if record_field.name in form.dropped or record_field.name == form.flattened:
             continue
-        key = shape.renamed.get(record_field.name, record_field.name)
+        key = form.renamed.get(record_field.name, record_field.name)
         properties[key] = shape.overrides.get(key) or _annotation_schema(hints[record_field.name])
+    flattened: set[str] = set()
+    if form.flattened is not None:
+        inner = next(argument for argument in typing.get_args(hints[form.flattened]) if argument is not type(None))
+        flattened = {item.name for item in dataclasses.fields(inner)} | set(json_form(inner).derived)
+    unspecified = (set(form.derived) | flattened) - set(shape.derived)
+    if unspecified:
+        raise TypeError(f"{record.__name__} writes {sorted(unspecified)} (its JSON_FORM) with no schema in RECORDS")
     properties.update(shape.derived)
+    properties.update({key: {"const": value} for key, value in form.constants.items() if key not in properties})
+    optional = set(form.omitted) | flattened
     schema: dict[str, Any] = {"type": "object", "properties": properties,
-                              "required": [key for key in properties if key not in shape.optional],
+                              "required": [key for key in properties if key not in optional],
                               "additionalProperties": shape.open}
     if record.__doc__:
         schema["description"] = " ".join(record.__doc__.strip().split("\n\n")[0].split())
@@ -176,8 +177,8 @@ def results_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "urn:gradcam-audit:results",
         "title": f"gradcam_audit results.json (schema {SCHEMA_VERSION})",
-        "description": ("The document a gradcam_audit run writes (core/ledger/run_results.py, RunResults.to_dict). Strict JSON: numbers are "
-                        "finite (never NaN or Infinity). Unknown keys are refused everywhere except in a case's `result` "
+        "description": ("The document a gradcam_audit run writes (core/ledger/run_results.py, RunResults, through core/records/codec.py). "
+                        "Strict JSON: numbers are finite (never NaN or Infinity). Unknown keys are refused everywhere except in a case's `result` "
                         "object, where later versions may add optional keys. Generated by gradcam_audit.core.ledger.schema."),
         **{key: value for key, value in top.items() if key != "description"},
         "$defs": {record.__name__: record_schema(record) for record in RECORDS if record is not RunResults},

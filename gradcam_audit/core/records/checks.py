@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 CheckValue = float | bool | str | None
 
@@ -38,32 +37,6 @@ class Check:
     passed: bool
     reason: str = ""
     threshold_key: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "subject": self.subject,
-            "metric": self.metric,
-            "value": self.value,
-            "limit": self.limit,
-            "comparison": self.comparison,
-            "passed": self.passed,
-            "reason": self.reason,
-            "threshold_key": self.threshold_key,
-        }
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> Check:
-        return Check(
-            subject=str(data["subject"]),
-            metric=str(data["metric"]),
-            value=data.get("value"),
-            limit=data.get("limit"),
-            comparison=str(data["comparison"]),
-            passed=bool(data["passed"]),
-            reason=str(data.get("reason", "")),
-            threshold_key=str(data.get("threshold_key", "")),
-        )
-
 
 def holds(value: CheckValue, comparison: str, limit: CheckValue) -> bool:
     """Whether ``value comparison limit`` holds. Missing or non-finite numbers never hold."""

@@ -13,9 +13,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ClassVar
 
 from gradcam_audit.core.records.checks import Check
+from gradcam_audit.core.records.codec import JsonForm
 from gradcam_audit.errors import ResultsError
 
 if TYPE_CHECKING:
@@ -61,6 +62,10 @@ class CompactHeatmap:
     data: str
     peak: float
 
+    # The encoding is named first, so a reader of a later format (another encoding) refuses it instead of misreading it.
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(keys=("encoding", "width", "height", "peak", "data"),
+                                             constants={"encoding": HEATMAP_ENCODING})
+
     @staticmethod
     def encode(heatmap: np.ndarray, max_side: int = HEATMAP_MAX_SIDE) -> CompactHeatmap | None:
         """The compact form of an (h, w) non-negative map; None when it has no finite positive maximum."""
@@ -92,18 +97,6 @@ class CompactHeatmap:
             raise ResultsError(f"heatmap.data holds {len(raw)} bytes, but the heatmap is {self.width}×{self.height} cells")
         return np.frombuffer(raw, dtype=np.uint8).reshape(self.height, self.width).astype(np.float64) / 255.0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"encoding": HEATMAP_ENCODING, "width": self.width, "height": self.height, "peak": self.peak, "data": self.data}
-
-    @staticmethod
-    def from_dict(data: Any) -> CompactHeatmap | None:
-        if data is None:
-            return None
-        if not isinstance(data, dict) or data.get("encoding") != HEATMAP_ENCODING:
-            found = data.get("encoding") if isinstance(data, dict) else type(data).__name__
-            raise ResultsError(f"heatmap: unknown encoding {found!r} (this version reads {HEATMAP_ENCODING!r})")
-        return CompactHeatmap(int(data["width"]), int(data["height"]), str(data["data"]), float(data.get("peak") or 0.0))
-
 
 @dataclass(frozen=True)
 class RegionRules:
@@ -113,13 +106,6 @@ class RegionRules:
     max_mass_rise: float = 0.02
     max_lift_drop: float = 0.25
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"max_mass_rise": self.max_mass_rise, "max_lift_drop": self.max_lift_drop}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> RegionRules:
-        return RegionRules(float(data["max_mass_rise"]), float(data["max_lift_drop"]))
-
 
 @dataclass(frozen=True)
 class CaseRules:
@@ -127,22 +113,10 @@ class CaseRules:
 
     must_still_pass: bool = True
     min_heatmap_similarity: float | None = None
-    regions: tuple[tuple[str, RegionRules], ...] = ()
+    regions: tuple[tuple[str, RegionRules], ...] = ()  # region name → its rules; a JSON object by name in the file
 
     def region(self, name: str) -> RegionRules:
         return next((rules for region_name, rules in self.regions if region_name == name), RegionRules())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"must_still_pass": self.must_still_pass, "min_heatmap_similarity": self.min_heatmap_similarity,
-                "regions": {name: rules.to_dict() for name, rules in self.regions}}
-
-    @staticmethod
-    def from_dict(data: Any) -> CaseRules | None:
-        if data is None:
-            return None
-        similarity = data.get("min_heatmap_similarity")
-        return CaseRules(bool(data.get("must_still_pass", True)), None if similarity is None else float(similarity),
-                         tuple((str(name), RegionRules.from_dict(rules)) for name, rules in dict(data.get("regions", {})).items()))
 
 
 @dataclass(frozen=True)
@@ -156,16 +130,6 @@ class MetricDelta:
     candidate: float
     delta: float
     relative: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"subject": self.subject, "role": self.role, "metric": self.metric, "baseline": self.baseline,
-                "candidate": self.candidate, "delta": self.delta, "relative": self.relative}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> MetricDelta:
-        relative = data.get("relative")
-        return MetricDelta(str(data["subject"]), str(data["role"]), str(data["metric"]), float(data["baseline"]),
-                           float(data["candidate"]), float(data["delta"]), None if relative is None else float(relative))
 
 
 @dataclass(frozen=True)
@@ -202,49 +166,9 @@ class BaselineComparison:
     notes: tuple[str, ...] = ()
     heatmap: CompactHeatmap | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "regressed": self.regressed,
-            "checks": [check.to_dict() for check in self.checks],
-            "deltas": [delta.to_dict() for delta in self.deltas],
-            "heatmap_similarity": self.heatmap_similarity,
-            "baseline_status": self.baseline_status,
-            "baseline_verdict": self.baseline_verdict,
-            "baseline_model_sha256": self.baseline_model_sha256,
-            "verdict_before": self.verdict_before,
-            "reason_before": self.reason_before,
-            "images": dict(self.images),
-            "source": self.source,
-            "notes": list(self.notes),
-            **({"heatmap": self.heatmap.to_dict()} if self.heatmap is not None else {}),
-        }
-
-    @staticmethod
-    def from_dict(data: Any) -> BaselineComparison | None:
-        if data is None:
-            return None
-        status = str(data["status"])
-        if status not in COMPARISON_STATUSES:
-            raise ResultsError(f"baseline.status {status!r} is not one of {', '.join(COMPARISON_STATUSES)}")
-        similarity = data.get("heatmap_similarity")
-        sha = data.get("baseline_model_sha256")
-        return BaselineComparison(
-            status=status,
-            regressed=bool(data["regressed"]),
-            checks=tuple(Check.from_dict(check) for check in data.get("checks", [])),
-            deltas=tuple(MetricDelta.from_dict(delta) for delta in data.get("deltas", [])),
-            heatmap_similarity=None if similarity is None else float(similarity),
-            baseline_status=str(data.get("baseline_status", "")),
-            baseline_verdict=str(data.get("baseline_verdict", "")),
-            baseline_model_sha256=None if sha is None else str(sha),
-            verdict_before=str(data.get("verdict_before", "")),
-            reason_before=str(data.get("reason_before", "")),
-            images={str(kind): str(path) for kind, path in dict(data.get("images", {})).items()},
-            source=int(data.get("source", 0)),
-            notes=tuple(str(note) for note in data.get("notes", ())),
-            heatmap=CompactHeatmap.from_dict(data.get("heatmap")),
-        )
+    # The baseline's heatmap is written only where the baseline case kept one.
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(omitted={"heatmap": lambda comparison: comparison.heatmap is None},
+                                             choices={"status": COMPARISON_STATUSES})
 
 
 @dataclass(frozen=True)
@@ -255,13 +179,6 @@ class RemovedCase:
     id: str
     method: str
     baseline_status: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"spec": self.spec, "id": self.id, "method": self.method, "baseline_status": self.baseline_status}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> RemovedCase:
-        return RemovedCase(str(data["spec"]), str(data["id"]), str(data["method"]), str(data.get("baseline_status", "")))
 
 
 @dataclass(frozen=True)
@@ -279,20 +196,7 @@ class BaselineSummary:
     notes: tuple[str, ...] = ()
     folders: tuple[Path, ...] = field(default=(), compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"sources": list(self.sources), "schemas": list(self.schemas), "removed": [case.to_dict() for case in self.removed],
-                "notes": list(self.notes)}
-
-    @staticmethod
-    def from_dict(data: Any) -> BaselineSummary | None:
-        if data is None:
-            return None
-        return BaselineSummary(
-            sources=tuple(str(source) for source in data.get("sources", ())),
-            schemas=tuple(int(schema) for schema in data.get("schemas", ())),
-            removed=tuple(RemovedCase.from_dict(case) for case in data.get("removed", ())),
-            notes=tuple(str(note) for note in data.get("notes", ())),
-        )
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(dropped=("folders",))  # never from a file: see above
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from gradcam_audit.core.records.comparison import BaselineComparison, CaseRules, CompactHeatmap
 from gradcam_audit.core.records.checks import Check
+from gradcam_audit.core.records.codec import JsonForm
 from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
 from gradcam_audit.core.files.json_input import parse_json_text, read_json
 from gradcam_audit.core.evaluate.outside_sweep import OutsideSweep
@@ -35,20 +36,6 @@ class ClassInfo:
     def name(self) -> str:
         """The label, or "class N" when the spec gave no labels."""
         return self.label if self.label is not None else f"class {self.index}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "label": self.label, "score": self.score, "logit": self.logit}
-
-    @staticmethod
-    def from_dict(data: Any) -> ClassInfo | None:
-        if data is None:
-            return None
-        return ClassInfo(index=int(data["index"]), label=None if data.get("label") is None else str(data["label"]),
-                         score=_optional_float(data.get("score")), logit=_optional_float(data.get("logit")))
-
-
-def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)
@@ -94,71 +81,10 @@ class CaseResult:
     # A segmentation / detection case: the pixels or box explained and the matched detection, drawn on its pictures.
     task_target: TaskTargetRecord | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "spec": self.spec,
-            "id": self.id,
-            "method": self.method,
-            "verdict": self.verdict,
-            "reason": self.reason,
-            "layer": self.layer,
-            "layer_reason": self.layer_reason,
-            "score_kind": self.score_kind,
-            "predicted": self.predicted.to_dict() if self.predicted else None,
-            "target": self.target.to_dict() if self.target else None,
-            "expect_class": self.expect_class.to_dict() if self.expect_class else None,
-            "regions": [region.to_dict() for region in self.regions],
-            "checks": [check.to_dict() for check in self.checks],
-            "degenerate": self.degenerate,
-            "image": self.image,
-            "image_size": list(self.image_size) if self.image_size else None,
-            "model": self.model,
-            "model_sha256": self.model_sha256,
-            "preprocess": self.preprocess,
-            "resize": self.resize,
-            "resize_filter": self.resize_filter,
-            "heatmap": self.heatmap.to_dict() if self.heatmap is not None else None,
-            "baseline_rules": self.baseline_rules.to_dict() if self.baseline_rules is not None else None,
-            "baseline": self.baseline.to_dict() if self.baseline is not None else None,
-            "notes": list(self.notes),
-            "faithfulness": self.faithfulness.to_dict() if self.faithfulness is not None else None,
-            **({"outside": self.outside.to_dict()} if self.outside is not None else {}),
-            **({"task_target": self.task_target.to_dict()} if self.task_target is not None else {}),
-        }
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> CaseResult:
-        size = data.get("image_size")
-        return CaseResult(
-            spec=str(data["spec"]),
-            id=str(data["id"]),
-            method=str(data["method"]),
-            verdict=str(data["verdict"]),
-            reason=str(data.get("reason", "")),
-            layer=data.get("layer"),
-            layer_reason=data.get("layer_reason"),
-            score_kind=data.get("score_kind"),
-            predicted=ClassInfo.from_dict(data.get("predicted")),
-            target=ClassInfo.from_dict(data.get("target")),
-            expect_class=ClassInfo.from_dict(data.get("expect_class")),
-            regions=tuple(RegionScore.from_dict(region) for region in data.get("regions", [])),
-            checks=tuple(Check.from_dict(check) for check in data.get("checks", [])),
-            degenerate=data.get("degenerate"),
-            image=data.get("image"),
-            image_size=(int(size[0]), int(size[1])) if size else None,
-            model=data.get("model"),
-            model_sha256=data.get("model_sha256"),
-            preprocess=data.get("preprocess"),
-            resize=data.get("resize"),
-            resize_filter=data.get("resize_filter"),
-            heatmap=CompactHeatmap.from_dict(data.get("heatmap")),
-            baseline_rules=CaseRules.from_dict(data.get("baseline_rules")),
-            baseline=BaselineComparison.from_dict(data.get("baseline")),
-            notes=tuple(str(note) for note in data.get("notes", ())),
-            faithfulness=FaithfulnessCurves.from_dict(data["faithfulness"]) if data.get("faithfulness") else None,
-            outside=OutsideSweep.from_dict(data.get("outside")),
-            task_target=TaskTargetRecord.from_dict(data.get("task_target")),
-        )
+    # "outside" is written only where the case asked for the sweep, "task_target" only for a segmentation / detection
+    # case (files of earlier versions, and every classifier's, have no such key).
+    JSON_FORM: ClassVar[JsonForm] = JsonForm(omitted={"outside": lambda result: result.outside is None,
+                                                      "task_target": lambda result: result.task_target is None})
 
 
 def finite_only(value: Any) -> Any:

@@ -37,13 +37,6 @@ class KeptWarning:
         """The run note: ``warning from keras (UserWarning in keras.src.models.functional): The structure of …``."""
         return f"warning from {self.package} ({self.category} in {self.module}): {self.message}"
 
-    def to_dict(self) -> dict[str, str]:
-        return {"category": self.category, "message": self.message, "module": self.module}
-
-    @staticmethod
-    def from_dict(data: Any) -> KeptWarning:
-        return KeptWarning(str(data["category"]), str(data["message"]), str(data["module"]))
-
 
 class WarningLog:
     """The distinct warnings kept so far, in the order first seen; safe to add to from several threads.
