@@ -73,7 +73,7 @@ def bare_forward_ms(model_path: Path, images: list[Path], batch_size: int, repea
 
     from gradcam_audit.core.engine.explain import engine_for
     from gradcam_audit.core.engine.preprocessing import preprocess_function
-    from gradcam_audit.core.run.images import read_rgb
+    from gradcam_audit.core.files.images import read_rgb
     from gradcam_audit.core.spec.model import Preprocess
 
     model = keras.saving.load_model(model_path)

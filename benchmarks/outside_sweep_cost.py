@@ -110,7 +110,7 @@ def mobilenet(count: int, batch_size: int, repeats: int, removal: str) -> dict[s
 def stripes(model_name: str, batch_size: int, repeats: int) -> dict[str, Any]:
     import keras
 
-    from gradcam_audit.core.run.images import read_rgb
+    from gradcam_audit.core.files.images import read_rgb
     from gradcam_audit.core.spec.load import parse_spec
     from tests.outside.stripes import blind_spec
 

@@ -15,7 +15,7 @@ _PUBLIC = {
     "Explanation": "gradcam_audit.core.engine.explain",
     "load_spec": "gradcam_audit.core.spec.load",
     "parse_spec": "gradcam_audit.core.spec.load",
-    "validate_paths": "gradcam_audit.core.spec.validate",
+    "validate_paths": "gradcam_audit.core.validate",
     "assert_attention": "gradcam_audit.plugin.assertions",
     "read_results": "gradcam_audit.core.ledger.results_file",
     "run_audit": "gradcam_audit.core.audit",

@@ -162,3 +162,41 @@ def test_rendering_folders_import_only_earlier_folders(stage: str) -> None:
         if _rendering_stage(dependency) not in (None, stage) and _rendering_stage(dependency) not in allowed
     )
     assert not wrong, "a rendering folder reaches a later one (move the code down):\n" + "\n".join(wrong)
+
+
+# The core's folders in the order their imports allow: a folder imports only folders before it (the modules directly
+# in core/ — audit, discover, validate, ... — drive them all). Plain records and the file door come first; the ledger
+# after what it judges; the run after the evaluation it schedules.
+CORE_ORDER = ("files", "records", "spec", "jobs", "engine", "evaluate", "ledger", "run", "plan", "baseline", "annotations")
+# The one exception, by design: the spec language is built from the units' own declarations (a metric's keys, a CAM
+# method's name, a removal operator), so the spec reads these registries; none of them imports the spec's loader.
+UNIT_REGISTRIES = ("gradcam_audit.core.engine.method_names", "gradcam_audit.core.engine.methods",
+                   "gradcam_audit.core.evaluate.metrics", "gradcam_audit.core.evaluate.removal")
+
+
+def _core_folder(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "core" and parts[2] in CORE_ORDER else None
+
+
+def test_core_folders_import_only_earlier_folders() -> None:
+    modules_in_folders = {module for module in GRAPH if _core_folder(module) in CORE_ORDER}
+    assert {_core_folder(module) for module in modules_in_folders} == set(CORE_ORDER)
+    wrong = []
+    for module in sorted(modules_in_folders):
+        rank = CORE_ORDER.index(_core_folder(module) or "")
+        for dependency in sorted(GRAPH[module]):
+            folder = _core_folder(dependency)
+            if folder is None or folder == _core_folder(module) or CORE_ORDER.index(folder) < rank:
+                continue
+            if _core_folder(module) == "spec" and dependency in UNIT_REGISTRIES:
+                continue
+            wrong.append(f"{module} imports {dependency}")
+    assert not wrong, "a core folder reaches a later one (move the code to the stage that owns it):\n" + "\n".join(wrong)
+
+
+def test_the_unit_registries_never_import_the_spec_loader() -> None:
+    reached = {registry: sorted(dependency for dependency in GRAPH[registry]
+                                if dependency.startswith("gradcam_audit.core.spec.") and dependency != "gradcam_audit.core.spec.model")
+               for registry in UNIT_REGISTRIES}
+    assert not any(reached.values()), reached

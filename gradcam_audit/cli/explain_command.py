@@ -141,7 +141,7 @@ def _score_boxes(explanation: Any, boxes: list[tuple[float, float, float, float]
 
 
 def _write_overlay(image_path: Path, explanation: Any, scores: list[Any], output: Path, method: str) -> None:
-    from gradcam_audit.core.run.images import read_rgb
+    from gradcam_audit.core.files.images import read_rgb
     from gradcam_audit.core.records.results import CaseResult
     from gradcam_audit.rendering.pictures.overlay import case_pictures
 

@@ -2,7 +2,7 @@
 
 Without --model, DIR gets a starter kit: a tiny model (the shipped honest stripes classifier), four images and a
 spec, so `pytest --gradcam-specs specs/` passes at once and shows what a real audit looks like; then swap in your
-model and images. With --model, the model is read (core/engine/model_facts.py) and DIR gets a first spec with what was
+model and images. With --model, the model is read (core/annotations/model_facts.py) and DIR gets a first spec with what was
 found, commented (core/annotations/first_spec.py).
 """
 
@@ -16,7 +16,7 @@ from gradcam_audit.cli.common import EXIT_OK, HelpFormatter, UsageError
 from gradcam_audit.cli.quiet import silence_tensorflow
 
 if TYPE_CHECKING:
-    from gradcam_audit.core.engine.model_facts import ModelFacts
+    from gradcam_audit.core.annotations.model_facts import ModelFacts
 
 EXAMPLE_NAME = "example.yaml"
 
@@ -137,7 +137,7 @@ def _first_spec(project: Path, model: Path, verbose: bool) -> None:
     if model_path.is_file():
         if not verbose:
             silence_tensorflow()
-        from gradcam_audit.core.engine.model_facts import read_model_facts
+        from gradcam_audit.core.annotations.model_facts import read_model_facts
 
         facts = read_model_facts(model_path)
         text = render_first_spec(model_from_specs, facts)

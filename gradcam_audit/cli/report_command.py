@@ -1,5 +1,5 @@
 """`gradcam-audit report a.json [b.json ...] -o report.html`: merge JSON results (CI shards) into one HTML report,
-or, with `-o dossier.pdf`, into a PDF dossier with its manifest (rendering/html/dossier.py, core/files/manifest.py).
+or, with `-o dossier.pdf`, into a PDF dossier with its manifest (rendering/html/dossier.py, core/ledger/manifest.py).
 
 The exit status is the merged run's verdict (`RunResults.verdict`, the decision every entry point shares): 0 when it
 passed, 1 when it failed or is incomplete, 2 for unusable input (a missing or malformed results file).
@@ -113,7 +113,7 @@ def run(arguments: argparse.Namespace) -> int:
 
 def _write_dossier(merged: RunResults, results_files: list[Path], out: Path, images_base: Path) -> int:
     """The dossier and manifest.json beside it; the files the results name are found from the working folder."""
-    from gradcam_audit.core.files.manifest import MANIFEST_FILE_NAME, build_manifest, write_manifest
+    from gradcam_audit.core.ledger.manifest import MANIFEST_FILE_NAME, build_manifest, write_manifest
     from gradcam_audit.core.spec.load import display_path
     from gradcam_audit.rendering.html.dossier import find_chromium, write_dossier
     from gradcam_audit.rendering.text.terminal import summary_line

@@ -37,7 +37,7 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:  # type: ignore
 
 
 def run(arguments: argparse.Namespace) -> int:
-    from gradcam_audit.core.spec.validate import validate_paths
+    from gradcam_audit.core.validate import validate_paths
 
     missing = [path for path in arguments.paths if not path.exists()]
     if missing:

@@ -11,7 +11,7 @@ import numpy as np
 from gradcam_audit.core.evaluate.causal import measure_effects
 from gradcam_audit.core.evaluate.faithfulness import measure_faithfulness
 from gradcam_audit.core.engine.explain import explain, resolve_target
-from gradcam_audit.core.run.images import read_rgb
+from gradcam_audit.core.files.images import read_rgb
 from gradcam_audit.core.engine.method_names import RESIZE_FILTERS
 from gradcam_audit.core.evaluate.removal import REMOVAL_MODES
 from gradcam_audit.core.evaluate.metrics import REGION_METRICS

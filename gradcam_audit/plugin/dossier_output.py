@@ -17,7 +17,7 @@ def write_dossier_outputs(results: RunResults, settings: Settings) -> str:
     Paths in the results are relative to the folder pytest ran in (the working folder), as the run wrote them. A
     dossier that cannot be printed is said in the summary line; the results and the report are already written.
     """
-    from gradcam_audit.core.files.manifest import MANIFEST_FILE_NAME, build_manifest, write_manifest
+    from gradcam_audit.core.ledger.manifest import MANIFEST_FILE_NAME, build_manifest, write_manifest
     from gradcam_audit.rendering.html.dossier import write_dossier
 
     if settings.dossier is None:

@@ -13,7 +13,7 @@ from gradcam_audit.core.ledger.entries import CaseEntry
 from gradcam_audit.core.ledger.results_file import write_results
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult
-from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.regions import RegionScore
 from tests.baseline.conftest import HONEST_MODEL, SHORTCUT_MODEL, audit, shipped_cases
 from tests.cli.conftest import assert_clean_error, run_cli, write_image
 from gradcam_audit.core.records.codec import to_data

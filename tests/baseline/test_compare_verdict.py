@@ -9,7 +9,7 @@ from gradcam_audit.core.ledger.entries import CaseEntry
 from gradcam_audit.core.ledger.results_file import write_results
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult
-from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.regions import RegionScore
 from tests.cli.conftest import run_cli
 
 _REGION = RegionScore("cat", "required", 0.6, 2.4, 0.25, 0.0, ())

@@ -18,7 +18,7 @@ from gradcam_audit.core.ledger.entries import CaseEntry
 from gradcam_audit.core.ledger.results_file import write_results
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult, dumps_strict, loads_strict
-from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.regions import RegionScore
 from gradcam_audit.core.records.codec import from_data, to_data
 
 

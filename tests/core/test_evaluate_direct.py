@@ -11,8 +11,8 @@ import pytest
 from gradcam_audit.core.engine.explain import Explanation
 from gradcam_audit.core.engine.mapping import plan_geometry
 from gradcam_audit.core.evaluate.case_evaluation import evaluate_case, faithfulness_checks
-from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
-from gradcam_audit.core.evaluate.scoring import RegionEffect
+from gradcam_audit.core.records.evidence import FaithfulnessCurves
+from gradcam_audit.core.records.regions import RegionEffect
 from gradcam_audit.core.spec.model import Case, ModelRef, Region, Shape, Spec
 
 SPEC = Spec(path=Path("pets.yaml"), model=ModelRef(Path("model.keras")), labels=("cat", "dog"))

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves, area_under, blurred, curve_images, pixel_order
+from gradcam_audit.core.evaluate.faithfulness import blurred, curve_images, pixel_order
+
+from gradcam_audit.core.records.evidence import FaithfulnessCurves, area_under
 from gradcam_audit.core.records.codec import from_data, to_data
 
 

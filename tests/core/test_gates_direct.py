@@ -7,7 +7,7 @@ import pytest
 from gradcam_audit.core.evaluate.causal import GateEvidence
 from gradcam_audit.core.evaluate.gates import GateCase, evaluate_gate
 from gradcam_audit.core.records.results import CaseResult, ClassInfo
-from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.regions import RegionScore
 from gradcam_audit.core.spec.model import Gate
 
 

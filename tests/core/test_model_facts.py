@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gradcam_audit.core.engine.model_facts import ModelFactsError, find_preprocess, inspect_model, read_model_facts
+from gradcam_audit.core.annotations.model_facts import ModelFactsError, find_preprocess, inspect_model, read_model_facts
 
 
 def _head(features: Any, units: int, activation: str = "softmax") -> Any:
@@ -114,7 +114,7 @@ def test_the_first_spec_wraps_many_labels_and_writes_odd_names_through_the_yaml_
     import yaml
 
     from gradcam_audit.core.annotations.first_spec import render_first_spec
-    from gradcam_audit.core.engine.model_facts import Finding, ModelFacts
+    from gradcam_audit.core.annotations.model_facts import Finding, ModelFacts
 
     names = ("a: b", "#hash", "it's", "[x]", "yes", "12", *(f"class_{index}" for index in range(6, 300)))
     facts = ModelFacts(model_name="odd: 'name'\nsecond line", input_size="224×224×3", labels=names, labels_found=True,

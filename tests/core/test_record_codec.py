@@ -15,12 +15,12 @@ import jsonschema
 import pytest
 
 from gradcam_audit.core.evaluate.causal import CascadeStage, TransplantPair
-from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
+from gradcam_audit.core.records.evidence import FaithfulnessCurves
 from gradcam_audit.core.evaluate.gates import GateResult
 from gradcam_audit.core.evaluate.outside_findings import Finding
-from gradcam_audit.core.evaluate.outside_sweep import Hotspot, OutsideSweep
-from gradcam_audit.core.evaluate.scoring import RegionEffect, RegionScore
-from gradcam_audit.core.files.manifest import Manifest, ManifestFile, canonical_bytes, manifest_hash_holds
+from gradcam_audit.core.records.evidence import Hotspot, OutsideSweep
+from gradcam_audit.core.records.regions import RegionEffect, RegionScore
+from gradcam_audit.core.ledger.manifest import Manifest, ManifestFile, canonical_bytes, manifest_hash_holds
 from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
 from gradcam_audit.core.ledger.results_file import read_results, write_results
 from gradcam_audit.core.ledger.run_results import RunResults, results_from_data

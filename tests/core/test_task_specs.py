@@ -161,7 +161,7 @@ def test_task_mistakes_name_the_field_the_line_and_a_fix(segmentation_folder: Pa
 
 def test_deep_validation_of_a_detection_spec_reads_the_decoder_not_the_raw_output_size(detection_folder: Path) -> None:
     from gradcam_audit.core.spec.load import load_spec
-    from gradcam_audit.core.spec.validate import deep_problems
+    from gradcam_audit.core.validate import deep_problems
 
     spec = _write(detection_folder, """
         model: model.keras

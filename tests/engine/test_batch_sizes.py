@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gradcam_audit.core.engine.explain import explain
-from gradcam_audit.core.run.images import read_rgb
+from gradcam_audit.core.files.images import read_rgb
 from gradcam_audit.core.spec.load import parse_spec
 SPEC_PATH = Path(__file__).resolve().parents[2] / "specs" / "stripes_honest.yaml"
 RTOL = 1e-5

@@ -10,7 +10,7 @@ import pytest
 
 from gradcam_audit.core.engine.explain import explain
 from gradcam_audit.core.engine.mapping import fit_image, plan_geometry, upsample_heatmap
-from gradcam_audit.core.run.images import read_rgb
+from gradcam_audit.core.files.images import read_rgb
 
 # A 200×100 (width × height) photo into a 50×50 model input.
 ORIGINAL = (200, 100)

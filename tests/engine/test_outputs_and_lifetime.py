@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from gradcam_audit.core.engine.explain import explain
-from gradcam_audit.core.run.images import read_rgb
+from gradcam_audit.core.files.images import read_rgb
 
 
 def _dict_output_model():  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gradcam_audit.core.engine.explain import explain
-from gradcam_audit.core.run.images import read_rgb
+from gradcam_audit.core.files.images import read_rgb
 from gradcam_audit.core.spec.load import parse_spec
 from gradcam_audit.core.spec.model import Spec
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcam_audit.core.spec.validate import validate_paths
+from gradcam_audit.core.validate import validate_paths
 from tests.hostile.conftest import HEALTHY_SPEC, HONEST_MODEL, STRIPES_IMAGES, assert_message, spec_folder, write_png
 
 EXPLAIN = ("--labels", "horizontal,vertical", "--preprocess", "scale01")
@@ -115,7 +115,7 @@ def test_labels_that_look_like_mathtext_are_drawn_as_plain_text(label: str) -> N
     from gradcam_audit.core.ledger.entries import CaseEntry
     from gradcam_audit.core.ledger.run_results import RunResults
     from gradcam_audit.core.records.results import CaseResult, ClassInfo
-    from gradcam_audit.core.evaluate.scoring import RegionScore
+    from gradcam_audit.core.records.regions import RegionScore
     from gradcam_audit.core.records.codec import from_data
     from gradcam_audit.rendering.html.charts import suite_charts
 
@@ -138,7 +138,7 @@ def test_a_huge_image_is_refused_with_the_pixel_limit(tmp_path: Path) -> None:
 
 
 def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gradcam_audit.core.run.images import read_rgb
+    from gradcam_audit.core.files.images import read_rgb
     from gradcam_audit.errors import ImageError
 
     write_png(tmp_path / "bomb.png", (400, 300))
@@ -150,7 +150,7 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path: Path, mo
 def test_an_exif_rotated_mask_is_oriented_like_the_photo(tmp_path: Path) -> None:
     from PIL import Image
 
-    from gradcam_audit.core.run.images import read_mask
+    from gradcam_audit.core.files.images import read_mask
 
     mask = Image.new("L", (48, 64), 0)  # stored portrait; EXIF orientation 6 turns it to 64×48 landscape
     mask.paste(255, (0, 0, 10, 5))
@@ -172,7 +172,7 @@ def test_results_json_written_by_a_run_still_reads(tmp_path: Path) -> None:
     from gradcam_audit.core.ledger.results_file import write_results
     from gradcam_audit.core.ledger.run_results import RunResults
     from gradcam_audit.core.records.results import CaseResult
-    from gradcam_audit.core.evaluate.scoring import RegionScore
+    from gradcam_audit.core.records.regions import RegionScore
     from gradcam_audit.core.records.codec import from_data
 
     region = from_data(RegionScore, {"name": "cat", "role": "required", "mass": 0.5, "lift": 2.0, "area_share": 0.25,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gradcam_audit.core.spec.load import parse_spec
-from gradcam_audit.core.spec.validate import validate_paths
+from gradcam_audit.core.validate import validate_paths
 from tests.hostile.conftest import HEALTHY_SPEC, assert_message, spec_folder
 
 

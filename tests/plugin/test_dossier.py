@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gradcam_audit.core.files.manifest import build_manifest, manifest_hash_holds
+from gradcam_audit.core.ledger.manifest import build_manifest, manifest_hash_holds
 from gradcam_audit.rendering.html.dossier import DossierEngineMissing, build_dossier_view, find_chromium, render_dossier_html
 from tests.plugin.conftest import HONEST_MODEL, SHORTCUT_MODEL, shipped_cases
 from tests.report.synthetic import HOSTILE, fixed_results, hostile_results

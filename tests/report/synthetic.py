@@ -11,7 +11,7 @@ from gradcam_audit.core.evaluate.gates import GateResult
 from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult, ClassInfo
-from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.regions import RegionScore
 
 HOSTILE = '<script>alert(1)</script> | "quoted" \'single\' </textarea> {{ 7*7 }} {% raw %} & ünïcödé ✓ 猫'
 

@@ -11,7 +11,7 @@ from gradcam_audit.core.evaluate.gates import GateResult
 from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
 from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.records.results import CaseResult, ClassInfo
-from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.regions import RegionScore
 from gradcam_audit.rendering.html.charts import STATUS_COLOURS, suite_charts
 
 SUITE = "specs/animals.yaml"

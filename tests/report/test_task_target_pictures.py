@@ -86,7 +86,7 @@ def _engine_match(folder: Path, case_id: str) -> Any:
     import keras
 
     from gradcam_audit.core.engine.explain import explain
-    from gradcam_audit.core.run.images import read_rgb
+    from gradcam_audit.core.files.images import read_rgb
     from gradcam_audit.core.run.task_cases import case_task_target, task_head
     from gradcam_audit.core.spec.load import load_spec
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gradcam_audit.core.spec.prediction_hints import prediction_symptom
-from gradcam_audit.core.spec.validate import validate_paths
+from gradcam_audit.core.prediction_hints import prediction_symptom
+from gradcam_audit.core.validate import validate_paths
 from tests.spec.helpers import write_spec
 
 LABELS = ["red", "green", "blue", "dark", "bright"]

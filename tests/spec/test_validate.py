@@ -6,14 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gradcam_audit.core.spec.validate import validate_paths
+from gradcam_audit.core.validate import validate_paths
 from tests.spec.helpers import REPOSITORY, VALID_SPEC, make_folder, marked_line, write_spec
 
 
 def test_the_repository_specs_are_valid_without_importing_tensorflow() -> None:
     # In a fresh interpreter: this test process already imported TensorFlow (tests/conftest.py).
     program = (
-        "import sys; from gradcam_audit.core.spec.validate import validate_paths; "
+        "import sys; from gradcam_audit.core.validate import validate_paths; "
         "report = validate_paths(['specs']); print(report.summary()); "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow imported'; "
         "sys.exit(0 if report.ok else 1)"

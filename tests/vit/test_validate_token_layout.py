@@ -11,7 +11,7 @@ from PIL import Image
 from gradcam_audit.core.run.runner import AuditRunner
 from gradcam_audit.core.jobs import CaseJob
 from gradcam_audit.core.spec.load import parse_spec
-from gradcam_audit.core.spec.validate import validate_paths
+from gradcam_audit.core.validate import validate_paths
 from tests.spec.helpers import HONEST_MODEL, marked_line, write_spec
 from tests.vit.conftest import reloaded, tiny_vit
 

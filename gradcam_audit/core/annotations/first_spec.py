@@ -7,7 +7,7 @@ no model-supplied name or path can break a line or start a key of its own.
 from __future__ import annotations
 
 from gradcam_audit.core.annotations.writing import comment, refuse_control_characters, scalar
-from gradcam_audit.core.engine.model_facts import Finding, ModelFacts
+from gradcam_audit.core.annotations.model_facts import Finding, ModelFacts
 
 EXAMPLE_IMAGE = "images/example-0001.jpg"
 # The example case's boxes fit an image of at least this size (width, height).

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from gradcam_audit.core.annotations.errors import ProblemList
-from gradcam_audit.core.run.images import image_size
+from gradcam_audit.core.files.images import image_size
 from gradcam_audit.errors import ImageError
 
 Box = tuple[float, float, float, float]

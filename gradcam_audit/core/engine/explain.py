@@ -17,7 +17,7 @@ from gradcam_audit.core.engine.methods import CamBatch, get_method
 from gradcam_audit.core.engine.preprocessing import preprocess_function
 from gradcam_audit.core.engine.targets import BoxTarget, DetectionMatch, TaskHead, TaskTarget, detection_match, no_match_reason, task_row, task_rows
 from gradcam_audit.core.engine.tokens import attention_layers
-from gradcam_audit.core.run.images import read_rgb
+from gradcam_audit.core.files.images import read_rgb
 from gradcam_audit.core.spec.model import Preprocess
 from gradcam_audit.core.spec.suggest import did_you_mean, listing
 from gradcam_audit.errors import ModelError

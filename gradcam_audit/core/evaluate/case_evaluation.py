@@ -9,10 +9,12 @@ import numpy as np
 
 from gradcam_audit.core.records.checks import Check, all_passed, decide, holds, limit_text, reasons
 from gradcam_audit.core.engine.explain import Explanation, resolve_target
-from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
-from gradcam_audit.core.evaluate.outside_sweep import OutsideSweep, outside_check
+from gradcam_audit.core.records.evidence import FaithfulnessCurves
+from gradcam_audit.core.evaluate.outside_sweep import outside_check
+from gradcam_audit.core.records.evidence import OutsideSweep
 from gradcam_audit.core.evaluate.regions import region_mask, region_outline
-from gradcam_audit.core.evaluate.scoring import RegionEffect, RegionScore, score_region
+from gradcam_audit.core.evaluate.scoring import score_region
+from gradcam_audit.core.records.regions import RegionEffect, RegionScore
 from gradcam_audit.core.spec.model import Case, ClassRef, Spec
 
 # A computed verdict is one of these; the ledger turns it into the final status (xfail, not run, ...).

@@ -26,7 +26,7 @@ from gradcam_audit.core.records.codec import JsonForm
 from gradcam_audit.core.records.comparison import CompactHeatmap
 from gradcam_audit.core.evaluate.regions import region_mask
 from gradcam_audit.core.evaluate.removal import remove_region
-from gradcam_audit.core.evaluate.scoring import RegionEffect
+from gradcam_audit.core.records.regions import RegionEffect
 from gradcam_audit.core.engine.targets import TaskHead, TaskTarget
 # The randomisation check's similarity is the package's one Spearman; named here too for core/run/runner.py.
 from gradcam_audit.core.evaluate.similarity import spearman as spearman

@@ -14,47 +14,17 @@ the areas with limits are made in ``core/evaluate/case_evaluation.py``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from gradcam_audit.core.engine.targets import TaskHead, TaskTarget
-from gradcam_audit.core.records.codec import JsonForm
+from gradcam_audit.core.records.evidence import FaithfulnessCurves
 from gradcam_audit.core.spec.model import Case, Spec
 
 DEFAULT_STEPS = 10
 # Petsiuk et al. blur with sigma 5 at 224 px; scaled with the image so the blurred start keeps as little detail.
 BLUR_SIGMA_AT_224 = 5.0
-
-
-@dataclass(frozen=True)
-class FaithfulnessCurves:
-    """p(target) at each step of both curves, K + 1 points each (step 0: nothing deleted / nothing inserted)."""
-
-    steps: int
-    deletion: tuple[float, ...]
-    insertion: tuple[float, ...]
-
-    @property
-    def deletion_auc(self) -> float:
-        return area_under(self.deletion)
-
-    @property
-    def insertion_auc(self) -> float:
-        return area_under(self.insertion)
-
-    # The areas are what a reader of the file compares with max_deletion_auc / min_insertion_auc; read back, recomputed.
-    JSON_FORM: ClassVar[JsonForm] = JsonForm(derived={"deletion_auc": lambda curves: curves.deletion_auc,
-                                                      "insertion_auc": lambda curves: curves.insertion_auc})
-
-
-def area_under(points: Sequence[float]) -> float:
-    """Trapezoidal area under points spaced evenly over [0, 1]."""
-    values = np.asarray(points, dtype=np.float64)
-    if len(values) < 2:
-        return float(values[0]) if len(values) else 0.0
-    return float(((values[1:] + values[:-1]) / 2).sum() / (len(values) - 1))
 
 
 def pixel_order(heatmap: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from gradcam_audit.core.records.checks import Check, decide, limit_text
+from gradcam_audit.core.records.evidence import Box, Hotspot, OutsideSweep
 from gradcam_audit.core.evaluate.regions import region_mask
 from gradcam_audit.core.evaluate.removal import INPAINT_RADIUS_PIXELS, remove_region
 from gradcam_audit.core.spec.model import Case, Spec
@@ -40,31 +41,6 @@ HOTSPOT_MIN_EFFECT = 0.01  # a smaller drop is noise, not a place the model reli
 INPAINT_CROP_MARGIN = 2 * INPAINT_RADIUS_PIXELS + 2
 NOTHING_OUTSIDE = "nothing outside to test: the case's required regions cover the whole image"
 
-Box = tuple[int, int, int, int]  # [x0, y0, x1, y1) in pixels of the original image
-
-
-@dataclass(frozen=True)
-class Hotspot:
-    """A removed cell (the bounding box of its removed pixels) and the drop of p(target) it caused."""
-
-    box: Box
-    effect: float
-
-@dataclass(frozen=True)
-class OutsideSweep:
-    """What removing the cells outside the required regions did to one case.
-
-    ``max_effect`` is the largest drop of any removed cell (None when nothing was outside: ``skipped`` says why);
-    ``cells`` the number of images computed; ``hotspots`` the strongest cells, strongest first.
-    """
-
-    max_effect: float | None
-    cells: int
-    cell_size: tuple[int, int]
-    removal: str
-    hotspots: tuple[Hotspot, ...] = ()
-    refined_cell_size: tuple[int, int] | None = None
-    skipped: str = ""
 
 @dataclass(frozen=True)
 class OutsideOutcome:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from gradcam_audit.core.run.images import read_mask
+from gradcam_audit.core.files.images import read_mask
 from gradcam_audit.core.spec.model import Shape
 
 

@@ -27,14 +27,14 @@ from gradcam_audit.core.records.comparison import (
 from gradcam_audit.core.evaluate.causal import CascadeStage, TransplantPair
 from gradcam_audit.core.records.checks import COMPARISONS, Check
 from gradcam_audit.core.records.codec import json_form
-from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
+from gradcam_audit.core.records.evidence import FaithfulnessCurves
 from gradcam_audit.core.evaluate.gates import GateResult
 from gradcam_audit.core.ledger.entries import NOT_RUN_CAUSES, STATUSES, CaseEntry, GateEntry
 from gradcam_audit.core.ledger.run_results import RUN_VERDICTS, SCHEMA_VERSION, RunResults
 from gradcam_audit.core.evaluate.outside_findings import Finding
-from gradcam_audit.core.evaluate.outside_sweep import Hotspot, OutsideSweep
+from gradcam_audit.core.records.evidence import Hotspot, OutsideSweep
 from gradcam_audit.core.records.results import CaseResult, ClassInfo
-from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.regions import RegionScore
 from gradcam_audit.core.records.task_target import TARGET_TASKS, TaskTargetRecord
 from gradcam_audit.schema import RESULTS_SCHEMA_PATH
 

@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 from gradcam_audit.core.records.comparison import BaselineComparison, CaseRules, CompactHeatmap
 from gradcam_audit.core.records.checks import Check
 from gradcam_audit.core.records.codec import JsonForm
-from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
+from gradcam_audit.core.records.evidence import FaithfulnessCurves
 from gradcam_audit.core.files.json_input import parse_json_text, read_json
-from gradcam_audit.core.evaluate.outside_sweep import OutsideSweep
-from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.evidence import OutsideSweep
+from gradcam_audit.core.records.regions import RegionScore
 from gradcam_audit.core.records.task_target import TaskTargetRecord
 from gradcam_audit.errors import ResultsError
 

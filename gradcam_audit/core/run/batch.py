@@ -15,14 +15,12 @@ import numpy as np
 from gradcam_audit.core.engine.explain import Explanation, explain
 from gradcam_audit.core.evaluate.case_evaluation import evaluate_case
 from gradcam_audit.core.evaluate.causal import CaseEffects, measure_effects
-from gradcam_audit.core.evaluate.faithfulness import (
-    FaithfulnessCurves,
-    measure_faithfulness,
-)
+from gradcam_audit.core.evaluate.faithfulness import measure_faithfulness
+from gradcam_audit.core.records.evidence import FaithfulnessCurves
 from gradcam_audit.core.evaluate.outside_sweep import sweep_batch
 from gradcam_audit.core.run.case_results import base_result, computed_result
 from gradcam_audit.core.run.failures import failure_message
-from gradcam_audit.core.run.images import read_rgb
+from gradcam_audit.core.files.images import read_rgb
 from gradcam_audit.core.run.jobs import CaseOutcome
 from gradcam_audit.core.run.kept_warnings import WarningLog, keep_warnings
 from gradcam_audit.core.jobs import CaseJob, CaseKey

@@ -8,7 +8,7 @@ from typing import Any
 
 from gradcam_audit.core.engine.explain import Explanation
 from gradcam_audit.core.evaluate.case_evaluation import Verdict, class_index
-from gradcam_audit.core.evaluate.faithfulness import FaithfulnessCurves
+from gradcam_audit.core.records.evidence import FaithfulnessCurves
 from gradcam_audit.core.records.comparison import CompactHeatmap
 from gradcam_audit.core.records.results import CaseResult, ClassInfo
 from gradcam_audit.core.jobs import CaseJob

@@ -25,7 +25,7 @@ from gradcam_audit.core.evaluate.regions import region_mask
 from gradcam_audit.core.records.comparison import CompactHeatmap
 from gradcam_audit.core.run.batch import model_channels
 from gradcam_audit.core.run.failures import failure_message
-from gradcam_audit.core.run.images import read_rgb
+from gradcam_audit.core.files.images import read_rgb
 from gradcam_audit.core.run.models import ModelCache
 from gradcam_audit.core.run.task_cases import case_task_target, task_head
 from gradcam_audit.core.spec.model import Gate, Spec

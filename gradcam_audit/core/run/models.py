@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import traceback
 import zipfile
@@ -11,18 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from gradcam_audit.core.engine.preprocessing import import_callable
+from gradcam_audit.core.files.hashing import file_sha256
 from gradcam_audit.core.spec.model import ModelRef
 from gradcam_audit.errors import ModelError
-
-
-def file_sha256(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_model(reference: ModelRef) -> Any:

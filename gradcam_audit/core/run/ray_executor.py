@@ -20,7 +20,7 @@ import numpy as np
 
 from gradcam_audit.core.run.batch import BatchComputer, model_channels
 from gradcam_audit.core.run.case_results import base_result
-from gradcam_audit.core.run.images import read_rgb
+from gradcam_audit.core.files.images import read_rgb
 from gradcam_audit.core.run.jobs import CaseOutcome
 from gradcam_audit.core.jobs import CaseJob, CaseKey
 from gradcam_audit.errors import GradcamAuditError

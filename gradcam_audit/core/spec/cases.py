@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.run.images import image_size
+from gradcam_audit.core.files.images import image_size
 from gradcam_audit.core.evaluate.removal import REMOVAL_MODES
 from gradcam_audit.core.spec.baseline_keys import as_values, inherit, parse_baseline
 from gradcam_audit.core.spec.checks import ProblemCollector, check_keys, describe_value, read_reason, read_tags

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.run.images import image_size
+from gradcam_audit.core.files.images import image_size
 from gradcam_audit.core.engine.method_names import BOX_FORMATS
 from gradcam_audit.core.evaluate.removal import REMOVAL_MODES
 from gradcam_audit.core.evaluate.metrics import REGION_METRICS

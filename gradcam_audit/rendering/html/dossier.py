@@ -14,7 +14,7 @@ from pathlib import Path
 from gradcam_audit.core.ledger.entries import CaseEntry
 
 from gradcam_audit.core.ledger.run_results import RunResults
-from gradcam_audit.core.files.manifest import Manifest
+from gradcam_audit.core.ledger.manifest import Manifest
 from gradcam_audit.errors import GradcamAuditError
 from gradcam_audit.rendering.html.html_report import warn_on_stderr
 from gradcam_audit.rendering.views.view_models import CaseView, ReportView, build_report_view

@@ -73,7 +73,7 @@ def drawn_pictures(result: CaseResult, working_folder: Path, warn: Callable[[str
     image_path = _spec_image(result, working_folder) if result.resize in (None, "stretch") else None
     if image_path is not None:
         from gradcam_audit.core.engine.mapping import plan_geometry, upsample_heatmap
-        from gradcam_audit.core.run.images import read_rgb
+        from gradcam_audit.core.files.images import read_rgb
         from gradcam_audit.rendering.pictures.overlay import case_pictures
 
         try:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from gradcam_audit.core.records.results import CaseResult
-from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.regions import RegionScore
 from gradcam_audit.errors import GradcamAuditError
 from gradcam_audit.rendering.pictures.marks import TARGET_COLOUR, Mark, task_marks
 

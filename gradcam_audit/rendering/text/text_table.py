@@ -11,7 +11,7 @@ from typing import Any
 from gradcam_audit.core.records.checks import Check
 from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
 from gradcam_audit.core.records.results import ClassInfo
-from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.regions import RegionScore
 from gradcam_audit.rendering.views.check_format import chance_text, limit_words, value_text
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from gradcam_audit.core.ledger.entries import BLOCKING_STATUSES, CaseEntry
 from gradcam_audit.core.records.results import CaseResult, ClassInfo
-from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.regions import RegionScore
 from gradcam_audit.rendering.views.causal_view import FaithfulnessView, RemovalView, faithfulness_view, removal_views
 from gradcam_audit.rendering.views.check_format import chance_text, finding_words, limit_words, percent, value_text, words_for
 from gradcam_audit.rendering.views.task_view import TaskKeyView, task_keys, task_target_words

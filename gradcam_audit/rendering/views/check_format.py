@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from gradcam_audit.core.records.checks import Check, CheckValue
 from gradcam_audit.core.evaluate.metrics import REGION_METRICS
 from gradcam_audit.core.evaluate.metrics import percent as percent  # re-exported: the renderers format shares with it
-from gradcam_audit.core.evaluate.scoring import RegionScore
+from gradcam_audit.core.records.regions import RegionScore
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from gradcam_audit.core.ledger.run_results import RunResults
-from gradcam_audit.core.run.models import file_sha256
+from gradcam_audit.core.files.hashing import file_sha256
 from gradcam_audit.core.records.codec import JsonForm, to_data
 from gradcam_audit.core.records.results import dumps_strict
 

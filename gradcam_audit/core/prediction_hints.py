@@ -76,7 +76,7 @@ def prediction_symptom(probabilities: np.ndarray, case_ids: Sequence[str], named
 
 def _advice(spec: Spec, model: Any) -> str:
     """The spec's preprocessing, what `init --model` would choose for the model, and a double scaling said plainly."""
-    from gradcam_audit.core.engine.model_facts import find_preprocess
+    from gradcam_audit.core.annotations.model_facts import find_preprocess
 
     chosen = spec.preprocess.describe()
     finding = find_preprocess(model)
@@ -101,7 +101,7 @@ def prediction_hints(spec: Spec, model: Any, *, batch_size: int = 32) -> list[Hi
     """
     from gradcam_audit.core.engine.forward import forward_probabilities
     from gradcam_audit.core.run.batch import model_channels
-    from gradcam_audit.core.run.images import read_rgb
+    from gradcam_audit.core.files.images import read_rgb
     from gradcam_audit.core.spec.load import display_path
     from gradcam_audit.errors import ImageError
 

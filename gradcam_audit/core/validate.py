@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradcam_audit.core.run.images import image_size
+from gradcam_audit.core.files.images import image_size
 from gradcam_audit.core.run.kept_warnings import KeptWarning, WarningLog, keep_warnings
 from gradcam_audit.core.spec.load import (
     DEFAULTS_FILE_NAME,
@@ -21,7 +21,7 @@ from gradcam_audit.core.spec.load import (
 )
 from gradcam_audit.core.spec.limits import read_bounded_text
 from gradcam_audit.core.spec.model import ModelRef, Spec
-from gradcam_audit.core.spec.prediction_hints import Hint, prediction_hints
+from gradcam_audit.core.prediction_hints import Hint, prediction_hints
 from gradcam_audit.core.spec.suggest import did_you_mean, listing
 from gradcam_audit.core.spec.yaml_lines import LocatedDict, LocatedList, load_located_yaml, position_of_value
 from gradcam_audit.errors import GradcamAuditError, ImageError, Problem
@@ -83,7 +83,7 @@ def validate_paths(paths: Iterable[Path | str], *, deep: bool = False, check_ima
     layouts that fit); the number of ``labels`` equals the output size; class indices fit the
     output; required regions are not cropped away by ``resize: center_crop``. Then it runs the model on the cases of
     each spec without problems and adds a hint (``report.hints``, a warning, never a problem) when the predictions
-    look wrong for the spec's ``preprocess`` (core/spec/prediction_hints.py).
+    look wrong for the spec's ``preprocess`` (core/prediction_hints.py).
 
     Args:
         paths: spec files and/or folders (searched recursively for ``*.yaml`` / ``*.yml``; ``_defaults.yaml``
