@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-# Tests that use the example run share one worker under `pytest -n` (loadgroup, set in pytest_configure), so the
-# 120-case example is audited once per suite run, not once per worker that needs it.
-EXAMPLE_GROUP = "shipped-example"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -26,30 +24,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # collection must stay TensorFlow-free, so nothing is imported.
     if config.getoption("gradcam_specs", default=None):
         return
-    if config.getoption("dist", default="no") == "load":
-        # `pytest -n auto` (the README's command) hands tests out one by one; loadgroup does the same but keeps each
-        # xdist_group on one worker, so the tests sharing the example run audit it once (not in pyproject's addopts:
-        # the README's first command runs pytest without pytest-xdist installed). Workers learn it in
-        # pytest_configure_node below: they parse the command line, which does not say loadgroup.
-        config.option.dist = "loadgroup"
-    if getattr(config, "workerinput", {}).get("gradcam_loadgroup"):
-        config.option.loadgroup = True
     if config.getoption("numprocesses", default=None) and not hasattr(config, "workerinput"):
         return  # pytest-xdist's controller hands tests out and runs none: only its workers need TensorFlow
     import keras  # noqa: F401
     import tensorflow  # noqa: F401
 
 
-@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook; the README's first command runs without pytest-xdist
-def pytest_configure_node(node: Any) -> None:
-    node.workerinput["gradcam_loadgroup"] = node.config.getoption("dist") == "loadgroup"
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks (loadgroup)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if "example_run" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group(EXAMPLE_GROUP))
     # Real pytest runs (pytester) are the suite's long tests. Handing them out first lets `pytest -n auto`
     # pack the short ones around them instead of waiting on a long test that started last.
     # The longest (marked slow) go first of all, one to each worker, so none of them is the last to finish.
@@ -80,14 +61,34 @@ def example_run(tmp_path_factory: pytest.TempPathFactory) -> ExampleRun:
     """The shipped example (8 suites, 120 cases) audited once with the default options, as a user runs it.
 
     A subprocess, not pytester: the report must be what the README's command writes. Several test files read this one
-    run (the report's size and height, the example's verdicts, its causal figures): auditing it once is most of the
-    suite's time saved.
+    run (the report's size and height, the example's verdicts, its causal figures), so it is audited once for the whole
+    suite: under `pytest -n`, the first worker to need it runs it under a file lock in the folder all workers share,
+    and the others read what it left (pytest-xdist's recipe for a session fixture run once).
     """
-    folder = tmp_path_factory.mktemp("example")
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # every worker's base folder sits in the run's one base folder
+    folder = shared / "shipped-example"
+    outcome = shared / "shipped-example.json"
+    with (shared / "shipped-example.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this worker dies
+        if not outcome.exists():
+            _audit_the_example(folder, outcome)
+        recorded = json.loads(outcome.read_text(encoding="utf-8"))
+    return ExampleRun(folder, recorded["returncode"], recorded["stdout"], recorded["stderr"])
+
+
+def _audit_the_example(folder: Path, outcome: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)  # a worker that died mid-run left no outcome: audit afresh
+    folder.mkdir()
     shutil.copytree(REPOSITORY / "specs", folder / "specs")
     shutil.copytree(REPOSITORY / "models", folder / "models")
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPOSITORY), os.environ.get("PYTHONPATH")))),
                    "TF_CPP_MIN_LOG_LEVEL": "2"}
+    environment.pop("PYTEST_XDIST_WORKER", None)
     completed = subprocess.run([sys.executable, "-m", "pytest", "--gradcam-specs", "specs/", "-p", "no:cacheprovider"],
                                cwd=folder, env=environment, capture_output=True, text=True, timeout=1500, check=False)
-    return ExampleRun(folder, completed.returncode, completed.stdout, completed.stderr)
+    recorded = {"returncode": completed.returncode, "stdout": completed.stdout, "stderr": completed.stderr}
+    temporary = outcome.with_suffix(".tmp")
+    temporary.write_text(json.dumps(recorded), encoding="utf-8")
+    temporary.replace(outcome)
