@@ -79,3 +79,23 @@ def test_shortcut_model_without_xfail_fails_with_numbers_in_output(pytester: pyt
     result.assert_outcomes(failed=25)
     result.stdout.fnmatch_lines(["*corner-tag: mass 0.* > max_mass 0.04*", "*corner-tag*mass*0.*<= 0.04*FAIL*", "*gate FAILED: pass_rate 0.000 < min_pass_rate 0.9*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_the_task_docs_quote_this_run(example_run: ExampleRun) -> None:
+    """docs/tasks.md's figures for the shipped segmenter and detector pairs are this run's (the example audits them)."""
+    document = read_json(example_run.results)
+    text = (REPOSITORY / "docs" / "tasks.md").read_text(encoding="utf-8")
+    tasks = [case for case in document["cases"] if "/tasks/" in case["spec"]]
+    statuses = Counter(case["status"] for case in tasks)
+    gates = [gate["status"] for gate in document["gates"] if "/tasks/" in gate["spec"]]
+    assert gates == ["passed", "passed"]
+    assert f"{statuses['passed']} passed, {statuses['xfailed']} xfailed, both gates passed" in text
+    for suite in ("segmentation_honest", "detection_honest"):
+        cases = [case for case in tasks if case["spec"].endswith(f"{suite}.yaml")]
+        masses = [next(region["mass"] for region in case["result"]["regions"] if region["name"] == "square") for case in cases]
+        row = f"| `{suite}` | {len(cases)} / {len(cases)} passed (square mass {min(masses):.2f}–{max(masses):.2f}"
+        assert {case["status"] for case in cases} == {"passed"} and row in text, row
+    for suite, caught in (("segmentation_shortcut", "horizontal"), ("detection_shortcut", "vertical")):
+        cases = [case for case in tasks if case["spec"].endswith(f"{suite}.yaml")]
+        xfailed = [case for case in cases if case["status"] == "xfailed"]
+        assert f"| `{suite}` | the {len(xfailed)} {caught} cases caught" in text
