@@ -7,13 +7,26 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gradcam_audit.core.files.run_folder import LOCK_NAME
-from tests.plugin.conftest import read_json
+from tests.outside.stripes import blind_spec
+from tests.outside.test_stripes_outside import GATE as OUTSIDE_GATE
+from tests.plugin.conftest import (
+    HONEST_MODEL,
+    SHORTCUT_MODEL,
+    assert_same_results,
+    read_json,
+    shipped_cases,
+    without_timings,
+)
+from tests.plugin.test_batching_and_xdist import _run, assert_same_cases
 from tests.plugin.test_dossier import _check_manifest, _pdf_text
 from tests.plugin.test_kept_warnings import NOTE, WARNING_PREPROCESS, WARNING_TEXT
+from tests.plugin.test_ledger_truth import _strict_json
+from tests.plugin.test_task_entry_points import _task_suites
 
 
 @pytest.mark.slow
@@ -63,3 +76,61 @@ def test_a_passing_xdist_run_keeps_warnings_once_draws_every_picture_and_the_con
     assert len(roles) == 8 and [roles.count(role) for role in ("results", "model", "spec", "image")] == [1, 1, 2, 4], roles
     assert "Verdict: PASSED" in _pdf_text(pytester.path / "filed" / "dossier.pdf")
 
+
+def _by_spec(entries: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]:
+    return [entry for entry in entries if str(entry["spec"]).endswith(suffix)]
+
+
+@pytest.mark.slow
+def test_a_failing_xdist_run_equals_the_serial_run_for_stripes_task_and_outside_suites_and_says_the_outside_finding(
+    pytester: pytest.Pytester, write_spec: Callable[..., Path]
+) -> None:
+    """Three behaviours of one failing `-n 2` run, each once a test of its own `-n 2` run:
+    - xdist gives the serial run's results, also against a baseline decided alike in every worker (was
+      test_batching_and_xdist.py::test_xdist_gives_the_same_results_and_one_report);
+    - segmentation and detection suites give under xdist what one plain run gives (was the `-n 2` part of
+      test_task_entry_points.py::test_task_suites_give_one_answer_under_xdist_shards_and_a_baseline);
+    - the outside sweep's gate fails under xdist and the summary says the finding (was
+      tests/outside/test_stripes_outside.py::test_pytest_run_under_xdist_fails_the_gate_and_says_the_finding).
+    A case that kills its worker keeps a run of its own (test_ledger_truth.py): beside other spec files, the crashed
+    spec's cases can be handed to a surviving worker that was never told to compute them one at a time.
+    """
+    # The stripes suite: one case held to an impossible mass; released on the honest model, then run on the shortcut
+    # model against that baseline (the shortcut model regresses on the tag).
+    cases = shipped_cases(6)
+    cases[2]["regions"][0]["min_mass"] = 0.99
+    spec = write_spec("suite.yaml", cases=cases, gate={"min_pass_rate": 0.5})
+    _run(pytester, "released")
+    spec.write_text(spec.read_text(encoding="utf-8").replace(str(HONEST_MODEL), str(SHORTCUT_MODEL)), encoding="utf-8")
+    blind_spec(pytester.path, "shortcut", gate=OUTSIDE_GATE)  # the tag not annotated: the outside sweep finds it
+    _task_suites(pytester.path / "suites")  # segmentation (Layer-CAM and Score-CAM) and detection, with an expected failure
+
+    others = ("--gradcam-specs", "blind_shortcut.yaml", "--gradcam-specs", "suites", "--gradcam-baseline", "released.json")
+    serial = _run(pytester, "serial", *others)  # suite.yaml and the others, in this process
+    result = pytester.runpytest_subprocess("--gradcam-specs", "suite.yaml", *others, "--gradcam-json", "parallel.json",
+                                           "--gradcam-no-report", "-p", "no:cacheprovider", "-n", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
+    document = _strict_json(pytester.path / "parallel.json")
+    parallel = without_timings(document)
+
+    # Same results as the serial run, for every case and gate.
+    assert len(parallel["cases"]) == len(serial["cases"]) == 6 + 3 + 2 * 2 + 3, [case["id"] for case in parallel["cases"]]
+    assert_same_cases(parallel["cases"], serial["cases"])
+    assert_same_results(sorted(parallel["gates"], key=lambda gate: gate["spec"]), sorted(serial["gates"], key=lambda gate: gate["spec"]))
+    # The baseline was decided in the workers: every stripes case compared, and the shortcut model regresses on the tag.
+    comparisons = [case["result"]["baseline"] for case in _by_spec(parallel["cases"], "suite.yaml")]
+    assert len(comparisons) == 6 and all(comparison["status"] in ("regressed", "improved", "unchanged") for comparison in comparisons)
+    assert any(comparison["regressed"] for comparison in comparisons)
+
+    # The task suites: their plain statuses (one expected failure, nothing errored), the same under xdist.
+    tasks = [case for case in parallel["cases"] if "/suites/" in f"/{case['spec']}"]
+    statuses = [case["status"] for case in tasks]
+    assert len(statuses) == 2 * 2 + 3 and statuses.count("xfailed") == 1 and "error" not in statuses, statuses
+
+    # The outside sweep under xdist: three cases and the gate fail, and the summary names the corner.
+    blind = _by_spec(document["cases"], "blind_shortcut.yaml")
+    assert [case["status"] for case in blind] == ["failed"] * 3, blind
+    [gate] = _by_spec(document["gates"], "blind_shortcut.yaml")
+    assert gate["status"] == "failed" and gate["result"]["findings"][0]["cases"] == 3
+    result.stdout.fnmatch_lines(["*beyond the boxes, blind_shortcut.yaml:*",
+                                 "*in 3 of 3 cases, removing the top-left corner (relative box*no region names it*"])
