@@ -3,7 +3,6 @@ named in the summary line, not repeated in pytest's warnings summary (under xdis
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,17 +26,17 @@ NOTE = f"warning from warning_preprocess (UserWarning in warning_preprocess): {W
 
 
 def test_a_third_party_warning_is_kept_once_in_the_notes_and_not_in_pytests_summary(
-    pytester: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, write_spec: Callable[..., Path]
 ) -> None:
     # Under xdist (each spec file on its own worker): tests/plugin/test_under_xdist.py, in a run shared with other checks.
     pytester.makepyfile(warning_preprocess=WARNING_PREPROCESS)
-    # The subprocess and its xdist workers import it (and gradcam_audit from wherever this process has it).
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pytester.path), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    pytester.syspathinsert()  # the in-process run imports it from here
     # Two spec files, several batches each: the warning is raised many times.
     write_spec("a.yaml", count=4, preprocess="warning_preprocess:scale")
     write_spec("b.yaml", count=4, preprocess="warning_preprocess:scale")
-    # A subprocess: its warning filters are its own (this suite turns warnings into errors).
-    result = pytester.runpytest_subprocess(
+    # In this process (TensorFlow is already imported): `-W default` comes first in the run's own filters, over this
+    # suite's "error".
+    result = pytester.runpytest(
         "--gradcam-specs", "a.yaml", "--gradcam-specs", "b.yaml", "--gradcam-batch-size", "2", "--gradcam-report", "report.html",
         "-p", "no:cacheprovider", "-W", "default")
     result.assert_outcomes(passed=8)
