@@ -12,7 +12,7 @@ import pytest
 
 from gradcam_audit.core.records.codec import from_data
 from gradcam_audit.core.records.comparison import CompactHeatmap
-from tests.plugin.conftest import HONEST_MODEL, SHORTCUT_MODEL, assert_same_results, read_json, shipped_cases, without_timings
+from tests.plugin.conftest import assert_same_results, read_json, shipped_cases, without_timings
 
 HEATMAP_STEPS = 255  # a stored heatmap cell is 0..255 of the map's peak
 
@@ -54,23 +54,7 @@ def test_batched_results_equal_one_at_a_time(pytester: pytest.Pytester, write_sp
     assert_same_results(batched["gates"], one_at_a_time["gates"])
 
 
-@pytest.mark.slow
-def test_xdist_gives_the_same_results_and_one_report(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
-    """Also against a baseline (the release gate's comparison), which must be decided alike in every worker."""
-    cases = shipped_cases(6)
-    cases[2]["regions"][0]["min_mass"] = 0.99
-    spec = write_spec(cases=cases, gate={"min_pass_rate": 0.5})
-    _run(pytester, "released")
-    spec.write_text(spec.read_text(encoding="utf-8").replace(str(HONEST_MODEL), str(SHORTCUT_MODEL)), encoding="utf-8")
-    baseline = ("--gradcam-baseline", "released.json")
-    serial = _run(pytester, "serial", *baseline)
-    parallel = _run(pytester, "parallel", "-n", "2", *baseline, subprocess=True)
-    assert len(parallel["cases"]) == 6  # type: ignore[arg-type]
-    assert_same_cases(parallel["cases"], serial["cases"])  # type: ignore[arg-type]
-    assert_same_results(parallel["gates"], serial["gates"])
-    comparisons = [case["result"]["baseline"] for case in parallel["cases"]]  # type: ignore[attr-defined, index]
-    assert all(comparison["status"] in ("regressed", "improved", "unchanged") for comparison in comparisons)
-    assert any(comparison["regressed"] for comparison in comparisons)  # the shortcut model regresses on the tag
+# xdist gives the serial run's results, against a baseline too: test_under_xdist.py (a run shared with other checks).
 
 
 COUNTING_LOADER = '''

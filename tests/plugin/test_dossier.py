@@ -139,13 +139,4 @@ def test_the_dossier_option_refuses_a_name_that_is_not_a_pdf(pytester: pytest.Py
     result.stderr.fnmatch_lines(["*--gradcam-dossier 'out/dossier.html': give a .pdf file name*"])
 
 
-@pytest.mark.slow
-def test_under_xdist_the_controller_writes_the_dossier_once(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
-    write_spec("suite.yaml", count=2)
-    pytester.makeini("[pytest]\ngradcam_dossier = filed/dossier.pdf\n")  # the ini twin, relative to the ini file
-    result = pytester.runpytest_subprocess("--gradcam-specs", "suite.yaml", "-n", "2", "-p", "no:cacheprovider")
-    assert result.ret == pytest.ExitCode.OK
-    manifest = json.loads((pytester.path / "reports" / "gradcam" / "manifest.json").read_text(encoding="utf-8"))
-    _check_manifest(manifest, pytester.path)
-    assert len(manifest["files"]) == 5  # results, model, spec, two images
-    assert "Verdict: PASSED" in _pdf_text(pytester.path / "filed" / "dossier.pdf")
+# Under xdist the controller writes the dossier once (set by its ini twin): test_under_xdist.py, in a shared run.

@@ -1,9 +1,8 @@
 """Third-party warnings raised while a run computes are kept once in the run's notes (results.json and the report) and
-named in the summary line, not repeated in pytest's warnings summary; also when xdist workers raise them."""
+named in the summary line, not repeated in pytest's warnings summary (under xdist: test_under_xdist.py)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,20 +25,20 @@ WARNING_TEXT = "user preprocessing clipped the pixels to 0..255"
 NOTE = f"warning from warning_preprocess (UserWarning in warning_preprocess): {WARNING_TEXT}"
 
 
-@pytest.mark.parametrize("workers", [None, "2"], ids=["serial", "xdist"])
 def test_a_third_party_warning_is_kept_once_in_the_notes_and_not_in_pytests_summary(
-    pytester: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, workers: str | None
+    pytester: pytest.Pytester, write_spec: Callable[..., Path]
 ) -> None:
+    # Under xdist (each spec file on its own worker): tests/plugin/test_under_xdist.py, in a run shared with other checks.
     pytester.makepyfile(warning_preprocess=WARNING_PREPROCESS)
-    # The subprocess and its xdist workers import it (and gradcam_audit from wherever this process has it).
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pytester.path), *filter(None, [os.environ.get("PYTHONPATH")])]))
-    # Two spec files (under xdist each on its own worker), several batches each: the warning is raised many times.
+    pytester.syspathinsert()  # the in-process run imports it from here
+    # Two spec files, several batches each: the warning is raised many times.
     write_spec("a.yaml", count=4, preprocess="warning_preprocess:scale")
     write_spec("b.yaml", count=4, preprocess="warning_preprocess:scale")
-    # A subprocess: its warning filters are its own (this suite turns warnings into errors).
-    result = pytester.runpytest_subprocess(
+    # In this process (TensorFlow is already imported): `-W default` comes first in the run's own filters, over this
+    # suite's "error".
+    result = pytester.runpytest(
         "--gradcam-specs", "a.yaml", "--gradcam-specs", "b.yaml", "--gradcam-batch-size", "2", "--gradcam-report", "report.html",
-        "-p", "no:cacheprovider", "-W", "default", *(("-n", workers) if workers else ()))
+        "-p", "no:cacheprovider", "-W", "default")
     result.assert_outcomes(passed=8)
     output = result.stdout.str()
     assert "warnings summary" not in output and WARNING_TEXT not in output, output

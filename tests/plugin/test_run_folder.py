@@ -159,15 +159,7 @@ def test_a_run_without_a_report_leaves_no_old_report_beside_its_results(pytester
     assert not (folder / "index.html").exists() and not list(folder.glob("*.superseded"))
 
 
-@pytest.mark.slow
-def test_xdist_workers_draw_into_the_runs_own_picture_folder(pytester: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
-    """The run's private picture folder is named by the controller and handed to every worker: the report has them all."""
-    _spec(pytester, write_spec, passing=True, count=4)
-    result = pytester.runpytest_subprocess("--gradcam-specs", "suite.yaml", "-n", "2", "-p", "no:cacheprovider")
-    assert result.ret == 0
-    folder = pytester.path / "reports" / "gradcam"
-    assert (folder / "index.html").read_text(encoding="utf-8").count("data:image/") >= 4
-    assert not list(folder.glob(".gradcam-inline-pictures*")) and not (folder / LOCK_NAME).exists()
+# Under xdist, the controller names the run's picture folder for every worker: test_under_xdist.py (a shared run).
 
 
 def test_the_default_report_stays_in_the_folder_pytest_started_in(pytester: pytest.Pytester, write_spec: Callable[..., Path],

@@ -1,0 +1,136 @@
+"""Whole audits under pytest-xdist, several behaviours pinned per run: each `-n 2` run starts three pytest processes
+(about 20 s of TensorFlow start-up before any work), so the xdist checks share runs instead of paying for one each."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gradcam_audit.core.files.run_folder import LOCK_NAME
+from tests.outside.stripes import blind_spec
+from tests.outside.test_stripes_outside import GATE as OUTSIDE_GATE
+from tests.plugin.conftest import (
+    HONEST_MODEL,
+    SHORTCUT_MODEL,
+    assert_same_results,
+    read_json,
+    shipped_cases,
+    without_timings,
+)
+from tests.plugin.test_batching_and_xdist import _run, assert_same_cases
+from tests.plugin.test_dossier import _check_manifest, _pdf_text
+from tests.plugin.test_kept_warnings import NOTE, WARNING_PREPROCESS, WARNING_TEXT
+from tests.plugin.test_ledger_truth import _strict_json
+from tests.plugin.test_task_entry_points import _task_suites
+
+
+@pytest.mark.slow
+def test_a_passing_xdist_run_keeps_warnings_once_draws_every_picture_and_the_controller_writes_one_dossier(
+    pytester: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three behaviours of one passing `-n 2` run, each once a test with a `-n 2` run of its own:
+    - kept warnings (was test_kept_warnings.py[xdist]): a third-party warning raised in both workers is kept once in
+      the notes and the report, named in the summary line, never in pytest's warnings summary;
+    - the picture folder (was test_run_folder.py::test_xdist_workers_draw_into_the_runs_own_picture_folder): the
+      controller names the run's private picture folder and hands it to every worker, so the report has every picture;
+    - the dossier (was test_dossier.py::test_under_xdist_the_controller_writes_the_dossier_once): set by its ini twin,
+      written once by the controller, with a manifest whose hashes verify.
+    """
+    pytester.makepyfile(warning_preprocess=WARNING_PREPROCESS)
+    # The subprocess and its xdist workers import it (and gradcam_audit from wherever this process has it).
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pytester.path), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    # Two spec files (each on its own worker), several batches each: the warning is raised many times in both workers.
+    write_spec("a.yaml", count=4, preprocess="warning_preprocess:scale")
+    write_spec("b.yaml", count=4, preprocess="warning_preprocess:scale")
+    pytester.makeini("[pytest]\ngradcam_dossier = filed/dossier.pdf\n")  # the ini twin, relative to the ini file
+    # A subprocess: its warning filters are its own (this suite turns warnings into errors).
+    result = pytester.runpytest_subprocess("--gradcam-specs", "a.yaml", "--gradcam-specs", "b.yaml", "--gradcam-batch-size", "2",
+                                           "-p", "no:cacheprovider", "-W", "default", "-n", "2")
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.OK, output[-3000:]
+    result.assert_outcomes(passed=8)
+    folder = pytester.path / "reports" / "gradcam"
+    html = (folder / "index.html").read_text(encoding="utf-8")
+
+    # Kept warnings: once in the notes and the report, named in the summary, not in pytest's warnings summary.
+    assert "warnings summary" not in output and WARNING_TEXT not in output, output
+    result.stdout.fnmatch_lines(["*gradcam audit PASSED: 8 passed; 1 warning from warning_preprocess kept in the report's notes*"])
+    notes = read_json(folder / "results.json")["notes"]
+    assert notes.count(NOTE) == 1 and len([note for note in notes if WARNING_TEXT in note]) == 1, notes
+    assert html.count(WARNING_TEXT) == 1, "the kept warning is not in the report exactly once"
+
+    # The picture folder: every worker drew into the run's own folder, the report inlined all of them, nothing is left.
+    assert html.count("data:image/") >= 8, "the report lacks pictures the workers drew"
+    assert not list(folder.glob(".gradcam-inline-pictures*")) and not (folder / LOCK_NAME).exists()
+
+    # The dossier: written by the controller, once, where the ini twin says; its manifest's hashes verify.
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    _check_manifest(manifest, pytester.path)
+    roles = [entry["role"] for entry in manifest["files"]]
+    # One results file, the one model, the two specs and the four images they share (each file listed once).
+    assert len(roles) == 8 and [roles.count(role) for role in ("results", "model", "spec", "image")] == [1, 1, 2, 4], roles
+    assert "Verdict: PASSED" in _pdf_text(pytester.path / "filed" / "dossier.pdf")
+
+
+def _by_spec(entries: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]:
+    return [entry for entry in entries if str(entry["spec"]).endswith(suffix)]
+
+
+@pytest.mark.slow
+def test_a_failing_xdist_run_equals_the_serial_run_for_stripes_task_and_outside_suites_and_says_the_outside_finding(
+    pytester: pytest.Pytester, write_spec: Callable[..., Path]
+) -> None:
+    """Three behaviours of one failing `-n 2` run, each once a test of its own `-n 2` run:
+    - xdist gives the serial run's results, also against a baseline decided alike in every worker (was
+      test_batching_and_xdist.py::test_xdist_gives_the_same_results_and_one_report);
+    - segmentation and detection suites give under xdist what one plain run gives (was the `-n 2` part of
+      test_task_entry_points.py::test_task_suites_give_one_answer_under_xdist_shards_and_a_baseline);
+    - the outside sweep's gate fails under xdist and the summary says the finding (was
+      tests/outside/test_stripes_outside.py::test_pytest_run_under_xdist_fails_the_gate_and_says_the_finding).
+    A case that kills its worker keeps a run of its own (test_ledger_truth.py): beside other spec files, the crashed
+    spec's cases can be handed to a surviving worker that was never told to compute them one at a time.
+    """
+    # The stripes suite: one case held to an impossible mass; released on the honest model, then run on the shortcut
+    # model against that baseline (the shortcut model regresses on the tag).
+    cases = shipped_cases(6)
+    cases[2]["regions"][0]["min_mass"] = 0.99
+    spec = write_spec("suite.yaml", cases=cases, gate={"min_pass_rate": 0.5})
+    _run(pytester, "released")
+    spec.write_text(spec.read_text(encoding="utf-8").replace(str(HONEST_MODEL), str(SHORTCUT_MODEL)), encoding="utf-8")
+    blind_spec(pytester.path, "shortcut", gate=OUTSIDE_GATE)  # the tag not annotated: the outside sweep finds it
+    _task_suites(pytester.path / "suites")  # segmentation (Layer-CAM and Score-CAM) and detection, with an expected failure
+
+    others = ("--gradcam-specs", "blind_shortcut.yaml", "--gradcam-specs", "suites", "--gradcam-baseline", "released.json")
+    serial = _run(pytester, "serial", *others)  # suite.yaml and the others, in this process
+    result = pytester.runpytest_subprocess("--gradcam-specs", "suite.yaml", *others, "--gradcam-json", "parallel.json",
+                                           "--gradcam-no-report", "-p", "no:cacheprovider", "-n", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
+    document = _strict_json(pytester.path / "parallel.json")
+    parallel = without_timings(document)
+
+    # Same results as the serial run, for every case and gate.
+    assert len(parallel["cases"]) == len(serial["cases"]) == 6 + 3 + 2 * 2 + 3, [case["id"] for case in parallel["cases"]]
+    assert_same_cases(parallel["cases"], serial["cases"])
+    assert_same_results(sorted(parallel["gates"], key=lambda gate: gate["spec"]), sorted(serial["gates"], key=lambda gate: gate["spec"]))
+    # The baseline was decided in the workers: every stripes case compared, and the shortcut model regresses on the tag.
+    comparisons = [case["result"]["baseline"] for case in _by_spec(parallel["cases"], "suite.yaml")]
+    assert len(comparisons) == 6 and all(comparison["status"] in ("regressed", "improved", "unchanged") for comparison in comparisons)
+    assert any(comparison["regressed"] for comparison in comparisons)
+
+    # The task suites: their plain statuses (one expected failure, nothing errored), the same under xdist.
+    tasks = [case for case in parallel["cases"] if "/suites/" in f"/{case['spec']}"]
+    statuses = [case["status"] for case in tasks]
+    assert len(statuses) == 2 * 2 + 3 and statuses.count("xfailed") == 1 and "error" not in statuses, statuses
+
+    # The outside sweep under xdist: three cases and the gate fail, and the summary names the corner.
+    blind = _by_spec(document["cases"], "blind_shortcut.yaml")
+    assert [case["status"] for case in blind] == ["failed"] * 3, blind
+    [gate] = _by_spec(document["gates"], "blind_shortcut.yaml")
+    assert gate["status"] == "failed" and gate["result"]["findings"][0]["cases"] == 3
+    result.stdout.fnmatch_lines(["*beyond the boxes, blind_shortcut.yaml:*",
+                                 "*in 3 of 3 cases, removing the top-left corner (relative box*no region names it*"])
