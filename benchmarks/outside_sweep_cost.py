@@ -77,7 +77,7 @@ def mobilenet(count: int, batch_size: int, repeats: int, removal: str) -> dict[s
     import keras
     import yaml
 
-    from gradcam_audit.core import outside_sweep
+    from gradcam_audit.core.evaluate import outside_sweep
     from gradcam_audit.core.spec.load import parse_spec
 
     with tempfile.TemporaryDirectory() as folder:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from gradcam_audit.core.engine.method_names import REMOVAL_MODES  # noqa: E402
+from gradcam_audit.core.evaluate.removal import REMOVAL_MODES  # noqa: E402
 from gradcam_audit.core.run.runner import AuditRunner  # noqa: E402
 from gradcam_audit.core.jobs import CaseJob  # noqa: E402
 from gradcam_audit.core.spec.load import load_spec  # noqa: E402
