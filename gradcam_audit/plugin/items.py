@@ -76,6 +76,8 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         state = run_state(self.config)
+        # A worker crashed on a spec since this worker started: its cases run alone here too (plugin/crash_isolation.py).
+        state.refresh_isolation(getattr(self.config, "workerinput", None))
         run = state.audit.run_case(self.key)
         entry = replace(run.entry, images=state.render_images(run) or run.entry.images, nodeid=self.nodeid)
         state.audit.record_case(entry)

@@ -14,6 +14,7 @@ import pytest
 
 from gradcam_audit.core.records.codec import to_data
 from gradcam_audit.plugin.collector import ResultCollector, claim_outputs
+from gradcam_audit.plugin.crash_isolation import NOTICE_KEY, IsolationNotice
 from gradcam_audit.plugin.discovery import explicit_spec_files
 from gradcam_audit.plugin.items import CaseItem, GateItem, SpecFile
 from gradcam_audit.plugin.options import add_options, check_writable, read_settings
@@ -65,6 +66,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     # Before the results are written and the process exits: no batch may still be computing in the background.
     if has_run_state(session.config):
         run_state(session.config).finish_computing()
+        notice = run_state(session.config).isolation_notice
+        if notice is not None and not hasattr(session.config, "workerinput"):
+            notice.remove()  # the controller made it; its workers are done
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile | None:
@@ -139,7 +143,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 def pytest_configure_node(node: Any) -> None:
     """A (re)started xdist worker learns which spec files to compute one case at a time after a crash."""
     if has_run_state(node.config):
-        node.workerinput["gradcam_isolate"] = sorted(run_state(node.config).isolated_specs)
+        state = run_state(node.config)
+        if state.isolation_notice is None:
+            state.isolation_notice = IsolationNotice.create()
+        node.workerinput["gradcam_isolate"] = sorted(state.isolated_specs)
+        node.workerinput[NOTICE_KEY] = str(state.isolation_notice.path)
         node.workerinput["gradcam_run_id"] = run_state(node.config).run_id  # the run's private picture folder
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -13,6 +13,7 @@ from gradcam_audit.core.audit import Audit, CaseRun
 from gradcam_audit.core.plan import AuditPlan, CaseKey, plan_audit
 from gradcam_audit.core.ledger.entries import CaseEntry
 from gradcam_audit.core.run.runner import AuditRunner
+from gradcam_audit.plugin.crash_isolation import NOTICE_KEY, IsolationNotice
 from gradcam_audit.plugin.options import Settings
 
 if TYPE_CHECKING:
@@ -46,8 +47,21 @@ class RunState:
         self.crash_counts: dict[str, int] = {}
         self.crash_details: dict[str, str] = {}
         self.isolated_specs: set[str] = set()
+        # Controller: the file it rewrites at each crash; worker: the same file, read before each case (crash_isolation.py).
+        self.isolation_notice: IsolationNotice | None = None
         self.last_worker_error: dict[str, str] = {}
         self._case_sample: CaseSample | None = None
+
+    def refresh_isolation(self, workerinput: dict[str, Any] | None) -> None:
+        """On an xdist worker, before a case: compute one case at a time the specs isolated since this worker started."""
+        if self.isolation_notice is None:
+            path = (workerinput or {}).get(NOTICE_KEY)
+            if not path:
+                return
+            self.isolation_notice = IsolationNotice(Path(path))
+        specs = self.isolation_notice.changed_specs()
+        if specs:
+            self.audit.runner.isolate([(self.rootpath / spec).resolve() for spec in specs])
 
     def finish_computing(self) -> None:
         """Wait for the runner's background batch, if an audit ran in this process."""

@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from gradcam_audit.core.files.run_folder import LOCK_NAME
 from tests.outside.stripes import blind_spec
@@ -25,7 +27,7 @@ from tests.plugin.conftest import (
 from tests.plugin.test_batching_and_xdist import _run, assert_same_cases
 from tests.plugin.test_dossier import _check_manifest, _pdf_text
 from tests.plugin.test_kept_warnings import NOTE, WARNING_PREPROCESS, WARNING_TEXT
-from tests.plugin.test_ledger_truth import _strict_json
+from tests.plugin.test_ledger_truth import SIGKILL_ON_BLACK_IMAGE, _strict_json
 from tests.plugin.test_task_entry_points import _task_suites
 
 
@@ -83,7 +85,7 @@ def _by_spec(entries: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]
 
 @pytest.mark.slow
 def test_a_failing_xdist_run_equals_the_serial_run_for_stripes_task_and_outside_suites_and_says_the_outside_finding(
-    pytester: pytest.Pytester, write_spec: Callable[..., Path]
+    pytester: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three behaviours of one failing `-n 2` run, each once a test of its own `-n 2` run:
     - xdist gives the serial run's results, also against a baseline decided alike in every worker (was
@@ -92,8 +94,10 @@ def test_a_failing_xdist_run_equals_the_serial_run_for_stripes_task_and_outside_
       test_task_entry_points.py::test_task_suites_give_one_answer_under_xdist_shards_and_a_baseline);
     - the outside sweep's gate fails under xdist and the summary says the finding (was
       tests/outside/test_stripes_outside.py::test_pytest_run_under_xdist_fails_the_gate_and_says_the_finding).
-    A case that kills its worker keeps a run of its own (test_ledger_truth.py): beside other spec files, the crashed
-    spec's cases can be handed to a surviving worker that was never told to compute them one at a time.
+    And a fourth, which needs other spec files in the run: a case that kills its worker costs only that case, also when
+    the crashed spec's remaining cases are handed to the worker that did not crash (before plugin/crash_isolation.py,
+    that worker batched the killing case with them again, and an innocent case was blamed: "crash 2 of 2"). The
+    single-spec crash keeps its own run (test_ledger_truth.py), where the crash is the run's only failure.
     """
     # The stripes suite: one case held to an impossible mass; released on the honest model, then run on the shortcut
     # model against that baseline (the shortcut model regresses on the tag).
@@ -105,12 +109,27 @@ def test_a_failing_xdist_run_equals_the_serial_run_for_stripes_task_and_outside_
     blind_spec(pytester.path, "shortcut", gate=OUTSIDE_GATE)  # the tag not annotated: the outside sweep finds it
     _task_suites(pytester.path / "suites")  # segmentation (Layer-CAM and Score-CAM) and detection, with an expected failure
 
+    # A spec whose preprocessing SIGKILLs its worker on one (black) image; the workers import it through PYTHONPATH.
+    pytester.makepyfile(killing=SIGKILL_ON_BLACK_IMAGE)
+    Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(pytester.path / "black.png")
+    killing_cases = shipped_cases(6)
+    killing_cases[3] = {**killing_cases[3], "id": "poisoned", "image": str(pytester.path / "black.png")}
+    write_spec("killing.yaml", cases=killing_cases, preprocess="killing:preprocess")
+
     others = ("--gradcam-specs", "blind_shortcut.yaml", "--gradcam-specs", "suites", "--gradcam-baseline", "released.json")
-    serial = _run(pytester, "serial", *others)  # suite.yaml and the others, in this process
-    result = pytester.runpytest_subprocess("--gradcam-specs", "suite.yaml", *others, "--gradcam-json", "parallel.json",
-                                           "--gradcam-no-report", "-p", "no:cacheprovider", "-n", "2")
+    serial = _run(pytester, "serial", *others)  # suite.yaml and the others, in this process (not the killing spec)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(pytester.path), os.environ.get("PYTHONPATH")])))
+    result = pytester.runpytest_subprocess("--gradcam-specs", "suite.yaml", *others, "--gradcam-specs", "killing.yaml",
+                                           "--gradcam-json", "parallel.json", "--gradcam-no-report", "-p", "no:cacheprovider", "-n", "2")
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
     document = _strict_json(pytester.path / "parallel.json")
+    # The killing spec: only the poisoned case is an error, named as a crash; its batch-mates keep their real status.
+    killing = {case["id"]: case for case in _by_spec(document["cases"], "killing.yaml")}
+    poisoned = killing.pop("poisoned")
+    assert poisoned["status"] == "error" and "crashed" in poisoned["reason"], poisoned["reason"]
+    assert {case_id: case["status"] for case_id, case in killing.items()} == \
+        {case["id"]: "passed" for index, case in enumerate(shipped_cases(6)) if index != 3}, killing
+    document = {**document, "cases": [case for case in document["cases"] if not str(case["spec"]).endswith("killing.yaml")]}
     parallel = without_timings(document)
 
     # Same results as the serial run, for every case and gate.
