@@ -31,9 +31,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Real pytest runs (pytester) are the suite's long tests. Handing them out first lets `pytest -n auto`
-    # pack the short ones around them instead of waiting on a long test that started last.
-    # The longest (marked slow) go first of all, one to each worker, so none of them is the last to finish.
+    # Real pytest runs (pytester) are the suite's long tests, and those marked slow the longest: they start first, and
+    # the short ones fill in around them instead of a long test starting last and finishing alone. This needs the
+    # README's `--dist worksteal`: xdist's default `load` hands each worker a fixed first block of consecutive tests,
+    # so one worker got every long test and finished 24 s after the other (measured on 951 tests).
     items.sort(key=lambda item: (item.get_closest_marker("slow") is None, "pytester" not in getattr(item, "fixturenames", ())))
 
 

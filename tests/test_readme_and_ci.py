@@ -21,7 +21,7 @@ def test_readme_quick_start_has_exactly_two_commands() -> None:
     commands = _quick_start_commands()
     assert len(commands) == 2
     assert "pytest --gradcam-specs specs/" in commands[0]
-    assert commands[1].endswith("pytest -n auto")  # the suite on every core: under 5 minutes on 2 idle cores
+    assert commands[1].endswith("pytest -n auto --dist worksteal")  # the suite on every core: under 5 minutes on 2 idle cores
 
 
 def test_ci_runs_the_readme_commands_verbatim_in_a_fresh_virtualenv() -> None:

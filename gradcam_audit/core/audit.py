@@ -25,6 +25,7 @@ from gradcam_audit.core.ledger.run_results import RunResults
 from gradcam_audit.core.plan import AuditPlan, CaseKey, PlannedCase, PlannedGate, plan_audit
 from gradcam_audit.core.records.comparison import CaseRules
 from gradcam_audit.core.run.kept_warnings import KeptWarning
+from gradcam_audit.core.run.failures import crash_reason
 from gradcam_audit.core.run.runner import AuditRunner
 
 
@@ -152,10 +153,17 @@ class Audit:
         self._cases[key] = entry
         return entry
 
-    def record_crash(self, key: CaseKey, reason: str) -> CaseEntry:
-        """The process computing the case died: the case is an error naming the crash."""
-        entry = replace(self._planned_cases[key].entry, status="error", cause="", reason=reason)
+    def record_crash(self, key: CaseKey, detail: str) -> CaseEntry:
+        """The process computing the case died, also on its retry: the case is an error naming the crash. Recorded by
+        the process that saw the crash and by every process that might otherwise compute the case again (a gate)."""
+        entry = replace(self._planned_cases[key].entry, status="error", cause="", reason=crash_reason("computing this case", detail))
         self._cases[key] = entry
+        return entry
+
+    def record_gate_crash(self, key: str, detail: str) -> GateEntry:
+        """The process judging the gate died, also on its retry: the gate is an error naming the crash."""
+        entry = replace(self._planned_gates[key].entry, status="error", cause="", reason=crash_reason("judging this gate", detail))
+        self._gates[key] = entry
         return entry
 
     def finished_cases(self) -> int:

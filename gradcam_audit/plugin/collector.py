@@ -213,15 +213,14 @@ class ResultCollector:
     def _record_crash(self, report: pytest.TestReport) -> None:
         """An xdist worker died while running this item (after its one retry): the entry is an error naming it."""
         key = self.state.key_for_nodeid(report.nodeid)
-        if not isinstance(key, tuple) or not self.state.audit.has_case(key):
-            return
-        detail = str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "no output"
-        crash = self.state.crash_details.get(report.nodeid, "")
-        reason = (f"the test process crashed while computing this case ({detail}{'; ' + crash if crash else ''}); "
-                  "it was retried once, alone, and crashed again: look for what kills the process (out of memory, a native crash, "
-                  "a signal sent by your own code)")
-        self.state.audit.record_crash(key, reason)
-        self.notes.append(f"a test process crashed on {report.nodeid}; see that case's reason")
+        # The scheduler's words for the crash (which worker, how it ended; the same the workers read in the notice).
+        detail = self.state.crash_details.get(report.nodeid) or (str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "no output")
+        if isinstance(key, tuple) and self.state.audit.has_case(key):
+            self.state.audit.record_crash(key, detail)
+            self.notes.append(f"a test process crashed on {report.nodeid}; see that case's reason")
+        elif isinstance(key, str) and self.state.audit.has_gate(key):
+            self.state.audit.record_gate_crash(key, detail)
+            self.notes.append(f"a test process crashed on {report.nodeid}; see that gate's reason")
 
     # -- the end ------------------------------------------------------------------------------------
 

@@ -110,6 +110,8 @@ class GateItem(pytest.Item):
 
     def runtest(self) -> None:
         state = run_state(self.config)
+        # Cases that crashed for good on another worker are counted as errors here, not computed again.
+        state.refresh_isolation(getattr(self.config, "workerinput", None))
         entry = replace(state.audit.run_gate(self.key), nodeid=self.nodeid)
         state.audit.record_gate(entry)
         self.entry = entry

@@ -46,6 +46,7 @@ class RunState:
         self.selection_known = False
         self.crash_counts: dict[str, int] = {}
         self.crash_details: dict[str, str] = {}
+        self.crashed_items: dict[str, str] = {}  # node id → crash detail, for items that crashed twice (ended)
         self.isolated_specs: set[str] = set()
         # Controller: the file it rewrites at each crash; worker: the same file, read before each case (crash_isolation.py).
         self.isolation_notice: IsolationNotice | None = None
@@ -53,15 +54,22 @@ class RunState:
         self._case_sample: CaseSample | None = None
 
     def refresh_isolation(self, workerinput: dict[str, Any] | None) -> None:
-        """On an xdist worker, before a case: compute one case at a time the specs isolated since this worker started."""
+        """On an xdist worker, before an item: compute one case at a time the specs isolated since this worker started,
+        and record the cases that crashed for good elsewhere, so that no gate here computes them again."""
         if self.isolation_notice is None:
             path = (workerinput or {}).get(NOTICE_KEY)
             if not path:
                 return
             self.isolation_notice = IsolationNotice(Path(path))
-        specs = self.isolation_notice.changed_specs()
-        if specs:
-            self.audit.runner.isolate([(self.rootpath / spec).resolve() for spec in specs])
+        notice = self.isolation_notice.changed()
+        if notice is None:
+            return
+        if notice.specs:
+            self.audit.runner.isolate([(self.rootpath / spec).resolve() for spec in notice.specs])
+        for nodeid, detail in notice.crashed.items():
+            key = self.key_for_nodeid(nodeid)
+            if isinstance(key, tuple) and self.audit.has_case(key) and self.audit.case_entry(key) is None:
+                self.audit.record_crash(key, detail)
 
     def finish_computing(self) -> None:
         """Wait for the runner's background batch, if an audit ran in this process."""

@@ -7,7 +7,8 @@ batched ahead would compute cases another worker runs. Scheduling audit items by
 When a worker dies, `LoadScopeScheduling` re-queues the item it was running, so a case that kills its worker
 every time is retried until xdist gives up. Here a crashed item is retried once, and its spec file is then
 computed one case at a time on every worker, restarted or still running (a batch-mate may have been the cause:
-plugin/crash_isolation.py); a second crash of the same item is reported, and the run goes on.
+plugin/crash_isolation.py); a second crash of the same item is reported, every worker records it as ended (the
+spec's gate counts it instead of computing it again, which crashed the gate's worker too), and the run goes on.
 """
 
 from __future__ import annotations
@@ -46,14 +47,16 @@ class SpecFileScheduling(LoadScopeScheduling):  # type: ignore[misc]
         worker = getattr(getattr(node, "gateway", None), "id", "?")
         error = self.state.last_worker_error.get(worker, "")
         self.state.crash_details[crashitem] = f"worker {worker}" + (f": {error}" if error else "") + f", crash {crashes} of {MAX_CRASHES_PER_ITEM}"
-        if is_audit_nodeid(crashitem):
-            self.state.isolated_specs.add(crashitem.split("::", 1)[0])
-            if self.state.isolation_notice is not None:  # before any surviving worker is given the spec's other cases
-                self.state.isolation_notice.publish(self.state.isolated_specs)
         report: str | None = None
         if crashes >= MAX_CRASHES_PER_ITEM:
             crashed_unit[crashitem] = True  # not re-queued: reported as crashed, and the rest of its scope goes on
             report = crashitem
+        if is_audit_nodeid(crashitem):
+            self.state.isolated_specs.add(crashitem.split("::", 1)[0])
+            if report is not None:  # ended: no worker computes it again (a gate would, to count it)
+                self.state.crashed_items[crashitem] = self.state.crash_details[crashitem]
+            if self.state.isolation_notice is not None:  # before any surviving worker is given the spec's other items
+                self.state.isolation_notice.publish(self.state.isolated_specs, self.state.crashed_items)
         pending = {scope: unit for scope, unit in workload.items() if not all(unit.values())}
         self.workqueue.update(pending)
         for other in self.assigned_work:

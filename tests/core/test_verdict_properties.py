@@ -50,8 +50,10 @@ CORPUS = {
 BROKEN = {"empty_cases.yaml", "mapping_cases.yaml", "yaml_error.yaml", "missing_model.yaml", "one_invalid_case.yaml"}
 
 # What can happen to a planned case: it ends with a status, or a fault leaves it without one.
-OUTCOMES = ("passed", "failed", "error", "xfailed", "xpassed", "skipped", "deselected", "interrupted", "missing")
-FAULTS = {"failed", "error", "xpassed", "interrupted", "missing"}
+OUTCOMES = ("passed", "failed", "error", "xfailed", "xpassed", "skipped", "deselected", "interrupted", "missing", "crashed")
+FAULTS = {"failed", "error", "xpassed", "interrupted", "missing", "crashed"}
+# How an xdist worker's death is described (plugin/xdist_scheduling.py), for cases and gates that crashed twice.
+CRASH = "worker gw1: Not properly terminated, crash 2 of 2"
 BASELINES = ("none", "matching", "other_method", "partly_matching")
 PROPERTY_SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -80,7 +82,9 @@ def _inject(audit: Audit, outcomes: list[str]) -> set[str]:
         if outcome == "missing":
             faults.add(outcome)  # no result ever arrives: the ledger must close it
             continue
-        if outcome in ("deselected", "interrupted"):
+        if outcome == "crashed":
+            audit.record_crash(planned.key, CRASH)
+        elif outcome in ("deselected", "interrupted"):
             audit.record_case(replace(entry, status="not_run", cause=outcome, reason=outcome))
         elif outcome == "skipped":
             audit.record_case(replace(entry, status="skipped", cause="", reason="skipped by a marker"))
@@ -110,17 +114,22 @@ def _baseline(kind: str, results: RunResults) -> Baseline | None:
 @given(names=st.sets(st.sampled_from(sorted(CORPUS)), min_size=1, max_size=4),
        outcomes=st.lists(st.sampled_from(OUTCOMES), max_size=12),
        baseline_kind=st.sampled_from(BASELINES),
-       judge_gates=st.booleans())
+       judge_gates=st.booleans(),
+       crash_gates=st.booleans())
 def test_every_planned_entry_has_one_status_and_the_verdict_never_passes_over_a_fault(
         corpus: dict[str, AuditPlan], names: set[str], outcomes: list[str], baseline_kind: str, judge_gates: bool,
-        tmp_path_factory: pytest.TempPathFactory) -> None:
+        crash_gates: bool, tmp_path_factory: pytest.TempPathFactory) -> None:
     plan = AuditPlan(tuple(spec for name in sorted(names) for spec in corpus[name].specs))
     audit = Audit(plan, AuditRunner())
     faults = _inject(audit, outcomes)
     if judge_gates:  # gates judged from whatever their cases ended with; otherwise their result never arrives
         cases = audit.ledger().cases
         for gate in plan.gates:
-            audit.record_gate(judge_gate(gate.entry, cases))
+            if crash_gates and not gate.decided:  # the process judging it died twice
+                assert audit.record_gate_crash(gate.entry.key, CRASH).status == "error"
+                faults.add("crashed")
+            else:
+                audit.record_gate(judge_gate(gate.entry, cases))
     ledger = audit.ledger()
     baseline = _baseline(baseline_kind, ledger)
     results = ledger if baseline is None else rebaseline_run(ledger, baseline)
@@ -156,3 +165,18 @@ def test_every_planned_entry_has_one_status_and_the_verdict_never_passes_over_a_
     write_results(results, folder / "results.json")
     assert read_results(folder / "results.json").verdict == verdict == merge_results([results, results]).verdict
     assert summary_line(results).startswith(f"gradcam audit {VERDICT_WORDS[verdict]}:")
+
+
+def test_a_case_or_gate_whose_process_crashed_twice_is_an_error_naming_the_crash(corpus: dict[str, AuditPlan]) -> None:
+    audit = Audit(corpus["gated.yaml"], AuditRunner())
+    first, second = audit.plan.cases
+    audit.record_crash(first.key, CRASH)
+    audit.record_case(replace(second.entry, status="passed", result=_computed(second.key, "passed")))
+    (gate,) = audit.plan.gates
+    audit.record_gate_crash(gate.entry.key, CRASH)
+    results = audit.ledger()
+    crashed_case = next(case for case in results.cases if case.key == first.key)
+    assert crashed_case.status == "error" and CRASH in crashed_case.reason and "computing this case" in crashed_case.reason
+    (crashed_gate,) = results.gates
+    assert crashed_gate.status == "error" and CRASH in crashed_gate.reason and "judging this gate" in crashed_gate.reason
+    assert results.verdict == "failed"

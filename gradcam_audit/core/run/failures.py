@@ -38,6 +38,13 @@ def failure_message(error: BaseException) -> str:
     )
 
 
+def crash_reason(what: str, detail: str) -> str:
+    """Why an item whose process died twice (the crash, then its retry alone) ended as an error: ``what`` it was doing
+    ("computing this case", "judging this gate"), ``detail`` which worker died and how."""
+    return (f"the test process crashed while {what} ({detail}); it was retried once, alone, and crashed again: look for "
+            "what kills the process (out of memory, a native crash, a signal sent by your own code)")
+
+
 def stream_failure(error: BaseException) -> str:
     """Why a streamed run stopped, as the reason of every case it did not bring back."""
     if isinstance(error, GradcamAuditError):  # ours says what to do (e.g. start the cluster, check the address)
