@@ -94,10 +94,12 @@ def test_a_failing_xdist_run_equals_the_serial_run_for_stripes_task_and_outside_
       test_task_entry_points.py::test_task_suites_give_one_answer_under_xdist_shards_and_a_baseline);
     - the outside sweep's gate fails under xdist and the summary says the finding (was
       tests/outside/test_stripes_outside.py::test_pytest_run_under_xdist_fails_the_gate_and_says_the_finding).
-    And a fourth, which needs other spec files in the run: a case that kills its worker costs only that case, also when
-    the crashed spec's remaining cases are handed to the worker that did not crash (before plugin/crash_isolation.py,
-    that worker batched the killing case with them again, and an innocent case was blamed: "crash 2 of 2"). The
-    single-spec crash keeps its own run (test_ledger_truth.py), where the crash is the run's only failure.
+    And a fourth (was test_ledger_truth.py::test_a_case_that_kills_its_worker_is_an_error_and_every_other_case_keeps_its_status,
+    a `-n 2` run of its own): a case that kills its worker costs only that case, also when the crashed spec's remaining
+    cases are handed to the worker that did not crash (before plugin/crash_isolation.py, that worker batched the killing
+    case with them again, and an innocent case was blamed: "crash 2 of 2"), and its spec's gate counts it as an error
+    instead of computing it again. That a crash alone never lets the verdict pass is the ledger's property
+    (tests/core/test_verdict_properties.py, crashed cases and gates among its outcomes).
     """
     # The stripes suite: one case held to an impossible mass; released on the honest model, then run on the shortcut
     # model against that baseline (the shortcut model regresses on the tag).
@@ -114,7 +116,7 @@ def test_a_failing_xdist_run_equals_the_serial_run_for_stripes_task_and_outside_
     Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(pytester.path / "black.png")
     killing_cases = shipped_cases(6)
     killing_cases[3] = {**killing_cases[3], "id": "poisoned", "image": str(pytester.path / "black.png")}
-    write_spec("killing.yaml", cases=killing_cases, preprocess="killing:preprocess")
+    write_spec("killing.yaml", cases=killing_cases, preprocess="killing:preprocess", gate={"min_pass_rate": 0.5})
 
     others = ("--gradcam-specs", "blind_shortcut.yaml", "--gradcam-specs", "suites", "--gradcam-baseline", "released.json")
     serial = _run(pytester, "serial", *others)  # suite.yaml and the others, in this process (not the killing spec)
@@ -129,7 +131,16 @@ def test_a_failing_xdist_run_equals_the_serial_run_for_stripes_task_and_outside_
     assert poisoned["status"] == "error" and "crashed" in poisoned["reason"], poisoned["reason"]
     assert {case_id: case["status"] for case_id, case in killing.items()} == \
         {case["id"]: "passed" for index, case in enumerate(shipped_cases(6)) if index != 3}, killing
-    document = {**document, "cases": [case for case in document["cases"] if not str(case["spec"]).endswith("killing.yaml")]}
+    # Its gate counts the crashed case as an error; it does not compute it again (before, the worker judging the gate
+    # did, died twice more, and the gate ended "not run ... the run ended before it ran": five crashes for one bad case).
+    (killing_gate,) = _by_spec(document["gates"], "killing.yaml")
+    assert killing_gate["status"] == "error" and "could not be computed (poisoned)" in killing_gate["reason"], killing_gate
+    output = result.stdout.str()
+    assert "crashed while running 'killing.yaml::gate'" not in output
+    # The bad case's batch (when it had batch-mates), then the bad case alone, twice: three crashes at most.
+    assert 2 <= output.count("replacing crashed worker") <= 3, output[-3000:]
+    document = {key: [entry for entry in value if not str(entry["spec"]).endswith("killing.yaml")] if key in ("cases", "gates")
+                else value for key, value in document.items()}
     parallel = without_timings(document)
 
     # Same results as the serial run, for every case and gate.
