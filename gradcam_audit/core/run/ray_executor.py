@@ -203,7 +203,7 @@ def _connect(ray: Any, address: str | None, timeout_s: float = CONNECT_TIMEOUT_S
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread, which reports it
             outcome.append(error)
 
-    if starts_a_cluster:
+    if address is None or starts_a_cluster:  # (the first test is part of the second, spelled out for the type checker)
         # A new local cluster (or "auto"): started in this thread, which outlives the run. Ray's processes die with
         # the thread that started them (PR_SET_PDEATHSIG), so a short-lived thread would take the cluster with it.
         join()
