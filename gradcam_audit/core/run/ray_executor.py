@@ -7,6 +7,7 @@ that crashes its worker again becomes an error naming the crash.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import os
@@ -26,6 +27,9 @@ from gradcam_audit.core.jobs import CaseJob, CaseKey
 from gradcam_audit.errors import GradcamAuditError
 
 INSTALL_HINT = "install the extra: pip install -e '.[ray]'"
+# Whether ray_outcomes connected this process to Ray (a local cluster started, or an address joined): then
+# disconnect_from_ray() ends that connection. Ray's own connection is one per process, and so is this.
+_connected_here = False
 
 
 def _import_ray() -> Any:
@@ -330,12 +334,11 @@ def ray_outcomes(batches: Sequence[Sequence[CaseJob]], *, batch_size: int, addre
         GradcamAuditError: Ray Data is not installed.
         RayConnectionError: no cluster answers at the address (within CONNECT_TIMEOUT_S).
     """
+    global _connected_here
     ray = _import_ray()
-    started = _connect(ray, address)
-    try:
-        jobs = [job for batch in batches for job in batch]
-        if not jobs:
-            return
+    _connected_here = _connect(ray, address) or _connected_here
+    jobs = [job for batch in batches for job in batch]
+    if jobs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # Ray's own settings warn about themselves when first read
             context = ray.data.DataContext.get_current()
@@ -365,6 +368,18 @@ def ray_outcomes(batches: Sequence[Sequence[CaseJob]], *, batch_size: int, addre
         # caller gets exactly one outcome per job and never has to compute one in its own process.
         yield from _retried(ray, jobs, jobs_ref, [index for index in range(len(jobs)) if index not in finished],
                             batch_size=batch_size, workers=workers)
-    finally:
-        if started:
-            ray.shutdown()  # only a cluster this call started or joined; one the caller set up stays up
+
+
+def disconnect_from_ray() -> None:
+    """End the connection ray_outcomes made (stopping the local cluster it started; one the caller set up stays up).
+
+    Call it from the main thread once every outcome has been used. Ray ends the whole process when anything reaches
+    for its core worker after ray.shutdown() ("The core worker has already been shutdown ... The process will exit"):
+    shut down from the stream's thread while the main thread still handled the last cases, a loaded machine's run
+    ended that way before writing its results. What the run left in reference cycles is freed first, while Ray is up.
+    """
+    global _connected_here
+    if _connected_here:
+        _connected_here = False
+        gc.collect()
+        _import_ray().shutdown()

@@ -20,7 +20,7 @@ from gradcam_audit.core.run.gate_experiments import gate_evidence
 from gradcam_audit.core.run.jobs import CaseOutcome
 from gradcam_audit.core.run.kept_warnings import keep_warnings
 from gradcam_audit.core.jobs import CaseJob, CaseKey
-from gradcam_audit.core.run.ray_executor import ray_outcomes
+from gradcam_audit.core.run.ray_executor import disconnect_from_ray, ray_outcomes
 from gradcam_audit.core.spec.model import Gate, Spec
 
 # CaseOutcome is also reached through this module (the runner's output).
@@ -31,6 +31,9 @@ EXECUTORS: tuple[str, ...] = ("local", "serial", "ray")
 # A streamed (Ray) run keeps at most this many batches of outcomes waiting for the caller: memory stays flat
 # however many cases the run has.
 STREAM_BUFFER_BATCHES = 4
+# How long the end of a run waits for a Ray stream to end before ending the connection (one that brought every outcome
+# ends at once; an interrupted run's may never end, and Ray's exit handler then ends the connection).
+RAY_STREAM_END_S = 10.0
 
 
 class AuditRunner:
@@ -107,9 +110,16 @@ class AuditRunner:
 
     def finish(self, timeout_s: float = 120.0) -> None:
         """Let a background batch end before the process does (a thread cut off inside TensorFlow at exit can abort
-        the process and change its exit status). Ray's stream only waits on other processes, so it is not joined."""
+        the process and change its exit status). A Ray stream that brought every outcome ends at once; it is given
+        a few seconds (an interrupted run may hold it back for good), then this thread ends the Ray connection."""
         background = self._background
-        if self.executor != "ray" and background is not None and background.is_alive():
+        if self.executor == "ray":
+            if background is not None:
+                background.join(RAY_STREAM_END_S)
+            if background is None or not background.is_alive():
+                disconnect_from_ray()  # else Ray's own exit handler does it
+            return
+        if background is not None and background.is_alive():
             background.join(timeout_s)
 
     def _deliver(self, batch: Sequence[CaseJob], outcomes: dict[CaseKey, CaseOutcome]) -> None:
