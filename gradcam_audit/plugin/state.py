@@ -46,7 +46,6 @@ class RunState:
         self.selection_known = False
         self.crash_counts: dict[str, int] = {}
         self.crash_details: dict[str, str] = {}
-        self.crashed_items: dict[str, str] = {}  # node id → crash detail, for items that crashed twice (ended)
         self.isolated_specs: set[str] = set()
         # Controller: the file it rewrites at each crash; worker: the same file, read before each case (crash_isolation.py).
         self.isolation_notice: IsolationNotice | None = None

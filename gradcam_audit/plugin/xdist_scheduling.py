@@ -53,10 +53,11 @@ class SpecFileScheduling(LoadScopeScheduling):  # type: ignore[misc]
             report = crashitem
         if is_audit_nodeid(crashitem):
             self.state.isolated_specs.add(crashitem.split("::", 1)[0])
-            if report is not None:  # ended: no worker computes it again (a gate would, to count it)
-                self.state.crashed_items[crashitem] = self.state.crash_details[crashitem]
             if self.state.isolation_notice is not None:  # before any surviving worker is given the spec's other items
-                self.state.isolation_notice.publish(self.state.isolated_specs, self.state.crashed_items)
+                # The items that ended crashed: no worker computes them again (a gate would, to count them).
+                ended = {nodeid: self.state.crash_details[nodeid] for nodeid, count in self.state.crash_counts.items()
+                         if count >= MAX_CRASHES_PER_ITEM and is_audit_nodeid(nodeid)}
+                self.state.isolation_notice.publish(self.state.isolated_specs, ended)
         pending = {scope: unit for scope, unit in workload.items() if not all(unit.values())}
         self.workqueue.update(pending)
         for other in self.assigned_work:

@@ -192,14 +192,8 @@ def _connect(ray: Any, address: str | None, timeout_s: float = CONNECT_TIMEOUT_S
         return False
     address = address or os.environ.get("RAY_ADDRESS")
     outcome: list[BaseException | None] = []
-    starts_a_cluster = not address or _host_and_port(address) is None
-    # Ray starts its workers at niceness 15, to keep its own daemons responsive. On a cluster of its own that is
-    # right; in the local cluster started here the workers compete with the machine's other work, and behind one busy
-    # process at normal priority they barely run (the Ray test took 716 s beside a CPU hog on 2 cores, 70 s idle).
-    # The local cluster's workers run at the priority of the run that started them; a cluster the user runs keeps its own.
-    runtime_env = {"env_vars": {"RAY_worker_niceness": "0"}} if starts_a_cluster else None
 
-    def join() -> None:
+    def join(runtime_env: dict[str, Any] | None = None) -> None:
         try:
             ray.init(address=address, ignore_reinit_error=True, include_dashboard=False,
                      logging_level=logging.WARNING, configure_logging=True, runtime_env=runtime_env)
@@ -207,10 +201,14 @@ def _connect(ray: Any, address: str | None, timeout_s: float = CONNECT_TIMEOUT_S
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread, which reports it
             outcome.append(error)
 
-    if address is None or starts_a_cluster:  # (the first test is part of the second, spelled out for the type checker)
+    if not address or _host_and_port(address) is None:
         # A new local cluster (or "auto"): started in this thread, which outlives the run. Ray's processes die with
         # the thread that started them (PR_SET_PDEATHSIG), so a short-lived thread would take the cluster with it.
-        join()
+        # Ray starts its workers at niceness 15, which suits a cluster of its own; here they compete with the machine's
+        # other work, and behind one busy process at normal priority they barely run (the Ray test took 716 s beside a
+        # CPU hog on 2 cores, 70 s idle). They run at the priority of the run that started them; a cluster the user
+        # runs keeps its own.
+        join({"env_vars": {"RAY_worker_niceness": "0"}})
         if outcome[0] is not None:
             raise RayConnectionError(f"could not start or find a Ray cluster ({_described(outcome[0])}); {_ADDRESS_FIX}") from None
         return True
