@@ -47,6 +47,20 @@ def test_xfail_from_spec_is_strict(pytester: pytest.Pytester, write_spec: Callab
     result.stdout.fnmatch_lines(["*XPASS(strict)*believed broken*"])
 
 
+def test_an_expected_failure_carries_its_failure_table_not_a_traceback(pytester: pytest.Pytester,
+                                                                      write_spec: Callable[..., Path]) -> None:
+    # pytest builds a failure representation for an xfailed test and sends it to the xdist controller; from the
+    # traceback it cost about 0.1 s a case. What it carries is the case's table, as for a failure.
+    cases = _failing_cases(2)
+    cases[0]["xfail"] = "believed broken"
+    write_spec(cases=cases)
+    reports = pytester.inline_run("--gradcam-specs", "suite.yaml", *NO_REPORT).getreports("pytest_runtest_logreport")
+    (xfailed,) = [report for report in reports if report.when == "call" and hasattr(report, "wasxfail")]
+    assert "< min_mass 0.99" in xfailed.wasxfail  # the summary's reason, as before
+    text = str(xfailed.longrepr)
+    assert "stripes: mass" in text and "< min_mass 0.99" in text and "Traceback" not in text and "items.py" not in text, text
+
+
 def _failing_cases(count: int) -> list[dict[str, object]]:
     cases = shipped_cases(count)
     for case in cases[::2]:
