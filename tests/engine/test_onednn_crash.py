@@ -2,8 +2,9 @@
 "malloc(): corrupted top size", segfault) when run eagerly, on some CPUs only. The engine's guard is to
 differentiate only inside its compiled tf.function (graph mode). Every test here asserts on every CPU: the
 gradients are compared with a hand-computed reference and the mode of every `GradientTape.gradient` call is
-recorded. Each script runs in a subprocess so that a crash is a failed test, not a dead test runner, with
-oneDNN at its default (TF_ENABLE_ONEDNN_OPTS unset)."""
+recorded. The scripts run in a subprocess so that a crash is a failed test, not a dead test runner, with
+oneDNN at its default (TF_ENABLE_ONEDNN_OPTS unset): one process runs all three parts in turn (each start costs
+TensorFlow's import), and a part that a crash before it kept from running gets a process of its own."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ with tf.GradientTape() as tape:
         output = layer(output)
     score = tf.reduce_sum(output[:, 1])
 error = relative_error(tape.gradient(score, explained)[0], reference_gradient(1))
-print("RESULT", json.dumps({"finite": bool(np.all(np.isfinite(gradient.numpy()))), "error": error, **modes}))
+print("RESULT naive", json.dumps({"finite": bool(np.all(np.isfinite(gradient.numpy()))), "error": error, **modes}), flush=True)
 """
 
 _ENGINE = """
@@ -83,27 +84,58 @@ for count in (1, 2):
 for _ in range(20):  # repeated: the heap corruption does not show on every backward pass
     for count in (1, 2):
         heatmaps += [e.heatmap_full for e in explain(model, list(images[:count]), layer="features", preprocess="scale01")]
-print("RESULT", json.dumps({"error": max(errors), "finite": all(bool(np.all(np.isfinite(h))) for h in heatmaps),
-                            "nonzero": all(float(h.max()) > 0 for h in heatmaps), **modes}))
+print("RESULT", PART, json.dumps({"error": max(errors), "finite": all(bool(np.all(np.isfinite(h))) for h in heatmaps),
+                                  "nonzero": all(float(h.max()) > 0 for h in heatmaps), **modes}), flush=True)
 """
+
+# Each part starts with fresh counts of the modes; "eager engine" is the engine with tf.functions run eagerly.
+PARTS = {
+    "engine": 'PART = "engine"\n' + _ENGINE,
+    "naive": _NAIVE_EAGER_GRADIENT,
+    "eager engine": 'PART = "eager engine"\ntf.config.run_functions_eagerly(True)\n' + _ENGINE,
+}
+_RESET_MODES = 'modes["eager"] = modes["graph"] = 0\n'
+
 
 GRADIENT_RTOL = 1e-5  # float32 gradients against the float64 reference, relative to its largest value
 
 
-def _run_isolated(script: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any] | None]:
-    """The script's process and the JSON it printed on its RESULT line (None if it died before)."""
+def _run_isolated(*parts: str) -> tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]]:
+    """One process running the named parts in turn, and the JSON each printed on its RESULT line (a part missing there
+    did not finish: its process died in it or before it)."""
     environment = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
     environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
     process = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_CRASH_SHAPE_MODEL + script)],
+        [sys.executable, "-c", textwrap.dedent(_CRASH_SHAPE_MODEL + "".join(_RESET_MODES + PARTS[part] for part in parts))],
         env=environment,
         capture_output=True,
         text=True,
         timeout=240,
         check=False,
     )
-    lines = [line for line in process.stdout.splitlines() if line.startswith("RESULT ")]
-    return process, (json.loads(lines[-1].removeprefix("RESULT ")) if lines else None)
+    results = {}
+    for line in process.stdout.splitlines():
+        if line.startswith("RESULT "):
+            label, _, document = line.removeprefix("RESULT ").rpartition(" {")
+            results[label] = json.loads("{" + document)
+    return process, results
+
+
+@pytest.fixture(scope="module")
+def all_parts() -> tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]]:
+    return _run_isolated(*PARTS)
+
+
+def _part(all_parts: tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]],
+          name: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any] | None]:
+    """The part's result and the process that ran it: the shared one, unless it died in an earlier part (where this CPU
+    has the bug, an eager part may crash), in which case the part runs again in a process of its own."""
+    process, results = all_parts
+    names = list(PARTS)
+    if name in results or all(earlier in results for earlier in names[:names.index(name)]):
+        return process, results.get(name)
+    alone, results = _run_isolated(name)
+    return alone, results.get(name)
 
 
 def _assert_died_of_the_heap_corruption(process: subprocess.CompletedProcess[str]) -> None:
@@ -111,18 +143,13 @@ def _assert_died_of_the_heap_corruption(process: subprocess.CompletedProcess[str
     assert process.returncode < 0, f"exit code {process.returncode}, not a signal:\n{process.stderr[-2000:]}"
 
 
-@pytest.fixture(scope="module")
-def naive_eager_run() -> tuple[subprocess.CompletedProcess[str], dict[str, Any] | None]:
-    return _run_isolated(_NAIVE_EAGER_GRADIENT)
-
-
 def test_premise_the_naive_eager_gradient_crashes_or_equals_the_hand_computed_one(
-    naive_eager_run: tuple[subprocess.CompletedProcess[str], dict[str, Any] | None],
+    all_parts: tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]],
 ) -> None:
     """Where this CPU has the oneDNN bug the eager backward pass kills the process; elsewhere it is right. Either
     way the reference the engine tests use is checked against TensorFlow's own gradient."""
-    process, result = naive_eager_run
-    if process.returncode != 0:
+    process, result = _part(all_parts, "naive")
+    if result is None:
         _assert_died_of_the_heap_corruption(process)
         return
     assert result is not None, process.stdout + process.stderr[-2000:]
@@ -130,25 +157,29 @@ def test_premise_the_naive_eager_gradient_crashes_or_equals_the_hand_computed_on
     assert result["finite"] and result["error"] <= GRADIENT_RTOL, result
 
 
-def test_engine_differentiates_the_crash_shape_in_graph_mode_only_and_gets_the_exact_gradient() -> None:
+def test_engine_differentiates_the_crash_shape_in_graph_mode_only_and_gets_the_exact_gradient(
+    all_parts: tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]],
+) -> None:
     """The guard itself, on every CPU: every gradient the engine takes is taken while tracing its tf.function (none
     eagerly), the gradients through the 1×1 stride-2 conv equal the hand-computed ones, and 40 explanations of
-    batches of 1 and 2 all come back finite and non-zero (no crash)."""
-    process, result = _run_isolated(_ENGINE)
-    assert process.returncode == 0, f"engine subprocess died with exit code {process.returncode}:\n{process.stderr[-2000:]}"
-    assert result is not None, process.stdout + process.stderr[-2000:]
+    batches of 1 and 2 all come back finite and non-zero (no crash). It runs first in the shared process, so nothing
+    eager ran before it."""
+    process, result = _part(all_parts, "engine")
+    assert result is not None, f"engine subprocess died with exit code {process.returncode}:\n{process.stderr[-2000:]}"
     assert result["graph"] > 0 and result["eager"] == 0, result
     assert result["error"] <= GRADIENT_RTOL, result
     assert result["finite"] and result["nonzero"], result
 
 
-def test_the_compiled_step_is_what_protects_the_engine() -> None:
+def test_the_compiled_step_is_what_protects_the_engine(
+    all_parts: tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]],
+) -> None:
     """The same engine run eagerly (tf.config.run_functions_eagerly) differentiates eagerly, which the recorder sees
     (so the engine test's "no eager gradient" is an observation, not a blind spot); where this CPU has the bug it
     crashes like the naive loop (the heap corruption is random, so it may crash here and not there), so a refactor
     that moved the gradient out of the tf.function brings the crash back."""
-    process, result = _run_isolated("tf.config.run_functions_eagerly(True)\n" + _ENGINE)
-    if process.returncode != 0:
+    process, result = _part(all_parts, "eager engine")
+    if result is None:
         _assert_died_of_the_heap_corruption(process)
         return
     assert result is not None, process.stdout + process.stderr[-2000:]
