@@ -1,5 +1,5 @@
-"""Whole audits under pytest-xdist, several behaviours pinned per run: each `-n 2` run starts three pytest processes
-(about 20 s of TensorFlow start-up before any work), so the xdist checks share runs instead of paying for one each."""
+"""Whole audits under pytest-xdist, several behaviours pinned in one run: each `-n 2` run starts three pytest processes
+(about 20 s of TensorFlow start-up before any work), so the xdist checks share one run instead of paying for one each."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from tests.plugin.conftest import (
     HONEST_MODEL,
     SHORTCUT_MODEL,
     assert_same_results,
-    read_json,
     shipped_cases,
     without_timings,
 )
@@ -31,63 +30,15 @@ from tests.plugin.test_ledger_truth import SIGKILL_ON_BLACK_IMAGE, _strict_json
 from tests.plugin.test_task_entry_points import _task_suites
 
 
-@pytest.mark.slow
-def test_a_passing_xdist_run_keeps_warnings_once_draws_every_picture_and_the_controller_writes_one_dossier(
-    pytester: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Three behaviours of one passing `-n 2` run, each once a test with a `-n 2` run of its own:
-    - kept warnings (was test_kept_warnings.py[xdist]): a third-party warning raised in both workers is kept once in
-      the notes and the report, named in the summary line, never in pytest's warnings summary;
-    - the picture folder (was test_run_folder.py::test_xdist_workers_draw_into_the_runs_own_picture_folder): the
-      controller names the run's private picture folder and hands it to every worker, so the report has every picture;
-    - the dossier (was test_dossier.py::test_under_xdist_the_controller_writes_the_dossier_once): set by its ini twin,
-      written once by the controller, with a manifest whose hashes verify.
-    """
-    pytester.makepyfile(warning_preprocess=WARNING_PREPROCESS)
-    # The subprocess and its xdist workers import it (and gradcam_audit from wherever this process has it).
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pytester.path), *filter(None, [os.environ.get("PYTHONPATH")])]))
-    # Two spec files (each on its own worker), several batches each: the warning is raised many times in both workers.
-    write_spec("a.yaml", count=4, preprocess="warning_preprocess:scale")
-    write_spec("b.yaml", count=4, preprocess="warning_preprocess:scale")
-    pytester.makeini("[pytest]\ngradcam_dossier = filed/dossier.pdf\n")  # the ini twin, relative to the ini file
-    # A subprocess: its warning filters are its own (this suite turns warnings into errors).
-    result = pytester.runpytest_subprocess("--gradcam-specs", "a.yaml", "--gradcam-specs", "b.yaml", "--gradcam-batch-size", "2",
-                                           "-p", "no:cacheprovider", "-W", "default", "-n", "2")
-    output = result.stdout.str()
-    assert result.ret == pytest.ExitCode.OK, output[-3000:]
-    result.assert_outcomes(passed=8)
-    folder = pytester.path / "reports" / "gradcam"
-    html = (folder / "index.html").read_text(encoding="utf-8")
-
-    # Kept warnings: once in the notes and the report, named in the summary, not in pytest's warnings summary.
-    assert "warnings summary" not in output and WARNING_TEXT not in output, output
-    result.stdout.fnmatch_lines(["*gradcam audit PASSED: 8 passed; 1 warning from warning_preprocess kept in the report's notes*"])
-    notes = read_json(folder / "results.json")["notes"]
-    assert notes.count(NOTE) == 1 and len([note for note in notes if WARNING_TEXT in note]) == 1, notes
-    assert html.count(WARNING_TEXT) == 1, "the kept warning is not in the report exactly once"
-
-    # The picture folder: every worker drew into the run's own folder, the report inlined all of them, nothing is left.
-    assert html.count("data:image/") >= 8, "the report lacks pictures the workers drew"
-    assert not list(folder.glob(".gradcam-inline-pictures*")) and not (folder / LOCK_NAME).exists()
-
-    # The dossier: written by the controller, once, where the ini twin says; its manifest's hashes verify.
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    _check_manifest(manifest, pytester.path)
-    roles = [entry["role"] for entry in manifest["files"]]
-    # One results file, the one model, the two specs and the four images they share (each file listed once).
-    assert len(roles) == 8 and [roles.count(role) for role in ("results", "model", "spec", "image")] == [1, 1, 2, 4], roles
-    assert "Verdict: PASSED" in _pdf_text(pytester.path / "filed" / "dossier.pdf")
-
-
 def _by_spec(entries: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]:
     return [entry for entry in entries if str(entry["spec"]).endswith(suffix)]
 
 
 @pytest.mark.slow
-def test_a_failing_xdist_run_equals_the_serial_run_for_stripes_task_and_outside_suites_and_says_the_outside_finding(
+def test_one_failing_xdist_run_equals_the_serial_run_survives_a_killed_worker_keeps_warnings_and_files_one_dossier(
     pytester: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Three behaviours of one failing `-n 2` run, each once a test of its own `-n 2` run:
+    """Seven behaviours of one failing `-n 2` run, each once a test of its own `-n 2` run:
     - xdist gives the serial run's results, also against a baseline decided alike in every worker (was
       test_batching_and_xdist.py::test_xdist_gives_the_same_results_and_one_report);
     - segmentation and detection suites give under xdist what one plain run gives (was the `-n 2` part of
@@ -100,6 +51,13 @@ def test_a_failing_xdist_run_equals_the_serial_run_for_stripes_task_and_outside_
     case with them again, and an innocent case was blamed: "crash 2 of 2"), and its spec's gate counts it as an error
     instead of computing it again. That a crash alone never lets the verdict pass is the ledger's property
     (tests/core/test_verdict_properties.py, crashed cases and gates among its outcomes).
+    And three that shared a passing `-n 2` run of their own until it was folded in here:
+    - kept warnings (was test_kept_warnings.py[xdist]): a third-party warning raised in both workers is kept once in
+      the notes and the report, named in the summary line, never in pytest's warnings summary;
+    - the picture folder (was test_run_folder.py::test_xdist_workers_draw_into_the_runs_own_picture_folder): the
+      controller names the run's private picture folder and hands it to every worker, so the report has every picture;
+    - the dossier (was test_dossier.py::test_under_xdist_the_controller_writes_the_dossier_once): set by its ini twin,
+      written once by the controller, with a manifest whose hashes verify and that lists each file once.
     """
     # The stripes suite: one case held to an impossible mass; released on the honest model, then run on the shortcut
     # model against that baseline (the shortcut model regresses on the tag).
@@ -117,14 +75,52 @@ def test_a_failing_xdist_run_equals_the_serial_run_for_stripes_task_and_outside_
     killing_cases = shipped_cases(6)
     killing_cases[3] = {**killing_cases[3], "id": "poisoned", "image": str(pytester.path / "black.png")}
     write_spec("killing.yaml", cases=killing_cases, preprocess="killing:preprocess", gate={"min_pass_rate": 0.5})
+    # Two spec files whose preprocessing warns on every call (in the workers, through PYTHONPATH), and the dossier set
+    # by its ini twin, relative to the ini file.
+    pytester.makepyfile(warning_preprocess=WARNING_PREPROCESS)
+    write_spec("a.yaml", count=4, preprocess="warning_preprocess:scale")
+    write_spec("b.yaml", count=4, preprocess="warning_preprocess:scale")
+    pytester.makeini("[pytest]\ngradcam_dossier = filed/dossier.pdf\n")
+    only_under_xdist = ("killing.yaml", "a.yaml", "b.yaml")
 
     others = ("--gradcam-specs", "blind_shortcut.yaml", "--gradcam-specs", "suites", "--gradcam-baseline", "released.json")
     serial = _run(pytester, "serial", *others)  # suite.yaml and the others, in this process (not the killing spec)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(pytester.path), os.environ.get("PYTHONPATH")])))
-    result = pytester.runpytest_subprocess("--gradcam-specs", "suite.yaml", *others, "--gradcam-specs", "killing.yaml",
-                                           "--gradcam-json", "parallel.json", "--gradcam-no-report", "-p", "no:cacheprovider", "-n", "2")
+    # A subprocess: its warning filters are its own (this suite turns warnings into errors).
+    result = pytester.runpytest_subprocess("--gradcam-specs", "suite.yaml", *others, "--gradcam-specs", *only_under_xdist,
+                                           "--gradcam-json", "parallel.json", "-p", "no:cacheprovider", "-W", "default", "-n", "2")
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
     document = _strict_json(pytester.path / "parallel.json")
+    folder = pytester.path / "reports" / "gradcam"
+    html = (folder / "index.html").read_text(encoding="utf-8")
+    output = result.stdout.str()
+
+    # Kept warnings: once in the notes and the report, named in the summary, not in pytest's warnings summary.
+    assert "warnings summary" not in output and WARNING_TEXT not in output, output[-3000:]
+    result.stdout.fnmatch_lines(["*gradcam audit FAILED: *; 1 warning from warning_preprocess kept in the report's notes*"])
+    notes = document["notes"]
+    assert notes.count(NOTE) == 1 and len([note for note in notes if WARNING_TEXT in note]) == 1, notes
+    assert html.count(WARNING_TEXT) == 1, "the kept warning is not in the report exactly once"
+    warned = _by_spec(document["cases"], "a.yaml") + _by_spec(document["cases"], "b.yaml")
+    assert [case["status"] for case in warned] == ["passed"] * 8, warned
+
+    # The picture folder: every worker drew into the run's own folder, the report inlined all of them, nothing is left.
+    drawn = [case for case in document["cases"] if case["status"] != "error"]  # the crashed case has no picture
+    assert html.count("data:image/") >= len(drawn), "the report lacks pictures the workers drew"
+    assert not list(folder.glob(".gradcam-inline-pictures*")) and not (folder / LOCK_NAME).exists()
+
+    # The dossier: written by the controller, once, where the ini twin says; its manifest's hashes verify, and it lists
+    # the one results file and each model, spec and image the run read exactly once.
+    manifest = json.loads((pytester.path / "manifest.json").read_text(encoding="utf-8"))  # beside the JSON results
+    _check_manifest(manifest, pytester.path)
+    listed = {role: [entry["path"] for entry in manifest["files"] if entry["role"] == role] for role in ("results", "model", "spec", "image")}
+    assert sum(map(len, listed.values())) == len(manifest["files"]), manifest["files"]
+    assert len(listed["results"]) == 1 and all(len(paths) == len(set(paths)) for paths in listed.values()), listed
+    assert {Path(path).name for path in listed["spec"]} >= {Path(str(case["spec"])).name for case in document["cases"]}, listed["spec"]
+    assert len(listed["image"]) == len({case["result"]["image"] for case in drawn}), listed["image"]
+    assert len(listed["model"]) >= 3, listed["model"]  # the honest and shortcut classifiers and the task models
+    assert "Verdict: FAILED" in _pdf_text(pytester.path / "filed" / "dossier.pdf")
+
     # The killing spec: only the poisoned case is an error, named as a crash; its batch-mates keep their real status.
     killing = {case["id"]: case for case in _by_spec(document["cases"], "killing.yaml")}
     poisoned = killing.pop("poisoned")
@@ -135,11 +131,10 @@ def test_a_failing_xdist_run_equals_the_serial_run_for_stripes_task_and_outside_
     # did, died twice more, and the gate ended "not run ... the run ended before it ran": five crashes for one bad case).
     (killing_gate,) = _by_spec(document["gates"], "killing.yaml")
     assert killing_gate["status"] == "error" and "could not be computed (poisoned)" in killing_gate["reason"], killing_gate
-    output = result.stdout.str()
     assert "crashed while running 'killing.yaml::gate'" not in output
     # The bad case's batch (when it had batch-mates), then the bad case alone, twice: three crashes at most.
     assert 2 <= output.count("replacing crashed worker") <= 3, output[-3000:]
-    document = {key: [entry for entry in value if not str(entry["spec"]).endswith("killing.yaml")] if key in ("cases", "gates")
+    document = {key: [entry for entry in value if not str(entry["spec"]).endswith(only_under_xdist)] if key in ("cases", "gates")
                 else value for key, value in document.items()}
     parallel = without_timings(document)
 
