@@ -18,7 +18,7 @@ import pytest
 from gradcam_audit.core.ledger.entries import CaseEntry, GateEntry
 from gradcam_audit.core.ledger.results_file import write_results
 from gradcam_audit.core.ledger.run_results import RunResults
-from gradcam_audit.core.records.codec import from_data
+from gradcam_audit.core.records.codec import from_data, to_data
 from gradcam_audit.core.run.kept_warnings import KeptWarning, WarningLog, kept_summary
 from gradcam_audit.core.files.run_folder import FolderBusyError, OutputWriteError, drop_superseded, lock_folder, supersede_previous
 from gradcam_audit.plugin.options import Settings
@@ -211,15 +211,16 @@ class ResultCollector:
             self._record_crash(report)
 
     def _record_crash(self, report: pytest.TestReport) -> None:
-        """An xdist worker died while running this item (after its one retry): the entry is an error naming it."""
+        """An xdist worker died while running this item (after its one retry): the entry is an error naming it, in the
+        ledger and in the journal, like every other entry."""
         key = self.state.key_for_nodeid(report.nodeid)
         # The scheduler's words for the crash (which worker, how it ended; the same the workers read in the notice).
         detail = self.state.crash_details.get(report.nodeid) or (str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "no output")
         if isinstance(key, tuple) and self.state.audit.has_case(key):
-            self.state.audit.record_crash(key, detail)
+            self.journal.append("case", to_data(self.state.audit.record_crash(key, detail)))
             self.notes.append(f"a test process crashed on {report.nodeid}; see that case's reason")
         elif isinstance(key, str) and self.state.audit.has_gate(key):
-            self.state.audit.record_gate_crash(key, detail)
+            self.journal.append("gate", to_data(self.state.audit.record_gate_crash(key, detail)))
             self.notes.append(f"a test process crashed on {report.nodeid}; see that gate's reason")
 
     # -- the end ------------------------------------------------------------------------------------

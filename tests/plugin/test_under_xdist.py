@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,17 @@ from tests.plugin.test_dossier import _check_manifest, _pdf_text
 from tests.plugin.test_kept_warnings import NOTE, WARNING_PREPROCESS, WARNING_TEXT
 from tests.plugin.test_ledger_truth import SIGKILL_ON_BLACK_IMAGE, _strict_json
 from tests.plugin.test_task_entry_points import _task_suites
+
+
+def _holder_pid(lock: Path, running: threading.Thread) -> int:
+    """The pid the run in ``running`` wrote into its folder's lock file at its first moment (waits for it)."""
+    deadline = time.monotonic() + 300  # a guard against a hung run, not a timing assertion
+    while running.is_alive() and time.monotonic() < deadline:
+        try:
+            return int(json.loads(lock.read_text(encoding="utf-8"))["pid"])
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.05)
+    pytest.fail("the -n 2 run never held its report folder")
 
 
 def _by_spec(entries: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]:
@@ -86,14 +99,34 @@ def test_one_failing_xdist_run_equals_the_serial_run_survives_a_killed_worker_ke
     others = ("--gradcam-specs", "blind_shortcut.yaml", "--gradcam-specs", "suites", "--gradcam-baseline", "released.json")
     serial = _run(pytester, "serial", *others)  # suite.yaml and the others, in this process (not the killing spec)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(pytester.path), os.environ.get("PYTHONPATH")])))
-    # A subprocess: its warning filters are its own (this suite turns warnings into errors).
-    result = pytester.runpytest_subprocess("--gradcam-specs", "suite.yaml", *others, "--gradcam-specs", *only_under_xdist,
-                                           "--gradcam-json", "parallel.json", "-p", "no:cacheprovider", "-W", "default", "-n", "2")
+    # A subprocess (its warning filters are its own; this suite turns warnings into errors), in a thread: while it
+    # holds its report folder, a second run on that folder is refused naming it.
+    folder = pytester.path / "reports" / "gradcam"
+    finished: list[pytest.RunResult] = []
+    running = threading.Thread(target=lambda: finished.append(pytester.runpytest_subprocess(
+        "--gradcam-specs", "suite.yaml", *others, "--gradcam-specs", *only_under_xdist, "--gradcam-json", "parallel.json",
+        "-p", "no:cacheprovider", "-W", "default", "-n", "2")))
+    running.start()
+    holder = _holder_pid(folder / LOCK_NAME, running)
+    second = pytester.runpytest("--gradcam-specs", "suite.yaml", "-p", "no:cacheprovider")
+    running.join()
+    (result,) = finished
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
     document = _strict_json(pytester.path / "parallel.json")
-    folder = pytester.path / "reports" / "gradcam"
     html = (folder / "index.html").read_text(encoding="utf-8")
     output = result.stdout.str()
+
+    # The second run on the folder (was test_run_folder.py::test_a_second_run_on_the_same_folder_is_refused_naming_the_first):
+    # refused naming the first, which was never interleaved: its journal has each of its own entries once, its report
+    # every picture (below), and its lock is gone once it ended.
+    assert second.ret == pytest.ExitCode.USAGE_ERROR
+    second.stderr.fnmatch_lines([f"*{folder} is in use by another gradcam audit (process {holder} on *pytest*"])
+    # (The crashed case too: the controller journals the error it records for it, as it journals every entry.)
+    journal = [json.loads(line) for line in (pytester.path / "parallel.jsonl").read_text(encoding="utf-8").splitlines()]
+    journaled = sorted((line["kind"], line["entry"]["spec"], line["entry"].get("id", ""), line["entry"].get("method", "")) for line in journal)
+    planned = sorted([("case", case["spec"], case["id"], case["method"]) for case in document["cases"]] +
+                     [("gate", gate["spec"], "", "") for gate in document["gates"]])
+    assert journaled == planned, sorted(set(journaled) ^ set(planned))
 
     # Kept warnings: once in the notes and the report, named in the summary, not in pytest's warnings summary.
     assert "warnings summary" not in output and WARNING_TEXT not in output, output[-3000:]
