@@ -50,7 +50,7 @@ def test_xfail_from_spec_is_strict(pytester: pytest.Pytester, write_spec: Callab
 def test_an_expected_failure_carries_its_failure_table_not_a_traceback(pytester: pytest.Pytester,
                                                                       write_spec: Callable[..., Path]) -> None:
     # pytest builds a failure representation for an xfailed test and sends it to the xdist controller; from the
-    # traceback it cost about 0.1 s a case. What it carries is the case's table, as for a failure.
+    # traceback it cost about 0.2 s a case. What it carries is the case's table, as for a failure.
     cases = _failing_cases(2)
     cases[0]["xfail"] = "believed broken"
     write_spec(cases=cases)

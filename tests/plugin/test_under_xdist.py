@@ -51,7 +51,7 @@ def _by_spec(entries: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]
 def test_one_failing_xdist_run_equals_the_serial_run_survives_a_killed_worker_keeps_warnings_and_files_one_dossier(
     pytester: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Seven behaviours of one failing `-n 2` run, each once a test of its own `-n 2` run:
+    """Eight behaviours of one failing `-n 2` run, each once a test with a run of its own:
     - xdist gives the serial run's results, also against a baseline decided alike in every worker (was
       test_batching_and_xdist.py::test_xdist_gives_the_same_results_and_one_report);
     - segmentation and detection suites give under xdist what one plain run gives (was the `-n 2` part of
@@ -71,6 +71,10 @@ def test_one_failing_xdist_run_equals_the_serial_run_survives_a_killed_worker_ke
       controller names the run's private picture folder and hands it to every worker, so the report has every picture;
     - the dossier (was test_dossier.py::test_under_xdist_the_controller_writes_the_dossier_once): set by its ini twin,
       written once by the controller, with a manifest whose hashes verify and that lists each file once.
+    And one that started a TensorFlow subprocess of its own (was test_run_folder.py::
+    test_a_second_run_on_the_same_folder_is_refused_naming_the_first): a second run on the folder this run holds is
+    refused naming it, and this run is never interleaved (its journal holds each of its entries once, its report every
+    picture, and its lock is gone when it ends).
     """
     # The stripes suite: one case held to an impossible mass; released on the honest model, then run on the shortcut
     # model against that baseline (the shortcut model regresses on the tag).
