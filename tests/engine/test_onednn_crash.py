@@ -152,7 +152,6 @@ def test_premise_the_naive_eager_gradient_crashes_or_equals_the_hand_computed_on
     if result is None:
         _assert_died_of_the_heap_corruption(process)
         return
-    assert result is not None, process.stdout + process.stderr[-2000:]
     assert result["eager"] > 0 and result["graph"] == 0, result
     assert result["finite"] and result["error"] <= GRADIENT_RTOL, result
 
@@ -182,6 +181,5 @@ def test_the_compiled_step_is_what_protects_the_engine(
     if result is None:
         _assert_died_of_the_heap_corruption(process)
         return
-    assert result is not None, process.stdout + process.stderr[-2000:]
     assert result["eager"] > 0 and result["graph"] == 0, result
     assert result["error"] <= GRADIENT_RTOL and result["finite"] and result["nonzero"], result

@@ -109,8 +109,8 @@ def test_a_ray_run_gives_the_statuses_masses_report_and_json_of_a_local_run_and_
     killer = threading.Thread(target=_kill_the_waiting_worker, args=(pytester.path / "victim.pid", killed, run_ended), daemon=True)
     killer.start()
     try:
-        # The killing spec last: the cases before it stream back from the pipeline, and only its own cases are then
-        # retried one at a time (first, every case after the crash was computed again, alone).
+        # The killing spec last: the cases before it can come back from the pipeline before the crash stops it, and
+        # are not computed again; first, every case came after the crash, and all were retried one at a time.
         remote = pytester.runpytest_subprocess("--gradcam-specs", *arguments[:4], "killing.yaml", *arguments[4:],
                                                "--gradcam-report", "ray/index.html", "--gradcam-executor", "ray")
     finally:

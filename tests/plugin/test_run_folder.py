@@ -18,15 +18,14 @@ import pytest
 from gradcam_audit.core.files.run_folder import LOCK_NAME, FolderBusyError, OutputWriteError, lock_folder, write_text_atomically
 from tests.plugin.conftest import REPOSITORY, read_json, shipped_cases
 
-# A plain test run beside the audit: it says it started, then waits (the run holds its folder meanwhile).
+# A plain test run beside the audit: it says it started, then waits to be killed (the run holds its folder meanwhile;
+# the sleep's end only guards against a test that never kills it).
 BLOCKING_TEST = '''
 import pathlib, time
 
-def test_wait_for_the_signal():
+def test_wait_to_be_killed():
     pathlib.Path("ready").write_text("ready")
-    deadline = time.monotonic() + 300
-    while not pathlib.Path("release").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    time.sleep(300)
 '''
 
 
@@ -69,7 +68,7 @@ def _spec(pytester: pytest.Pytester, write_spec: Callable[..., Path], *, passing
 
 
 def _start_blocking_run(pytester: pytest.Pytester, *arguments: str) -> subprocess.Popen[str]:
-    """A real pytest process running the audit, then a test that waits for `release`; returns once it said `ready`."""
+    """A real pytest process running the audit, then a test that waits to be killed; returns once it said `ready`."""
     pytester.makepyfile(test_block=BLOCKING_TEST)
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPOSITORY), os.environ.get("PYTHONPATH", "")]),
                    "TF_CPP_MIN_LOG_LEVEL": "2"}
